@@ -1,0 +1,71 @@
+import os
+from pathlib import Path
+
+import pytest
+
+from repo.hygiene import LOCKFILE_RULE, scan_text, scan_tree
+
+
+def _rules(path: str, text: str) -> set[str]:
+    return {finding.rule for finding in scan_text(path, text)}
+
+
+@pytest.mark.parametrize(
+    "line",
+    [
+        "index-url = https://" + "pypi" + ".org/simple",
+        "FROM " + "docker" + ".io/library/python:3.11",
+        "url: https://files." + "pythonhosted" + ".org/packages/x.whl",
+        "image: " + "ghcr" + ".io/org/thing:1",
+        "deb http://" + "deb." + "debian" + ".org/debian bookworm main",
+    ],
+)
+def test_flags_package_hosts(line: str) -> None:
+    assert "package index or registry host" in _rules("any.txt", line)
+
+
+@pytest.mark.parametrize(
+    "line",
+    [
+        "cache = /" + "root/.cache/pants",
+        "python = /" + "home/alice/.venv/bin/python",
+        "sandbox: /tmp/" + "pants-sandbox-abc/src",
+    ],
+)
+def test_flags_machine_paths(line: str) -> None:
+    assert "machine-specific path" in _rules("config.toml", line)
+
+
+def test_flags_download_urls_only_in_lockfiles() -> None:
+    line = '"url": "' + "https" + '://example.invalid/x.whl",'
+    assert LOCKFILE_RULE in _rules("3rdparty/python/default.lock", line)
+    assert LOCKFILE_RULE in _rules("src/web/package-lock.json", line.replace("url", "resolved"))
+    assert LOCKFILE_RULE not in _rules("docs/notes.json", line)
+    assert not _rules("default.lock", '"url": "file://${WHEELHOUSE}/fastapi-1-py3-none-any.whl"')
+
+
+def test_flags_private_keys() -> None:
+    assert "private key" in _rules("k.pem", "-----BEGIN " + "RSA PRIVATE KEY-----")
+
+
+@pytest.mark.parametrize(
+    "line",
+    [
+        "registry: localhost:5000/unifyops/auth-service",
+        "see https://example.com/docs",
+        "path = src/python/unifyops_core",
+        "import jwt  # PyJWT validates tokens",
+    ],
+)
+def test_ordinary_lines_pass(line: str) -> None:
+    assert not _rules("file.py", line)
+
+
+def test_repository_is_clean() -> None:
+    # Reads the working tree itself (what git would commit), not the sandbox: ./pants exports
+    # UO_REPO_ROOT, and build-support/run-tests passes a hash of the tree as UO_REPO_STATE so the
+    # cached result is reused only for the same tree.
+    root = Path(os.environ["UO_REPO_ROOT"])
+    assert (root / "pants.toml").is_file(), f"{root} is not the repository root"
+    findings = scan_tree(root)
+    assert not findings, "\n".join(str(finding) for finding in findings)
