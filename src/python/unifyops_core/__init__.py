@@ -1,5 +1,76 @@
-"""unifyops_core: one way for every UnifyOps service to fail, log, authenticate and call."""
+"""unifyops_core: one way for every UnifyOps service to fail, log, authenticate and call.
+
+The names below are the public API; modules are importable directly too.
+"""
 
 from unifyops_core._version import __version__
+from unifyops_core.app import create_service_app
+from unifyops_core.client import ServiceClient
+from unifyops_core.error_shape import ERROR_RESPONSES, ErrorResponse
+from unifyops_core.exceptions import (
+    AuthenticationError,
+    AuthorizationError,
+    ClientError,
+    ConflictError,
+    DependencyUnavailableError,
+    DownstreamError,
+    NotFoundError,
+    PreconditionFailedError,
+    RateLimitedError,
+    RecordNotFoundError,
+    ServerError,
+    UnifyOpsError,
+    ValidationError,
+)
+from unifyops_core.handlers import register_exception_handlers
+from unifyops_core.health import HealthRegistry, health_router
+from unifyops_core.keys import JwksKeys, StaticKeys
+from unifyops_core.logs import configure_logging
+from unifyops_core.middleware import RequestContextMiddleware
+from unifyops_core.redaction import redact
+from unifyops_core.security import (
+    CurrentUser,
+    install_auth,
+    require_scopes,
+    require_service,
+)
+from unifyops_core.service_tokens import ServiceTokenProvider
+from unifyops_core.settings import ServiceSettings
+from unifyops_core.tokens import Principal, TokenValidator
 
-__all__ = ["__version__"]
+__all__ = [
+    "ERROR_RESPONSES",
+    "AuthenticationError",
+    "AuthorizationError",
+    "ClientError",
+    "ConflictError",
+    "CurrentUser",
+    "DependencyUnavailableError",
+    "DownstreamError",
+    "ErrorResponse",
+    "HealthRegistry",
+    "JwksKeys",
+    "NotFoundError",
+    "PreconditionFailedError",
+    "Principal",
+    "RateLimitedError",
+    "RecordNotFoundError",
+    "RequestContextMiddleware",
+    "ServerError",
+    "ServiceClient",
+    "ServiceSettings",
+    "ServiceTokenProvider",
+    "StaticKeys",
+    "TokenValidator",
+    "UnifyOpsError",
+    "ValidationError",
+    "__version__",
+    "configure_logging",
+    "create_service_app",
+    "health_router",
+    "install_auth",
+    "redact",
+    "register_exception_handlers",
+    "require_scopes",
+    "require_service",
+]

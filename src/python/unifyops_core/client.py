@@ -1,0 +1,193 @@
+"""An async HTTP client for calling other UnifyOps services.
+
+What every call gets: a base URL and timeouts; the current request id propagated; a service token
+for the target audience (refetched once if the target answers 401); bounded retries with
+exponential backoff for idempotent methods on connection errors and 502/503/504; one log line per
+call with credentials masked; and downstream errors in the uniform shape raised again as typed
+exceptions that keep the downstream ``error_id``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import random
+import time
+from collections.abc import Mapping
+from typing import Any
+
+import httpx
+from loguru import logger
+
+from unifyops_core.context import current_request_id
+from unifyops_core.error_shape import is_error_body
+from unifyops_core.exceptions import (
+    DependencyUnavailableError,
+    DownstreamError,
+    UnifyOpsError,
+    error_class_for,
+)
+from unifyops_core.middleware import REQUEST_ID_HEADER
+from unifyops_core.redaction import redact_text
+from unifyops_core.service_tokens import ServiceTokenProvider
+
+IDEMPOTENT_METHODS = frozenset({"GET", "HEAD", "OPTIONS", "PUT", "DELETE"})
+RETRY_STATUSES = frozenset({502, 503, 504})
+
+
+class ServiceClient:
+    def __init__(
+        self,
+        base_url: str,
+        *,
+        service: str,
+        timeout: float = 5.0,
+        max_retries: int = 2,
+        backoff: float = 0.1,
+        token_provider: ServiceTokenProvider | None = None,
+        audience: str | None = None,
+        transport: httpx.AsyncBaseTransport | None = None,
+    ) -> None:
+        if token_provider is not None and audience is None:
+            raise ValueError("a token_provider needs the target's audience")
+        self.service = service
+        self._max_retries = max_retries
+        self._backoff = backoff
+        self._token_provider = token_provider
+        self._audience = audience
+        self._http = httpx.AsyncClient(base_url=base_url, timeout=timeout, transport=transport)
+
+    async def aclose(self) -> None:
+        await self._http.aclose()
+
+    async def __aenter__(self) -> ServiceClient:
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        await self.aclose()
+
+    async def get(self, path: str, **kwargs: Any) -> httpx.Response:
+        return await self.request("GET", path, **kwargs)
+
+    async def post(self, path: str, **kwargs: Any) -> httpx.Response:
+        return await self.request("POST", path, **kwargs)
+
+    async def put(self, path: str, **kwargs: Any) -> httpx.Response:
+        return await self.request("PUT", path, **kwargs)
+
+    async def patch(self, path: str, **kwargs: Any) -> httpx.Response:
+        return await self.request("PATCH", path, **kwargs)
+
+    async def delete(self, path: str, **kwargs: Any) -> httpx.Response:
+        return await self.request("DELETE", path, **kwargs)
+
+    async def request(
+        self,
+        method: str,
+        path: str,
+        *,
+        json: Any = None,
+        params: Mapping[str, Any] | None = None,
+        headers: Mapping[str, str] | None = None,
+    ) -> httpx.Response:
+        """Send a request; returns a 2xx/3xx response or raises a ``UnifyOpsError``."""
+        method = method.upper()
+        attempts = 1 + (self._max_retries if method in IDEMPOTENT_METHODS else 0)
+        token_refreshed = False
+        attempt = 0
+        while True:
+            attempt += 1
+            outgoing = await self._headers(headers)
+            started = time.perf_counter()
+            try:
+                response = await self._http.request(
+                    method, path, json=json, params=params, headers=outgoing
+                )
+            except httpx.TransportError as exc:
+                self._log(method, path, params, None, started, attempt, type(exc).__name__)
+                if attempt < attempts:
+                    await self._sleep(attempt)
+                    continue
+                raise DependencyUnavailableError(f"{self.service} is unavailable") from exc
+            self._log(method, path, params, response.status_code, started, attempt, None)
+            if response.status_code == 401 and self._token_provider and not token_refreshed:
+                # The target rejected our token (revoked, rotated key): fetch a new one once.
+                self._token_provider.invalidate(self._audience or "", _bearer(outgoing))
+                token_refreshed = True
+                continue
+            if response.status_code in RETRY_STATUSES and attempt < attempts:
+                await self._sleep(attempt)
+                continue
+            if response.status_code >= 400:
+                raise self._error_from(response)
+            return response
+
+    async def _headers(self, extra: Mapping[str, str] | None) -> dict[str, str]:
+        headers = dict(extra or {})
+        request_id = current_request_id()
+        if request_id:
+            headers[REQUEST_ID_HEADER] = request_id
+        if self._token_provider and self._audience:
+            token = await self._token_provider.token_for(self._audience)
+            headers["Authorization"] = f"Bearer {token}"
+        return headers
+
+    async def _sleep(self, attempt: int) -> None:
+        # Full jitter keeps many clients from retrying in lockstep.
+        await asyncio.sleep(random.uniform(0, self._backoff * 2 ** (attempt - 1)))  # noqa: S311
+
+    def _log(
+        self,
+        method: str,
+        path: str,
+        params: Mapping[str, Any] | None,
+        status: int | None,
+        started: float,
+        attempt: int,
+        failure: str | None,
+    ) -> None:
+        url = str(self._http.base_url.join(path).copy_merge_params(dict(params or {})))
+        logger.bind(
+            target=self.service,
+            method=method,
+            url=redact_text(url),
+            status=status,
+            attempt=attempt,
+            failure=failure,
+            duration_ms=round((time.perf_counter() - started) * 1000, 2),
+        ).info("call {} {} {} -> {}", self.service, method, redact_text(url), status or failure)
+
+    def _error_from(self, response: httpx.Response) -> UnifyOpsError:
+        try:
+            body = response.json()
+        except ValueError:
+            body = None
+        status = response.status_code
+        if not is_error_body(body):
+            return DownstreamError(
+                f"{self.service} answered {status}",
+                downstream_status=status,
+                downstream_error_type="unknown",
+                service=self.service,
+            )
+        error_type, error_id = body["error_type"], body["error_id"]
+        details = body.get("details") if isinstance(body.get("details"), dict) else None
+        cls = error_class_for(error_type, status)
+        if cls is DownstreamError:
+            return DownstreamError(
+                f"{self.service} failed",
+                downstream_status=status,
+                downstream_error_type=error_type,
+                downstream_error_id=error_id,
+                service=self.service,
+            )
+        error = cls(body["message"], details=details, error_id=error_id)
+        error.error_type = error_type
+        return error
+
+
+def _bearer(headers: Mapping[str, str]) -> str | None:
+    value = headers.get("Authorization", "")
+    return value.removeprefix("Bearer ") or None
+
+
+__all__ = ["IDEMPOTENT_METHODS", "RETRY_STATUSES", "ServiceClient"]

@@ -1,0 +1,28 @@
+"""Per-request context shared by the middleware, the logger and the client.
+
+A contextvar rather than request.state, so code far from the request (the HTTP client, SQLAlchemy
+log lines) sees the same request id without having it passed down.
+"""
+
+from __future__ import annotations
+
+from contextvars import ContextVar
+
+_request_id: ContextVar[str | None] = ContextVar("unifyops_request_id", default=None)
+
+
+def current_request_id() -> str | None:
+    """The id of the request being served, if any."""
+    return _request_id.get()
+
+
+def set_request_id(request_id: str | None) -> object:
+    """Set the request id; returns a token for ``reset_request_id``."""
+    return _request_id.set(request_id)
+
+
+def reset_request_id(token: object) -> None:
+    _request_id.reset(token)  # type: ignore[arg-type]
+
+
+__all__ = ["current_request_id", "reset_request_id", "set_request_id"]

@@ -1,0 +1,173 @@
+"""``register_exception_handlers(app)``: every error of an app leaves in the uniform shape.
+
+Each failure gets one ``error_id`` (or keeps the one a downstream service gave it); the same id is
+in the body, in the ``X-Error-ID`` header and in the log line written for that failure. Bodies of
+unexpected failures say nothing about their cause: no exception text, SQL, DSN or stack trace.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from loguru import logger
+from sqlalchemy.exc import IntegrityError, NoResultFound
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from unifyops_core.error_shape import ERROR_ID_HEADER, error_body, new_error_id
+from unifyops_core.exceptions import (
+    ConflictError,
+    RecordNotFoundError,
+    UnifyOpsError,
+    ValidationError,
+)
+
+# Stable error types for the HTTP errors Starlette raises itself (unknown route, wrong method...).
+_HTTP_ERROR_TYPES = {
+    400: "bad_request",
+    401: "authentication_failed",
+    403: "forbidden",
+    404: "not_found",
+    405: "method_not_allowed",
+    406: "not_acceptable",
+    409: "conflict",
+    413: "payload_too_large",
+    415: "unsupported_media_type",
+    429: "rate_limited",
+}
+_GENERIC_MESSAGES = {404: "Not found", 405: "Method not allowed"}
+
+
+def error_response(
+    *,
+    status_code: int,
+    message: str,
+    error_type: str,
+    error_id: str | None = None,
+    details: dict[str, Any] | None = None,
+    headers: Mapping[str, str] | None = None,
+    request: Request | None = None,
+    cause: BaseException | None = None,
+) -> JSONResponse:
+    """Build the uniform response and write the one log line of this failure."""
+    error_id = error_id or new_error_id()
+    body = error_body(
+        status_code=status_code,
+        message=message,
+        error_type=error_type,
+        error_id=error_id,
+        details=details,
+    )
+    log = logger.bind(
+        error_id=error_id,
+        error_type=error_type,
+        status_code=status_code,
+        method=request.method if request else None,
+        path=request.url.path if request else None,
+    )
+    if status_code >= 500:
+        log.opt(exception=cause).error("request failed: {}", message)
+    else:
+        log.info("request rejected: {}", message)
+    return JSONResponse(
+        body, status_code=status_code, headers={**(headers or {}), ERROR_ID_HEADER: error_id}
+    )
+
+
+def unexpected_error_response(request: Request | None, exc: BaseException) -> JSONResponse:
+    """The 500 for a failure nobody planned for; the cause goes to the log only."""
+    return error_response(
+        status_code=500,
+        message="Internal server error",
+        error_type="internal_error",
+        request=request,
+        cause=exc,
+    )
+
+
+async def _unifyops_error(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, UnifyOpsError)
+    return error_response(
+        status_code=exc.status_code,
+        message=exc.message,
+        error_type=exc.error_type,
+        error_id=exc.error_id,
+        details=exc.details,
+        headers=exc.headers,
+        request=request,
+        cause=exc,
+    )
+
+
+async def _http_error(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, StarletteHTTPException)
+    status = exc.status_code
+    if status >= 500:
+        return unexpected_error_response(request, exc)
+    default = _GENERIC_MESSAGES.get(status, "Request failed")
+    # Starlette's own details ("Not Found") are replaced by ours; a string a route chose is kept.
+    message = (
+        exc.detail
+        if isinstance(exc.detail, str) and exc.detail not in {"Not Found", "Method Not Allowed"}
+        else default
+    )
+    return error_response(
+        status_code=status,
+        message=message,
+        error_type=_HTTP_ERROR_TYPES.get(status, "http_error"),
+        headers=exc.headers,
+        request=request,
+    )
+
+
+def _field_errors(exc: RequestValidationError) -> list[dict[str, Any]]:
+    # Never echo the rejected input back: it may be a password.
+    return [
+        {
+            "loc": [str(part) for part in error.get("loc", ())],
+            "msg": error.get("msg", ""),
+            "type": error.get("type", ""),
+        }
+        for error in exc.errors()
+    ]
+
+
+async def _validation_error(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, RequestValidationError)
+    return error_response(
+        status_code=ValidationError.status_code,
+        message=ValidationError.default_message,
+        error_type=ValidationError.error_type,
+        details={"errors": _field_errors(exc)},
+        request=request,
+    )
+
+
+async def _no_result(request: Request, exc: Exception) -> JSONResponse:
+    return await _unifyops_error(request, RecordNotFoundError())
+
+
+async def _integrity_error(request: Request, exc: Exception) -> JSONResponse:
+    # The database's message names tables, constraints and values; it belongs in no body.
+    logger.bind(db_error=type(getattr(exc, "orig", exc)).__name__).info("integrity error")
+    return await _unifyops_error(request, ConflictError("Conflict with existing data"))
+
+
+async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
+    return unexpected_error_response(request, exc)
+
+
+def register_exception_handlers(app: FastAPI) -> None:
+    """Make every error of ``app`` a uniform JSON body with an ``X-Error-ID`` header."""
+    app.add_exception_handler(UnifyOpsError, _unifyops_error)
+    app.add_exception_handler(StarletteHTTPException, _http_error)
+    app.add_exception_handler(RequestValidationError, _validation_error)
+    app.add_exception_handler(NoResultFound, _no_result)
+    app.add_exception_handler(IntegrityError, _integrity_error)
+    app.add_exception_handler(Exception, _unexpected)
+
+
+__all__ = ["error_response", "register_exception_handlers", "unexpected_error_response"]

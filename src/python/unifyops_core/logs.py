@@ -1,0 +1,132 @@
+"""Structured logging: one redacted JSON object per line, configured once per process.
+
+Every line carries the service's identity (name, version, environment, unifyops_core version,
+host), the request id of the request being served, the error id of a failure, and any extra fields
+bound by the caller. Standard-library logging (uvicorn, SQLAlchemy, httpx) is routed into the same
+sink, so a service has exactly one log format. JSON encoding escapes newlines, so a value cannot
+forge a second log line.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import socket
+import sys
+import traceback
+from dataclasses import dataclass
+from datetime import UTC
+from typing import IO, Any
+
+from loguru import logger
+
+from unifyops_core._version import __version__ as core_version
+from unifyops_core.context import current_request_id
+from unifyops_core.redaction import redact
+
+# Fields the formatter places itself; everything else bound with logger.bind() goes under "extra".
+_TOP_LEVEL_EXTRA = ("request_id", "error_id")
+_STDLIB_LOGGER_KEY = "stdlib_logger"
+
+
+@dataclass(frozen=True)
+class _Identity:
+    service: str
+    version: str
+    environment: str
+    host: str
+
+
+def _format_exception(record: dict[str, Any]) -> dict[str, Any] | None:
+    exc = record["exception"]
+    if exc is None or exc.type is None:
+        return None
+    # Frames and messages only: diagnose-style local variables never reach the log.
+    return {
+        "type": exc.type.__name__,
+        "message": str(exc.value),
+        "traceback": "".join(traceback.format_exception(exc.type, exc.value, exc.traceback)),
+    }
+
+
+def render_record(record: dict[str, Any], identity: _Identity) -> str:
+    """The JSON line for one loguru record (redacted)."""
+    extra = dict(record["extra"])
+    request_id = extra.pop("request_id", None) or current_request_id()
+    error_id = extra.pop("error_id", None)
+    logger_name = extra.pop(_STDLIB_LOGGER_KEY, None) or record["name"]
+    payload: dict[str, Any] = {
+        "timestamp": record["time"].astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ"),
+        "level": record["level"].name,
+        "message": record["message"],
+        "logger": logger_name,
+        "service": identity.service,
+        "version": identity.version,
+        "environment": identity.environment,
+        "core_version": core_version,
+        "host": identity.host,
+        "request_id": request_id,
+        "error_id": error_id,
+    }
+    if extra:
+        payload["extra"] = extra
+    exception = _format_exception(record)
+    if exception:
+        payload["exception"] = exception
+    return json.dumps(redact(payload), default=str, ensure_ascii=False)
+
+
+class _JsonSink:
+    def __init__(self, identity: _Identity, stream: IO[str]) -> None:
+        self._identity = identity
+        self._stream = stream
+
+    def __call__(self, message: Any) -> None:
+        self._stream.write(render_record(message.record, self._identity) + "\n")
+        self._stream.flush()
+
+
+class InterceptHandler(logging.Handler):
+    """Routes standard-library log records into loguru, keeping the logger's name."""
+
+    def emit(self, record: logging.LogRecord) -> None:
+        try:
+            level: str | int = logger.level(record.levelname).name
+        except ValueError:
+            level = record.levelno
+        logger.opt(exception=record.exc_info).bind(**{_STDLIB_LOGGER_KEY: record.name}).log(
+            level, record.getMessage()
+        )
+
+
+def configure_logging(
+    *,
+    service: str,
+    version: str,
+    environment: str,
+    level: str = "INFO",
+    stream: IO[str] | None = None,
+) -> None:
+    """Send all logging of this process, as redacted JSON lines, to ``stream`` (stdout).
+
+    Calling it again replaces the previous configuration (tests rely on that).
+    """
+    identity = _Identity(service, version, environment, socket.gethostname())
+    logger.remove()
+    logger.add(
+        _JsonSink(identity, stream or sys.stdout),
+        level=level.upper(),
+        diagnose=False,
+        backtrace=False,
+        catch=True,
+    )
+    logging.basicConfig(handlers=[InterceptHandler()], level=0, force=True)
+    for name in ("uvicorn", "uvicorn.error", "uvicorn.access", "sqlalchemy", "httpx", "alembic"):
+        stdlib_logger = logging.getLogger(name)
+        stdlib_logger.handlers = []
+        stdlib_logger.propagate = True
+    # Our middleware writes the access line; uvicorn's own would be a second, unstructured one.
+    logging.getLogger("uvicorn.access").disabled = True
+
+
+__all__ = ["InterceptHandler", "configure_logging", "render_record"]

@@ -1,0 +1,83 @@
+import json
+import logging
+import re
+
+from loguru import logger
+
+from unifyops_core._version import __version__
+from unifyops_core.testing import capture_logs
+
+
+def test_one_json_object_per_line_with_the_service_identity() -> None:
+    with capture_logs(service="user-service") as logs:
+        logger.bind(user_id="u-1").info("profile updated")
+    (record,) = logs.records
+    assert record["message"] == "profile updated"
+    assert record["level"] == "INFO"
+    assert record["service"] == "user-service"
+    assert record["version"] == "0.0.0-test"
+    assert record["environment"] == "test"
+    assert record["core_version"] == __version__
+    assert record["host"]
+    assert record["logger"] == __name__
+    assert record["extra"] == {"user_id": "u-1"}
+    assert re.match(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{6}Z$", record["timestamp"])
+    assert set(record) >= {"request_id", "error_id"}
+
+
+def test_standard_library_logging_is_routed_into_the_same_sink() -> None:
+    with capture_logs() as logs:
+        logging.getLogger("uvicorn.error").warning("worker %s started", 3)
+        logging.getLogger("sqlalchemy.pool").warning("pool limit reached")
+        logging.getLogger("httpx").info("HTTP Request: GET http://svc/x")
+    by_logger = {record["logger"]: record for record in logs.records}
+    assert by_logger["uvicorn.error"]["message"] == "worker 3 started"
+    assert by_logger["uvicorn.error"]["level"] == "WARNING"
+    assert by_logger["sqlalchemy.pool"]["message"] == "pool limit reached"
+    assert by_logger["httpx"]["level"] == "INFO"
+
+
+def test_secrets_are_redacted_in_message_and_fields() -> None:
+    with capture_logs() as logs:
+        logger.bind(password="hunter2", headers={"Authorization": "Bearer abc.def"}).info(
+            "connecting to postgresql://app:hunter2@db/users"
+        )
+    text = logs.stream.getvalue()
+    assert "hunter2" not in text
+    assert "abc.def" not in text
+    (record,) = logs.records
+    assert record["extra"]["password"] == "[REDACTED]"
+
+
+def test_newlines_cannot_forge_log_lines() -> None:
+    forged = 'innocent\n{"level": "ERROR", "message": "forged"}'
+    with capture_logs() as logs:
+        logger.bind(user_agent=forged).info(forged)
+    assert len(logs.lines) == 1
+    assert logs.records[0]["message"] == forged
+
+
+def test_exceptions_are_logged_without_local_variables() -> None:
+    def fail() -> None:
+        password = "hunter2-local"  # would show up if diagnose were on
+        raise ValueError("bad input " + str(len(password)))
+
+    with capture_logs() as logs:
+        try:
+            fail()
+        except ValueError:
+            logger.exception("failed")
+    (record,) = logs.records
+    assert record["exception"]["type"] == "ValueError"
+    assert (
+        "fail()" in record["exception"]["traceback"]
+        or "in fail" in record["exception"]["traceback"]
+    )
+    assert "hunter2-local" not in json.dumps(record)
+
+
+def test_level_filtering() -> None:
+    with capture_logs(level="WARNING") as logs:
+        logger.info("quiet")
+        logger.warning("loud")
+    assert [record["message"] for record in logs.records] == ["loud"]

@@ -1,0 +1,58 @@
+"""Settings base class for services: pydantic-settings, from ``UO_*`` environment variables.
+
+Outside ``development`` it refuses secrets that are empty or well-known placeholders, so a service
+cannot start in staging or prod with the value from an example file.
+"""
+
+from __future__ import annotations
+
+from typing import Literal, Self
+
+from pydantic import SecretStr, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+Environment = Literal["development", "test", "local", "dev", "staging", "prod"]
+
+# Values that come from examples and defaults, never from a real secret store.
+PLACEHOLDER_SECRETS = frozenset(
+    {
+        "",
+        "changeme",
+        "change-me",
+        "secret",
+        "password",
+        "default",
+        "dev",
+        "development",
+        "test",
+        "example",
+    }
+)
+
+
+class ServiceSettings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="UO_", extra="ignore", frozen=True)
+
+    service_name: str
+    environment: Environment = "development"
+    log_level: str = "INFO"
+
+    @model_validator(mode="after")
+    def _refuse_placeholder_secrets(self) -> Self:
+        if self.environment == "development":
+            return self
+        weak = sorted(
+            name
+            for name in type(self).model_fields
+            if isinstance(value := getattr(self, name), SecretStr)
+            and value.get_secret_value().strip().lower() in PLACEHOLDER_SECRETS
+        )
+        if weak:
+            raise ValueError(
+                f"secrets {', '.join(weak)} are empty or placeholders; "
+                f"set real values for environment '{self.environment}'"
+            )
+        return self
+
+
+__all__ = ["PLACEHOLDER_SECRETS", "Environment", "ServiceSettings"]
