@@ -17,6 +17,7 @@ from unifyops_core import (
     keys,
     logs,
     middleware,
+    naming,
     redaction,
     security,
     service_tokens,
@@ -93,7 +94,7 @@ def test_public_api_is_sorted_and_importable() -> None:
 
 
 MODULES = [app, client, context, error_shape, exceptions, handlers, health, keys, logs, middleware,
-           redaction, security, service_tokens, settings, testing, tokens]  # fmt: skip
+           naming, redaction, security, service_tokens, settings, testing, tokens]  # fmt: skip
 
 
 @pytest.mark.parametrize("module", MODULES, ids=lambda module: module.__name__)

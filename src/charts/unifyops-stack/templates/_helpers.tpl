@@ -1,0 +1,141 @@
+{{/* Names, labels and shared pod settings. Naming follows the UnifyOps naming contract. */}}
+
+{{- define "unifyops-stack.stack" -}}
+{{- required "stack is required (auth, user or environment)" .Values.stack -}}
+{{- end -}}
+
+{{/* <stack>-<tier>, e.g. auth-api: the name of a tier's workload and Service. */}}
+{{- define "unifyops-stack.tier.name" -}}
+{{- printf "%s-%s" (include "unifyops-stack.stack" .root) .tier -}}
+{{- end -}}
+
+{{- define "unifyops-stack.labels.selector" -}}
+unifyops.io/stack: {{ include "unifyops-stack.stack" .root }}
+unifyops.io/tier: {{ .tier }}
+{{- end -}}
+
+{{- define "unifyops-stack.labels.common" -}}
+{{ include "unifyops-stack.labels.selector" . }}
+app.kubernetes.io/name: {{ include "unifyops-stack.tier.name" . }}
+app.kubernetes.io/instance: {{ .root.Release.Name }}
+app.kubernetes.io/component: {{ .tier }}
+app.kubernetes.io/part-of: unifyops
+app.kubernetes.io/managed-by: {{ .root.Release.Service }}
+unifyops.io/environment: {{ .root.Values.environment }}
+{{- with .root.Values.coreVersion }}
+unifyops.io/core-version: {{ . | quote }}
+{{- end }}
+{{- end -}}
+
+{{/* A tier's settings: tierDefaults overlaid with tiers.<name>. */}}
+{{- define "unifyops-stack.tier.settings" -}}
+{{- $defaults := deepCopy .root.Values.tierDefaults -}}
+{{- $tier := index .root.Values.tiers .tier -}}
+{{- toYaml (mergeOverwrite $defaults (deepCopy $tier)) -}}
+{{- end -}}
+
+{{/*
+Image reference: registry/repository@digest, or :tag. Moving tags are refused, because a deploy
+must name exactly what runs (rollback is a git revert of the tag).
+*/}}
+{{- define "unifyops-stack.image" -}}
+{{- $image := .image -}}
+{{- $repository := $image.repository | default (printf "unifyops/%s" .defaultName) -}}
+{{- $prefix := ternary (printf "%s/" .root.Values.image.registry) "" (ne .root.Values.image.registry "") -}}
+{{- if $image.digest -}}
+{{- printf "%s%s@%s" $prefix $repository $image.digest -}}
+{{- else if $image.tag -}}
+{{- if or (eq $image.tag "latest") (hasSuffix "-latest" $image.tag) -}}
+{{- fail (printf "%s: tag %q moves; use an immutable tag (git sha) or a digest" .key $image.tag) -}}
+{{- end -}}
+{{- printf "%s%s:%s" $prefix $repository $image.tag -}}
+{{- else -}}
+{{- fail (printf "%s: set image.tag or image.digest" .key) -}}
+{{- end -}}
+{{- end -}}
+
+{{- define "unifyops-stack.pod.securityContext" -}}
+runAsNonRoot: true
+runAsUser: {{ .Values.podSecurity.runAsUser }}
+runAsGroup: {{ .Values.podSecurity.runAsGroup }}
+fsGroup: {{ .Values.podSecurity.runAsGroup }}
+seccompProfile:
+  type: RuntimeDefault
+{{- end -}}
+
+{{- define "unifyops-stack.container.securityContext" -}}
+allowPrivilegeEscalation: false
+readOnlyRootFilesystem: true
+privileged: false
+capabilities:
+  drop: ["ALL"]
+{{- end -}}
+
+{{/* emptyDir volumes for the declared writable paths: name them by position. */}}
+{{- define "unifyops-stack.writable.volumes" -}}
+{{- range $index, $path := .paths }}
+- name: writable-{{ $index }}
+  emptyDir: {}
+{{- end }}
+{{- end -}}
+
+{{- define "unifyops-stack.writable.mounts" -}}
+{{- range $index, $path := .paths }}
+- name: writable-{{ $index }}
+  mountPath: {{ $path }}
+{{- end }}
+{{- end -}}
+
+{{- define "unifyops-stack.secretEnv" -}}
+{{- range $name, $ref := . }}
+- name: {{ $name }}
+  valueFrom:
+    secretKeyRef:
+      name: {{ $ref.secretName }}
+      key: {{ $ref.key }}
+{{- end }}
+{{- end -}}
+
+{{/* Database connection settings of the service tier (and the migration Job). */}}
+{{- define "unifyops-stack.database.env" -}}
+{{- $secret := required "database.credentialsSecret is required (a Secret with username, password, database)" .Values.database.credentialsSecret -}}
+- name: UO_DATABASE_HOST
+  value: {{ ternary (printf "%s-postgres" (include "unifyops-stack.stack" .)) .Values.database.external.host (eq .Values.database.mode "internal") | quote }}
+- name: UO_DATABASE_PORT
+  value: {{ ternary "5432" (toString .Values.database.external.port) (eq .Values.database.mode "internal") | quote }}
+{{- range $var, $key := dict "UO_DATABASE_USER" "username" "UO_DATABASE_PASSWORD" "password" "UO_DATABASE_NAME" "database" }}
+- name: {{ $var }}
+  valueFrom:
+    secretKeyRef:
+      name: {{ $secret }}
+      key: {{ $key }}
+{{- end }}
+{{- end -}}
+
+{{/* The namespace is part of the contract: uo-<environment>, the one this release is in. */}}
+{{- define "unifyops-stack.checkNamespace" -}}
+{{- $expected := printf "uo-%s" (required "environment is required (dev, staging or prod)" .Values.environment) -}}
+{{- if ne .Values.namespace $expected -}}
+{{- fail (printf "namespace: %q does not match environment %q (expected %q)" .Values.namespace .Values.environment $expected) -}}
+{{- end -}}
+{{- if ne .Release.Namespace $expected -}}
+{{- fail (printf "release namespace %q is not %q (environment %q)" .Release.Namespace $expected .Values.environment) -}}
+{{- end -}}
+{{- end -}}
+
+{{/* Egress rule to this stack's database: its pods, or the external database's CIDR. */}}
+{{- define "unifyops-stack.networkPolicy.toDatabase" -}}
+{{- if eq .Values.database.mode "internal" -}}
+- to:
+    - podSelector:
+        matchLabels: {unifyops.io/stack: {{ include "unifyops-stack.stack" . }}, unifyops.io/tier: database}
+  ports:
+    - {protocol: TCP, port: 5432}
+{{- else -}}
+- to:
+    - ipBlock:
+        cidr: {{ required "database.external.cidr is required for an external database" .Values.database.external.cidr }}
+  ports:
+    - {protocol: TCP, port: {{ .Values.database.external.port }}}
+{{- end -}}
+{{- end -}}

@@ -1,0 +1,1 @@
+"""uo: the UnifyOps operator's command line (rendering, and later the release loop)."""

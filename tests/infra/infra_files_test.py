@@ -1,0 +1,49 @@
+"""infra/ is the desired state: every environment has its env-wide file and one file per stack,
+and each file agrees with its path and the naming contract."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+import yaml
+
+from unifyops_core.naming import ENVIRONMENTS, STACKS, infra_file, namespace
+
+ROOT = Path.cwd()
+IMMUTABLE_TAG = re.compile(r"^[0-9a-f]{7,40}$")
+
+
+@pytest.mark.parametrize("environment", ENVIRONMENTS)
+def test_env_file_sets_namespace_and_domain(environment: str) -> None:
+    env = yaml.safe_load((ROOT / f"infra/environments/{environment}/env.yaml").read_text())
+    assert env["environment"] == environment
+    assert env["namespace"] == namespace(environment)
+    assert env["ingress"]["domain"]
+
+
+@pytest.mark.parametrize(("environment", "stack"), [(e, s) for e in ENVIRONMENTS for s in STACKS])
+def test_stack_file_agrees_with_its_path(environment: str, stack: str) -> None:
+    data = yaml.safe_load((ROOT / infra_file(environment, stack)).read_text())
+    assert (data["stack"], data["environment"], data["namespace"]) == (
+        stack,
+        environment,
+        namespace(environment),
+    )
+    assert re.match(r"^\d+\.\d+\.\d+", data["coreVersion"])
+    for tier in ("app", "api", "service"):
+        image = data["tiers"][tier]["image"]
+        assert image.get("digest") or IMMUTABLE_TAG.match(image["tag"]), (
+            f"{tier}: pin a git sha or digest"
+        )
+
+
+def test_no_stray_files() -> None:
+    expected = {
+        f"infra/environments/{e}/{name}.yaml" for e in ENVIRONMENTS for name in (*STACKS, "env")
+    }
+    present = {
+        p.relative_to(ROOT).as_posix() for p in (ROOT / "infra/environments").rglob("*.yaml")
+    }
+    assert present == expected
