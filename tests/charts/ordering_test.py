@@ -48,7 +48,7 @@ def test_migration_job_runs_the_service_image_and_its_migrate_command(
     assert container["image"] == service["spec"]["template"]["spec"]["containers"][0]["image"]
     assert container["command"] == ["/app/bin/service", "migrate"]
     assert job["spec"]["backoffLimit"] >= 0
-    assert {"UO_DATABASE_HOST", "UO_DATABASE_PASSWORD"} <= {e["name"] for e in container["env"]}
+    assert {"UO_DATABASE__HOST", "UO_DATABASE__PASSWORD"} <= {e["name"] for e in container["env"]}
 
 
 def test_a_tag_bump_makes_a_new_job_and_the_same_tag_keeps_it(render_with: RenderWith) -> None:

@@ -134,7 +134,7 @@ def test_external_database_needs_a_cidr_and_renders_no_statefulset(render_with: 
         e["name"]: e.get("value")
         for e in service["spec"]["template"]["spec"]["containers"][0]["env"]
     }
-    assert env["UO_DATABASE_HOST"] == "pg.internal"
+    assert env["UO_DATABASE__HOST"] == "pg.internal"
 
 
 def test_a_tier_can_be_turned_off(render_with: RenderWith) -> None:

@@ -86,21 +86,26 @@ class ServiceClient:
         path: str,
         *,
         json: Any = None,
+        data: Mapping[str, Any] | None = None,
         params: Mapping[str, Any] | None = None,
         headers: Mapping[str, str] | None = None,
+        authenticate: bool = True,
     ) -> httpx.Response:
-        """Send a request; returns a 2xx/3xx response or raises a ``UnifyOpsError``."""
+        """Send a request; returns a 2xx/3xx response or raises a ``UnifyOpsError``.
+
+        ``authenticate=False`` sends no service token (for relaying a caller's own credentials).
+        """
         method = method.upper()
         attempts = 1 + (self._max_retries if method in IDEMPOTENT_METHODS else 0)
         token_refreshed = False
         attempt = 0
         while True:
             attempt += 1
-            outgoing = await self._headers(headers)
+            outgoing = await self._headers(headers, authenticate=authenticate)
             started = time.perf_counter()
             try:
                 response = await self._http.request(
-                    method, path, json=json, params=params, headers=outgoing
+                    method, path, json=json, data=data, params=params, headers=outgoing
                 )
             except httpx.TransportError as exc:
                 self._log(method, path, params, None, started, attempt, type(exc).__name__)
@@ -109,7 +114,12 @@ class ServiceClient:
                     continue
                 raise DependencyUnavailableError(f"{self.service} is unavailable") from exc
             self._log(method, path, params, response.status_code, started, attempt, None)
-            if response.status_code == 401 and self._token_provider and not token_refreshed:
+            if (
+                response.status_code == 401
+                and authenticate
+                and self._token_provider
+                and not token_refreshed
+            ):
                 # The target rejected our token (revoked, rotated key): fetch a new one once.
                 self._token_provider.invalidate(self._audience or "", _bearer(outgoing))
                 token_refreshed = True
@@ -121,12 +131,14 @@ class ServiceClient:
                 raise self._error_from(response)
             return response
 
-    async def _headers(self, extra: Mapping[str, str] | None) -> dict[str, str]:
+    async def _headers(
+        self, extra: Mapping[str, str] | None, *, authenticate: bool
+    ) -> dict[str, str]:
         headers = dict(extra or {})
         request_id = current_request_id()
         if request_id:
             headers[REQUEST_ID_HEADER] = request_id
-        if self._token_provider and self._audience:
+        if authenticate and self._token_provider and self._audience:
             token = await self._token_provider.token_for(self._audience)
             headers["Authorization"] = f"Bearer {token}"
         return headers

@@ -16,7 +16,7 @@ from fastapi import Depends, FastAPI, Request
 from unifyops_core.exceptions import AuthenticationError, AuthorizationError
 from unifyops_core.tokens import Principal, TokenValidator
 
-SERVICE_TOKEN_USE = "service"  # noqa: S105 - the token_use claim value, not a secret
+SERVICE_TOKEN_USE = "service"
 
 
 @dataclass(frozen=True)

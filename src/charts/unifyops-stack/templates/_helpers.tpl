@@ -99,11 +99,11 @@ capabilities:
 {{/* Database connection settings of the service tier (and the migration Job). */}}
 {{- define "unifyops-stack.database.env" -}}
 {{- $secret := required "database.credentialsSecret is required (a Secret with username, password, database)" .Values.database.credentialsSecret -}}
-- name: UO_DATABASE_HOST
+- name: UO_DATABASE__HOST
   value: {{ ternary (printf "%s-postgres" (include "unifyops-stack.stack" .)) .Values.database.external.host (eq .Values.database.mode "internal") | quote }}
-- name: UO_DATABASE_PORT
+- name: UO_DATABASE__PORT
   value: {{ ternary "5432" (toString .Values.database.external.port) (eq .Values.database.mode "internal") | quote }}
-{{- range $var, $key := dict "UO_DATABASE_USER" "username" "UO_DATABASE_PASSWORD" "password" "UO_DATABASE_NAME" "database" }}
+{{- range $var, $key := dict "UO_DATABASE__USER" "username" "UO_DATABASE__PASSWORD" "password" "UO_DATABASE__NAME" "database" }}
 - name: {{ $var }}
   valueFrom:
     secretKeyRef:

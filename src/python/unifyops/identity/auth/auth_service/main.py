@@ -1,0 +1,106 @@
+"""auth-service: the app factory and the command line (serve, migrate, register-client)."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import sys
+from collections.abc import Sequence
+from datetime import timedelta
+from pathlib import Path
+
+from fastapi import FastAPI
+
+from unifyops.identity.auth.auth_service import __version__
+from unifyops.identity.auth.auth_service.api.routes import keys, oauth, sessions
+from unifyops.identity.auth.auth_service.clients import register_client
+from unifyops.identity.auth.auth_service.config import Settings, get_settings
+from unifyops.identity.auth.auth_service.issuance import Issuer
+from unifyops.identity.auth.auth_service.signing import KeyStore
+from unifyops_core import migrations
+from unifyops_core.db import Database
+from unifyops_core.naming import Component
+from unifyops_core.service_cli import run_service_cli
+from unifyops_core.stack import create_service_tier
+
+COMPONENT = Component("auth", "service")
+MIGRATIONS = Path(__file__).parent / "migrations"
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    settings = settings or get_settings()
+    database = Database(settings.database)
+    # A retired key stays published until the last token it signed has expired.
+    longest_token = max(settings.access_token_ttl_seconds, settings.service_token_ttl_seconds)
+    store = KeyStore(
+        database.sessions,
+        settings.encryption_key(),
+        retire_after=timedelta(seconds=longest_token + settings.token_leeway_seconds + 60),
+    )
+    app = create_service_tier(
+        COMPONENT,
+        settings,
+        version=__version__,
+        routers=[sessions.router, keys.router],
+        public_routers=[oauth.router],
+        keys=store,
+        database=database,
+    )
+    app.state.settings = settings
+    app.state.keys = store
+    app.state.issuer = Issuer(
+        store,
+        access_ttl=settings.access_token_ttl_seconds,
+        service_ttl=settings.service_token_ttl_seconds,
+    )
+    return app
+
+
+def migrate(settings: Settings | None = None) -> None:
+    migrations.upgrade(MIGRATIONS, (settings or get_settings()).database.url())
+
+
+def register_client_command(argv: Sequence[str]) -> int:
+    parser = argparse.ArgumentParser(
+        prog="auth-service register-client",
+        description="Register (or update) a service-to-service caller. The secret is read from "
+        "$UO_CLIENT_SECRET or the first line of standard input; only its hash is stored.",
+    )
+    parser.add_argument("client_id", help="the caller's name, e.g. user-api")
+    parser.add_argument(
+        "--audience", action="append", required=True, help="a service it may call (repeatable)"
+    )
+    options = parser.parse_args(argv)
+    secret = os.environ.get("UO_CLIENT_SECRET") or sys.stdin.readline().strip()
+    if len(secret) < 16:
+        print(
+            "auth-service register-client: the secret must be at least 16 characters",
+            file=sys.stderr,
+        )
+        return 1
+
+    async def run() -> None:
+        database = Database(get_settings().database)
+        try:
+            async with database.sessions() as session:
+                await register_client(session, options.client_id, secret, options.audience)
+        finally:
+            await database.dispose()
+
+    asyncio.run(run())
+    print(f"registered {options.client_id} for {', '.join(options.audience)}")
+    return 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = list(sys.argv[1:] if argv is None else argv)
+    if args[:1] == ["register-client"]:
+        return register_client_command(args[1:])
+    return run_service_cli(
+        args, name=COMPONENT.name, port=COMPONENT.port, app_factory=create_app, migrate=migrate
+    )
+
+
+def entrypoint() -> None:
+    sys.exit(main())

@@ -1,0 +1,81 @@
+"""The command line every service and gateway binary shares: ``serve`` and ``migrate``.
+
+``serve`` runs uvicorn on the tier's conventional port with graceful shutdown: on SIGTERM it stops
+accepting connections and lets in-flight requests finish for up to ``--graceful-seconds``.
+``migrate`` upgrades the database to head and exits non-zero on failure, so it can run as a
+one-shot Job that blocks a rollout.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Callable, Sequence
+
+import uvicorn
+from fastapi import FastAPI
+from loguru import logger
+
+from unifyops_core.redaction import redact_text
+
+EXIT_OK, EXIT_FAILURE = 0, 1
+
+
+def run_service_cli(
+    argv: Sequence[str] | None,
+    *,
+    name: str,
+    port: int,
+    app_factory: Callable[[], FastAPI],
+    migrate: Callable[[], None] | None = None,
+) -> int:
+    parser = argparse.ArgumentParser(prog=name, description=f"Run {name}.")
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND")
+    serve = commands.add_parser("serve", help=f"serve HTTP (default command; port {port})")
+    serve.add_argument("--host", default="0.0.0.0", help="address to bind (default: all)")  # noqa: S104
+    serve.add_argument("--port", type=int, default=port, help=f"port (default: {port})")
+    serve.add_argument(
+        "--graceful-seconds", type=int, default=20, help="time in-flight requests get after SIGTERM"
+    )
+    if migrate is not None:
+        commands.add_parser("migrate", help="upgrade the database schema to the newest revision")
+    options = parser.parse_args(argv)
+
+    if options.command == "migrate" and migrate is not None:
+        return _migrate(name, migrate)
+    host = getattr(options, "host", "0.0.0.0")  # noqa: S104 - containers listen on all interfaces
+    chosen_port = getattr(options, "port", port)
+    graceful = getattr(options, "graceful_seconds", 20)
+    try:
+        app = app_factory()
+    except Exception as exc:  # a configuration error: say what, not a traceback
+        print(f"{name}: cannot start: {redact_text(str(exc))}", file=sys.stderr)
+        return EXIT_FAILURE
+    config = uvicorn.Config(
+        app,
+        host=host,
+        port=chosen_port,
+        log_config=None,
+        access_log=False,
+        timeout_graceful_shutdown=graceful,
+        server_header=False,
+    )
+    uvicorn.Server(config).run()
+    return EXIT_OK
+
+
+def _migrate(name: str, migrate: Callable[[], None]) -> int:
+    try:
+        migrate()
+    except Exception as exc:
+        logger.opt(exception=exc).error("{} migration failed", name)
+        print(
+            f"{name}: migration failed: {type(exc).__name__}: {redact_text(str(exc))}",
+            file=sys.stderr,
+        )
+        return EXIT_FAILURE
+    logger.info("{} migrated to head", name)
+    return EXIT_OK
+
+
+__all__ = ["run_service_cli"]

@@ -1,0 +1,171 @@
+"""The two tiers every stack is made of, built the same way for all stacks.
+
+- a *service* (private, :8001): owns the database; accepts only service tokens whose audience is
+  itself and whose caller is its own gateway. It cannot reach the auth stack (the network allows
+  it its database only), so it trusts signing keys given in configuration (``trusted_jwks``).
+- a *gateway* (public, :8002): validates user tokens against the auth stack's JWKS and calls its
+  service with a service token obtained with its own client credentials.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, FastAPI, Request
+from pydantic import Field, SecretStr
+from pydantic_settings import SettingsConfigDict
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from unifyops_core.app import create_service_app
+from unifyops_core.client import ServiceClient
+from unifyops_core.db import Database, DatabaseSettings
+from unifyops_core.health import HealthRegistry
+from unifyops_core.keys import JwksKeys, KeySource, StaticKeys
+from unifyops_core.naming import Component
+from unifyops_core.security import install_auth, require_service
+from unifyops_core.service_tokens import ServiceTokenProvider
+from unifyops_core.settings import ServiceSettings
+from unifyops_core.tokens import TokenValidator
+
+USER_TOKEN_AUDIENCE = "unifyops"
+TOKEN_ISSUER = "unifyops-auth"
+
+
+class TierSettings(ServiceSettings):
+    model_config = SettingsConfigDict(
+        env_prefix="UO_", env_nested_delimiter="__", extra="ignore", frozen=True
+    )
+
+    issuer: str = TOKEN_ISSUER
+    token_leeway_seconds: float = 30.0
+
+
+class ServiceTierSettings(TierSettings):
+    database: DatabaseSettings = Field(default_factory=DatabaseSettings)
+    # The auth stack's public keys as a JWKS document (JSON), distributed as configuration.
+    trusted_jwks: str = '{"keys": []}'
+
+    def trusted_keys(self) -> StaticKeys:
+        return StaticKeys(json.loads(self.trusted_jwks).get("keys", []))
+
+
+class GatewayTierSettings(TierSettings):
+    service_url: str
+    jwks_url: str = "http://auth-api:8002/.well-known/jwks.json"
+    token_url: str = "http://auth-api:8002/oauth/token"
+    client_secret: SecretStr = SecretStr("")
+
+
+def create_service_tier(
+    component: Component,
+    settings: ServiceTierSettings,
+    *,
+    version: str,
+    routers: Sequence[APIRouter],
+    keys: KeySource | None = None,
+    public_routers: Sequence[APIRouter] = (),
+    database: Database | None = None,
+) -> FastAPI:
+    """A service tier: database in ``app.state.db``, routers guarded by ``require_service``.
+
+    ``public_routers`` skip the service-token guard; only the auth service uses them, for the
+    token endpoint whose callers authenticate with client credentials instead.
+    """
+    database = database or Database(settings.database)
+    health = HealthRegistry()
+    health.add("database", database.ping)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        yield
+        await database.dispose()
+
+    app = create_service_app(settings, version=version, health=health, lifespan=lifespan)
+    app.state.db = database
+    install_auth(
+        app,
+        service_tokens=TokenValidator(
+            keys or settings.trusted_keys(),
+            issuer=settings.issuer,
+            audience=component.name,
+            leeway_seconds=settings.token_leeway_seconds,
+        ),
+    )
+    gateway = Component(component.stack, "api").name
+    guard = [Depends(require_service([gateway]))]
+    for router in routers:
+        app.include_router(router, dependencies=guard)
+    for router in public_routers:
+        app.include_router(router)
+    return app
+
+
+def create_gateway_tier(
+    component: Component,
+    settings: GatewayTierSettings,
+    *,
+    version: str,
+    routers: Sequence[APIRouter],
+    keys: KeySource | None = None,
+    token_provider: ServiceTokenProvider | None = None,
+) -> FastAPI:
+    """A gateway tier: user tokens checked, ``app.state.service`` calls the stack's service."""
+    service = Component(component.stack, "service")
+    provider = token_provider or ServiceTokenProvider(
+        token_url=settings.token_url,
+        client_id=component.name,
+        client_secret=settings.client_secret.get_secret_value(),
+    )
+    client = ServiceClient(
+        settings.service_url, service=service.name, token_provider=provider, audience=service.name
+    )
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        yield
+        await client.aclose()
+
+    app = create_service_app(settings, version=version, lifespan=lifespan)
+    app.state.service = client
+    install_auth(
+        app,
+        user_tokens=TokenValidator(
+            keys or JwksKeys(settings.jwks_url),
+            issuer=settings.issuer,
+            audience=USER_TOKEN_AUDIENCE,
+            leeway_seconds=settings.token_leeway_seconds,
+        ),
+    )
+    for router in routers:
+        app.include_router(router)
+    return app
+
+
+def _service_client(request: Request) -> ServiceClient:
+    client: ServiceClient = request.app.state.service
+    return client
+
+
+async def _db_session(request: Request) -> AsyncIterator[AsyncSession]:
+    database: Database = request.app.state.db
+    async for session in database.session():
+        yield session
+
+
+ServiceDep = Annotated[ServiceClient, Depends(_service_client)]
+SessionDep = Annotated[AsyncSession, Depends(_db_session)]
+
+__all__ = [
+    "TOKEN_ISSUER",
+    "USER_TOKEN_AUDIENCE",
+    "GatewayTierSettings",
+    "ServiceDep",
+    "ServiceTierSettings",
+    "SessionDep",
+    "TierSettings",
+    "create_gateway_tier",
+    "create_service_tier",
+]

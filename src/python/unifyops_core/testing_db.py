@@ -1,0 +1,98 @@
+"""Real PostgreSQL for tests: a fresh database per test (created and dropped on the server the
+test command started), and an HTTP server on loopback for end-to-end tests. Not for production.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import threading
+import time
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager, contextmanager
+from urllib.parse import urlsplit
+
+import asyncpg
+import uvicorn
+from fastapi import FastAPI
+
+from unifyops_core.db import DatabaseSettings
+
+DSN_VARIABLE = "UO_TEST_POSTGRES_DSN"
+
+
+class TestDatabaseUnavailableError(RuntimeError):
+    """The test command did not provide a PostgreSQL server."""
+
+
+def admin_dsn() -> str:
+    dsn = os.environ.get(DSN_VARIABLE)
+    if not dsn:
+        raise TestDatabaseUnavailableError(
+            f"{DSN_VARIABLE} is not set: run the tests with build-support/run-tests, or export "
+            f"{DSN_VARIABLE}=$(build-support/services/postgres.sh)"
+        )
+    return dsn
+
+
+@asynccontextmanager
+async def fresh_database() -> AsyncIterator[DatabaseSettings]:
+    """A new, empty database for one test, dropped afterwards."""
+    dsn = admin_dsn()
+    name = f"uo_test_{uuid.uuid4().hex[:16]}"
+    admin = await asyncpg.connect(dsn)
+    try:
+        await admin.execute(f'CREATE DATABASE "{name}"')
+    finally:
+        await admin.close()
+    parts = urlsplit(dsn)
+    try:
+        yield DatabaseSettings(
+            host=parts.hostname or "127.0.0.1",
+            port=parts.port or 5432,
+            user=parts.username or "postgres",
+            name=name,
+            pool_size=2,
+            max_overflow=2,
+        )
+    finally:
+        admin = await asyncpg.connect(dsn)
+        try:
+            await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        finally:
+            await admin.close()
+
+
+@contextmanager
+def serve_on_loopback(app: FastAPI) -> Iterator[str]:
+    """Run ``app`` with uvicorn on 127.0.0.1 (a free port) in a thread; yields its base URL."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    server = uvicorn.Server(
+        uvicorn.Config(
+            app, host="127.0.0.1", port=port, log_config=None, access_log=False, lifespan="on"
+        )
+    )
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 10
+    while not server.started:
+        if time.monotonic() > deadline or not thread.is_alive():
+            raise RuntimeError(f"server for {app.title} did not start")
+        time.sleep(0.01)
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        thread.join(timeout=10)
+
+
+__all__ = [
+    "DSN_VARIABLE",
+    "TestDatabaseUnavailableError",
+    "admin_dsn",
+    "fresh_database",
+    "serve_on_loopback",
+]
