@@ -4,6 +4,7 @@ test command started), and an HTTP server on loopback for end-to-end tests. Not 
 
 from __future__ import annotations
 
+import asyncio
 import os
 import socket
 import threading
@@ -11,12 +12,16 @@ import time
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager, contextmanager
+from pathlib import Path
 from urllib.parse import urlsplit
 
 import asyncpg
 import uvicorn
 from fastapi import FastAPI
+from sqlalchemy import MetaData, inspect
+from sqlalchemy.ext.asyncio import create_async_engine
 
+from unifyops_core import migrations
 from unifyops_core.db import DatabaseSettings
 
 DSN_VARIABLE = "UO_TEST_POSTGRES_DSN"
@@ -41,7 +46,12 @@ async def fresh_database() -> AsyncIterator[DatabaseSettings]:
     """A new, empty database for one test, dropped afterwards."""
     dsn = admin_dsn()
     name = f"uo_test_{uuid.uuid4().hex[:16]}"
-    admin = await asyncpg.connect(dsn)
+    try:
+        admin = await asyncpg.connect(dsn)
+    except OSError as exc:
+        raise TestDatabaseUnavailableError(
+            f"cannot reach the test PostgreSQL ({exc}); start it with build-support/services/postgres.sh"
+        ) from exc
     try:
         await admin.execute(f'CREATE DATABASE "{name}"')
     finally:
@@ -62,6 +72,29 @@ async def fresh_database() -> AsyncIterator[DatabaseSettings]:
             await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
         finally:
             await admin.close()
+
+
+async def check_migrations(
+    script_location: Path, metadata: MetaData, database: DatabaseSettings
+) -> None:
+    """The standard migration checks (as pytest-alembic has them), on a fresh database:
+    one head; upgrade to head from empty; the models match the migrated schema; downgrade to base
+    leaves nothing behind; upgrade again works."""
+    url = database.url()
+    assert len(migrations.heads(script_location)) == 1, "migrations must have exactly one head"
+    await asyncio.to_thread(migrations.upgrade, script_location, url)
+    engine = create_async_engine(url)
+    try:
+        async with engine.connect() as connection:
+            differences = await connection.run_sync(migrations.schema_differences, metadata)
+            assert differences == [], f"models differ from the migrated schema: {differences}"
+        await asyncio.to_thread(migrations.downgrade, script_location, url)
+        async with engine.connect() as connection:
+            tables = await connection.run_sync(lambda sync: set(inspect(sync).get_table_names()))
+            assert tables <= {"alembic_version"}, f"downgrade left tables behind: {tables}"
+        await asyncio.to_thread(migrations.upgrade, script_location, url)
+    finally:
+        await engine.dispose()
 
 
 @contextmanager
@@ -93,6 +126,7 @@ __all__ = [
     "DSN_VARIABLE",
     "TestDatabaseUnavailableError",
     "admin_dsn",
+    "check_migrations",
     "fresh_database",
     "serve_on_loopback",
 ]

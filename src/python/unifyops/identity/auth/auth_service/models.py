@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import Boolean, DateTime, ForeignKey, Index, LargeBinary, String, func
 from sqlalchemy.dialects.postgresql import ARRAY, JSONB, UUID
@@ -48,7 +49,7 @@ class SigningKey(Base):
     kid: Mapped[str] = mapped_column(String(64), primary_key=True)
     algorithm: Mapped[str] = mapped_column(String(16))
     private_key_encrypted: Mapped[bytes] = mapped_column(LargeBinary)
-    public_jwk: Mapped[dict[str, str]] = mapped_column(JSONB)
+    public_jwk: Mapped[dict[str, Any]] = mapped_column(JSONB)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
     # Set when a newer key takes over: published until then, so tokens it signed stay valid.
     retire_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))

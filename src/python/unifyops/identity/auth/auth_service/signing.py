@@ -56,17 +56,17 @@ class KeyStore:
         """The current signing key: (kid, private key). Creates the first one when there is none."""
         async with self._sessions() as session:
             key = await self._current(session)
-            if key is None:
-                async with session.begin():
-                    await session.execute(
-                        text("SELECT pg_advisory_xact_lock(:id)"), {"id": _KEY_CREATION_LOCK}
-                    )
-                    key = await self._current(session)
-                    if key is None:
-                        key = _new_key(self._fernet)
-                        session.add(key)
-            pem = self._fernet.decrypt(key.private_key_encrypted)
-            return key.kid, serialization.load_pem_private_key(pem, password=None)
+        if key is None:
+            async with self._sessions() as session, session.begin():
+                await session.execute(
+                    text("SELECT pg_advisory_xact_lock(:id)"), {"id": _KEY_CREATION_LOCK}
+                )
+                key = await self._current(session)
+                if key is None:
+                    key = _new_key(self._fernet)
+                    session.add(key)
+        pem = self._fernet.decrypt(key.private_key_encrypted)
+        return key.kid, serialization.load_pem_private_key(pem, password=None)
 
     async def rotate(self) -> str:
         """Make a new key current; the old one is retired after the longest token lifetime."""
@@ -83,7 +83,7 @@ class KeyStore:
             session.add(key)
             return key.kid
 
-    async def jwks(self) -> dict[str, list[dict[str, str]]]:
+    async def jwks(self) -> dict[str, list[dict[str, Any]]]:
         async with self._sessions() as session:
             rows = await session.scalars(
                 select(SigningKey)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from fastapi import APIRouter
 
 from unifyops.identity.auth.auth_service.api.deps import KeysDep
@@ -10,7 +12,7 @@ router = APIRouter(prefix="/internal", tags=["keys"])
 
 
 @router.get("/jwks")
-async def jwks(keys: KeysDep) -> dict[str, list[dict[str, str]]]:
+async def jwks(keys: KeysDep) -> dict[str, list[dict[str, Any]]]:
     return await keys.jwks()
 
 
