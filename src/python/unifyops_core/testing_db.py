@@ -50,7 +50,8 @@ async def fresh_database() -> AsyncIterator[DatabaseSettings]:
         admin = await asyncpg.connect(dsn)
     except OSError as exc:
         raise TestDatabaseUnavailableError(
-            f"cannot reach the test PostgreSQL ({exc}); start it with build-support/services/postgres.sh"
+            f"cannot reach the test PostgreSQL ({exc}); "
+            "start it with build-support/services/postgres.sh"
         ) from exc
     try:
         await admin.execute(f'CREATE DATABASE "{name}"')
