@@ -10,6 +10,8 @@ from unifyops_core import (
     app,
     client,
     context,
+    db,
+    desired_state,
     error_shape,
     exceptions,
     handlers,
@@ -17,12 +19,16 @@ from unifyops_core import (
     keys,
     logs,
     middleware,
+    migrations,
     naming,
     redaction,
     security,
+    service_cli,
     service_tokens,
     settings,
+    stack,
     testing,
+    testing_db,
     tokens,
 )
 from unifyops_core.app import create_service_app
@@ -93,8 +99,31 @@ def test_public_api_is_sorted_and_importable() -> None:
         assert getattr(unifyops_core, name) is not None
 
 
-MODULES = [app, client, context, error_shape, exceptions, handlers, health, keys, logs, middleware,
-           naming, redaction, security, service_tokens, settings, testing, tokens]  # fmt: skip
+MODULES = [
+    app,
+    client,
+    context,
+    db,
+    desired_state,
+    error_shape,
+    exceptions,
+    handlers,
+    health,
+    keys,
+    logs,
+    middleware,
+    migrations,
+    naming,
+    redaction,
+    security,
+    service_cli,
+    service_tokens,
+    settings,
+    stack,
+    testing,
+    testing_db,
+    tokens,
+]
 
 
 @pytest.mark.parametrize("module", MODULES, ids=lambda module: module.__name__)

@@ -12,6 +12,7 @@ the uniform JSON body. The hierarchy, with HTTP status and stable ``error_type``
     │   │   └── RecordNotFoundError    404 db_record_not_found
     │   ├── ConflictError              409 conflict
     │   │   └── PreconditionFailedError 412 precondition_failed
+    │   ├── PreconditionRequiredError  428 precondition_required
     │   └── RateLimitedError           429 rate_limited
     └── ServerError                    500 internal_error
         ├── DependencyUnavailableError 503 dependency_unavailable
@@ -133,6 +134,14 @@ class PreconditionFailedError(ConflictError):
     default_message = "The resource was changed by someone else"
 
 
+class PreconditionRequiredError(ClientError):
+    """A write that must say which version it changes (If-Match) did not."""
+
+    status_code = 428
+    error_type = "precondition_required"
+    default_message = "This update needs an If-Match header with the version you read"
+
+
 class RateLimitedError(ClientError):
     """Too many requests; ``retry_after`` seconds is sent as the Retry-After header."""
 
@@ -227,6 +236,7 @@ __all__ = [
     "DownstreamError",
     "NotFoundError",
     "PreconditionFailedError",
+    "PreconditionRequiredError",
     "RateLimitedError",
     "RecordNotFoundError",
     "ServerError",
