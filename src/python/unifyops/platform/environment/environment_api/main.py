@@ -1,0 +1,42 @@
+"""environment-api: the app factory and the command line (serve)."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Sequence
+
+from fastapi import FastAPI
+
+from unifyops.platform.environment.environment_api import __version__
+from unifyops.platform.environment.environment_api.api.routes import environments
+from unifyops.platform.environment.environment_api.config import Settings, get_settings
+from unifyops_core.keys import KeySource
+from unifyops_core.naming import Component
+from unifyops_core.service_cli import run_service_cli
+from unifyops_core.service_tokens import ServiceTokenProvider
+from unifyops_core.stack import create_gateway_tier
+
+COMPONENT = Component("environment", "api")
+
+
+def create_app(
+    settings: Settings | None = None,
+    keys: KeySource | None = None,
+    token_provider: ServiceTokenProvider | None = None,
+) -> FastAPI:
+    return create_gateway_tier(
+        COMPONENT,
+        settings or get_settings(),
+        version=__version__,
+        routers=[environments.router],
+        keys=keys,
+        token_provider=token_provider,
+    )
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    return run_service_cli(argv, name=COMPONENT.name, port=COMPONENT.port, app_factory=create_app)
+
+
+def entrypoint() -> None:
+    sys.exit(main())

@@ -1,0 +1,79 @@
+"""Environments, deployment history and promotion diffs (called by environment-api only)."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Query, Request, status
+from sqlalchemy import select
+
+from unifyops.platform.environment.environment_service.desired import (
+    DesiredStateCache,
+    promotion_diff,
+    public,
+)
+from unifyops.platform.environment.environment_service.models import DeploymentEvent
+from unifyops.platform.environment.environment_service.schemas import (
+    DeploymentPublic,
+    DeploymentRecord,
+    EnvironmentName,
+    EnvironmentPublic,
+    PromotionDiff,
+    StackName,
+)
+from unifyops_core.stack import SessionDep
+
+router = APIRouter(prefix="/internal", tags=["environments"])
+
+
+def _desired(request: Request) -> DesiredStateCache:
+    cache: DesiredStateCache = request.app.state.desired
+    return cache
+
+
+def _public_event(event: DeploymentEvent) -> DeploymentPublic:
+    return DeploymentPublic.model_validate(event, from_attributes=True)
+
+
+@router.get("/environments")
+async def environments(request: Request) -> list[EnvironmentPublic]:
+    return [public(state) for state in _desired(request).environments().values()]
+
+
+@router.get("/environments/{name}")
+async def environment(name: EnvironmentName, request: Request) -> EnvironmentPublic:
+    return public(_desired(request).environment(name))
+
+
+@router.get("/promotions/diff")
+async def diff(source: EnvironmentName, target: EnvironmentName, request: Request) -> PromotionDiff:
+    cache = _desired(request)
+    return promotion_diff(cache.environment(source), cache.environment(target))
+
+
+@router.post("/deployments", status_code=status.HTTP_201_CREATED)
+async def record_deployment(body: DeploymentRecord, session: SessionDep) -> DeploymentPublic:
+    event = DeploymentEvent(**body.model_dump())
+    session.add(event)
+    await session.commit()
+    await session.refresh(event)
+    return _public_event(event)
+
+
+@router.get("/deployments")
+async def deployments(
+    session: SessionDep,
+    environment: EnvironmentName | None = None,
+    stack: StackName | None = None,
+    limit: Annotated[int, Query(ge=1, le=200)] = 50,
+) -> list[DeploymentPublic]:
+    query = (
+        select(DeploymentEvent)
+        .order_by(DeploymentEvent.deployed_at.desc(), DeploymentEvent.id)
+        .limit(limit)
+    )
+    if environment:
+        query = query.where(DeploymentEvent.environment == environment)
+    if stack:
+        query = query.where(DeploymentEvent.stack == stack)
+    return [_public_event(event) for event in await session.scalars(query)]

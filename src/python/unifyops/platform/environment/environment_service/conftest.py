@@ -1,0 +1,41 @@
+from __future__ import annotations
+
+import asyncio
+import shutil
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+import pytest
+
+from unifyops.platform.environment.environment_service.config import Settings
+from unifyops.platform.environment.environment_service.main import create_app, migrate
+from unifyops_core.keys import StaticKeys
+from unifyops_core.testing import SigningKey
+from unifyops_core.testing_db import fresh_database
+
+
+@dataclass
+class EnvironmentService:
+    http: httpx.AsyncClient
+    infra: Path
+    headers: dict[str, str]
+
+
+@pytest.fixture
+async def environment_service(tmp_path: Path) -> AsyncIterator[EnvironmentService]:
+    infra = tmp_path / "environments"
+    shutil.copytree(Path.cwd() / "infra/environments", infra)  # the repository's own desired state
+    auth_key = SigningKey()
+    token = auth_key.mint(sub="environment-api", aud="environment-service", token_use="service")
+    async with fresh_database() as database:
+        settings = Settings(database=database, infra_path=infra)
+        await asyncio.to_thread(migrate, settings)
+        app = create_app(settings, keys=StaticKeys([auth_key.public_jwk()]))
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(
+            transport=transport, base_url="http://environment-service"
+        ) as http:
+            yield EnvironmentService(http, infra, {"Authorization": f"Bearer {token}"})
+        await app.state.db.dispose()
