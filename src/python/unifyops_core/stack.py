@@ -10,10 +10,11 @@
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import asynccontextmanager
 from typing import Annotated
 
+import httpx
 from fastapi import APIRouter, Depends, FastAPI, Request
 from pydantic import Field, SecretStr
 from pydantic_settings import SettingsConfigDict
@@ -68,6 +69,7 @@ def create_service_tier(
     keys: KeySource | None = None,
     public_routers: Sequence[APIRouter] = (),
     database: Database | None = None,
+    on_startup: Callable[[], Awaitable[object]] | None = None,
 ) -> FastAPI:
     """A service tier: database in ``app.state.db``, routers guarded by ``require_service``.
 
@@ -80,6 +82,8 @@ def create_service_tier(
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        if on_startup is not None:
+            await on_startup()
         yield
         await database.dispose()
 
@@ -111,6 +115,7 @@ def create_gateway_tier(
     routers: Sequence[APIRouter],
     keys: KeySource | None = None,
     token_provider: ServiceTokenProvider | None = None,
+    service_transport: httpx.AsyncBaseTransport | None = None,
 ) -> FastAPI:
     """A gateway tier: user tokens checked, ``app.state.service`` calls the stack's service."""
     service = Component(component.stack, "service")
@@ -120,7 +125,11 @@ def create_gateway_tier(
         client_secret=settings.client_secret.get_secret_value(),
     )
     client = ServiceClient(
-        settings.service_url, service=service.name, token_provider=provider, audience=service.name
+        settings.service_url,
+        service=service.name,
+        token_provider=provider,
+        audience=service.name,
+        transport=service_transport,
     )
 
     @asynccontextmanager

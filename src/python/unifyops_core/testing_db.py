@@ -41,9 +41,8 @@ def admin_dsn() -> str:
     return dsn
 
 
-@asynccontextmanager
-async def fresh_database() -> AsyncIterator[DatabaseSettings]:
-    """A new, empty database for one test, dropped afterwards."""
+async def create_test_database() -> DatabaseSettings:
+    """A new, empty database on the test server; drop it with ``drop_test_database``."""
     dsn = admin_dsn()
     name = f"uo_test_{uuid.uuid4().hex[:16]}"
     try:
@@ -58,21 +57,32 @@ async def fresh_database() -> AsyncIterator[DatabaseSettings]:
     finally:
         await admin.close()
     parts = urlsplit(dsn)
+    return DatabaseSettings(
+        host=parts.hostname or "127.0.0.1",
+        port=parts.port or 5432,
+        user=parts.username or "postgres",
+        name=name,
+        pool_size=2,
+        max_overflow=2,
+    )
+
+
+async def drop_test_database(database: DatabaseSettings) -> None:
+    admin = await asyncpg.connect(admin_dsn())
     try:
-        yield DatabaseSettings(
-            host=parts.hostname or "127.0.0.1",
-            port=parts.port or 5432,
-            user=parts.username or "postgres",
-            name=name,
-            pool_size=2,
-            max_overflow=2,
-        )
+        await admin.execute(f'DROP DATABASE IF EXISTS "{database.name}" WITH (FORCE)')
     finally:
-        admin = await asyncpg.connect(dsn)
-        try:
-            await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        finally:
-            await admin.close()
+        await admin.close()
+
+
+@asynccontextmanager
+async def fresh_database() -> AsyncIterator[DatabaseSettings]:
+    """A new, empty database for one test, dropped afterwards."""
+    database = await create_test_database()
+    try:
+        yield database
+    finally:
+        await drop_test_database(database)
 
 
 async def check_migrations(
@@ -128,6 +138,8 @@ __all__ = [
     "TestDatabaseUnavailableError",
     "admin_dsn",
     "check_migrations",
+    "create_test_database",
+    "drop_test_database",
     "fresh_database",
     "serve_on_loopback",
 ]

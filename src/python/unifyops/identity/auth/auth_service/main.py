@@ -46,6 +46,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         public_routers=[oauth.router],
         keys=store,
         database=database,
+        # The first signing key exists before anyone asks for the JWKS (other tiers trust it).
+        on_startup=store.active,
     )
     app.state.settings = settings
     app.state.keys = store
