@@ -9,6 +9,7 @@ one-shot Job that blocks a rollout.
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from collections.abc import Callable, Sequence
 
@@ -16,6 +17,7 @@ import uvicorn
 from fastapi import FastAPI
 from loguru import logger
 
+from unifyops_core.logs import configure_logging
 from unifyops_core.redaction import redact_text
 
 EXIT_OK, EXIT_FAILURE = 0, 1
@@ -28,7 +30,12 @@ def run_service_cli(
     port: int,
     app_factory: Callable[[], FastAPI],
     migrate: Callable[[], None] | None = None,
+    version: str = "unknown",
 ) -> int:
+    # JSON logs from the first line on, migrations included; the app refines this from settings.
+    configure_logging(
+        service=name, version=version, environment=os.environ.get("UO_ENVIRONMENT", "development")
+    )
     parser = argparse.ArgumentParser(prog=name, description=f"Run {name}.")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
     serve = commands.add_parser("serve", help=f"serve HTTP (default command; port {port})")

@@ -32,7 +32,9 @@ def create_app(
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    return run_service_cli(argv, name=COMPONENT.name, port=COMPONENT.port, app_factory=create_app)
+    return run_service_cli(
+        argv, name=COMPONENT.name, port=COMPONENT.port, app_factory=create_app, version=__version__
+    )
 
 
 def entrypoint() -> None:

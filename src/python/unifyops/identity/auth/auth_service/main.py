@@ -100,7 +100,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args[:1] == ["register-client"]:
         return register_client_command(args[1:])
     return run_service_cli(
-        args, name=COMPONENT.name, port=COMPONENT.port, app_factory=create_app, migrate=migrate
+        args,
+        name=COMPONENT.name,
+        port=COMPONENT.port,
+        app_factory=create_app,
+        version=__version__,
+        migrate=migrate,
     )
 
 

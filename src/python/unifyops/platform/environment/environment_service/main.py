@@ -37,7 +37,12 @@ def migrate(settings: Settings | None = None) -> None:
 
 def main(argv: Sequence[str] | None = None) -> int:
     return run_service_cli(
-        argv, name=COMPONENT.name, port=COMPONENT.port, app_factory=create_app, migrate=migrate
+        argv,
+        name=COMPONENT.name,
+        port=COMPONENT.port,
+        app_factory=create_app,
+        version=__version__,
+        migrate=migrate,
     )
 
 
