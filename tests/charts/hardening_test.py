@@ -59,7 +59,7 @@ class TestPodHardening:
         volumes = {v["name"] for v in pod_spec(item[1]).get("volumes", [])}
         for container in containers(item[1]):
             assert {m["name"] for m in container.get("volumeMounts", [])} <= volumes | {"data"}
-            assert any(m["mountPath"] == "/tmp" for m in container["volumeMounts"])  # noqa: S108
+            assert any(m["mountPath"] == "/tmp" for m in container["volumeMounts"])
 
 
 DEPLOYMENTS = [item for item in WORKLOADS if item[1]["kind"] == "Deployment"]

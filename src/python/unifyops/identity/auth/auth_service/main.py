@@ -11,6 +11,8 @@ from datetime import timedelta
 from pathlib import Path
 
 from fastapi import FastAPI
+from loguru import logger
+from sqlalchemy.exc import SQLAlchemyError
 
 from unifyops.identity.auth.auth_service import __version__
 from unifyops.identity.auth.auth_service.api.routes import keys, oauth, sessions
@@ -46,8 +48,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         public_routers=[oauth.router],
         keys=store,
         database=database,
-        # The first signing key exists before anyone asks for the JWKS (other tiers trust it).
-        on_startup=store.active,
+        on_startup=lambda: ensure_signing_key(store),
     )
     app.state.settings = settings
     app.state.keys = store
@@ -57,6 +58,18 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         service_ttl=settings.service_token_ttl_seconds,
     )
     return app
+
+
+async def ensure_signing_key(store: KeyStore) -> None:
+    """Create the first signing key at start-up, so the JWKS other tiers trust is never empty.
+
+    Without a database the service still starts (live, not ready); the key is then created on
+    first use instead.
+    """
+    try:
+        await store.active()
+    except (OSError, SQLAlchemyError) as exc:
+        logger.warning("signing key not ensured at start-up: {}", type(exc).__name__)
 
 
 def migrate(settings: Settings | None = None) -> None:

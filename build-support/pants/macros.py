@@ -1,0 +1,59 @@
+# BUILD file macros (a Pants prelude: plain Python evaluated before every BUILD file).
+# One definition of how a Python tier becomes a container image, so the six BUILD files that use
+# it cannot drift apart. Names follow the naming contract (unifyops_core.naming; a contract test
+# checks every image against it).
+
+
+
+def unifyops_python_image(stack, tier, entry_point):
+    """pex binaries for a tier (full, deps-only, sources-only) and its docker_image.
+
+    The image installs the deps pex and the sources pex as separate layers, so a source-only
+    change rebuilds only a small top layer.
+    """
+    common = dict(entry_point=entry_point, layout="packed", execution_mode="venv")
+    pex_binary(name="bin", **common)
+    pex_binary(name="deps", include_sources=False, include_tools=True, **common)
+    pex_binary(name="srcs", include_requirements=False, include_tools=True, **common)
+    context = build_file_dir().as_posix().replace("/", ".")
+    port = {"api": 8002, "service": 8001}[tier]  # a module-level dict is not allowed in a prelude
+    docker_image(
+        name="image",
+        repository="unifyops/%s-%s" % (stack, tier),
+        image_tags=["{build_args.UO_GIT_SHA}"],
+        dependencies=[":deps", ":srcs"],
+        extra_build_args=["UO_BASE_PYTHON_IMAGE", "UO_GIT_SHA", "UO_CORE_VERSION"],
+        image_labels={
+            "org.opencontainers.image.revision": "{build_args.UO_GIT_SHA}",
+            "org.opencontainers.image.version": "{build_args.UO_GIT_SHA}",
+            "org.opencontainers.image.source": "https://git.unifyops.internal/platform/unifyops",
+            # Fixed, so the same inputs give the same image config.
+            "org.opencontainers.image.created": "1970-01-01T00:00:00Z",
+            "org.opencontainers.image.title": "%s-%s" % (stack, tier),
+            "io.unifyops.core-version": "{build_args.UO_CORE_VERSION}",
+            "io.unifyops.stack": stack,
+            "io.unifyops.tier": tier,
+        },
+        instructions=[
+            "ARG UO_BASE_PYTHON_IMAGE",
+            "FROM ${UO_BASE_PYTHON_IMAGE} AS deps",
+            "COPY %s/deps.pex /build/deps.pex" % context,
+            "RUN PEX_TOOLS=1 PEX_ROOT=/tmp/pex python3 /build/deps.pex venv --scope=deps --compile /app/venv",
+            "FROM ${UO_BASE_PYTHON_IMAGE} AS srcs",
+            "COPY %s/srcs.pex /build/srcs.pex" % context,
+            "RUN PEX_TOOLS=1 PEX_ROOT=/tmp/pex python3 /build/srcs.pex venv --scope=srcs --compile /app/venv",
+            "FROM ${UO_BASE_PYTHON_IMAGE}",
+            # Two layers: the dependencies (rebuilt when the lockfile changes) and the sources
+            # alone (the only layer a source change rebuilds).
+            "COPY --from=deps /app/venv /app/venv",
+            "COPY --from=srcs /app/venv/lib/python3.11/site-packages/ /app/venv/lib/python3.11/site-packages/",
+            # The entry point script (/app/venv/pex) is written by the sources install.
+            "COPY --from=srcs /app/venv/pex /app/venv/__main__.py /app/venv/PEX-INFO /app/venv/",
+            "ENV PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1 UO_PORT=%d" % port,
+            "USER 10001:10001",
+            "WORKDIR /app",
+            "EXPOSE %d" % port,
+            'ENTRYPOINT ["/app/venv/pex"]',
+            'CMD ["serve"]',
+        ],
+    )

@@ -1,0 +1,68 @@
+#!/usr/bin/env bash
+# Makes a Docker engine available (idempotently) and prints the DOCKER_HOST to use.
+#   - $DOCKER_HOST, when set and answering, is used as it is;
+#   - else the system socket, when it answers;
+#   - else a private engine: Debian's docker.io dockerd with the vfs storage driver and no
+#     iptables/bridge (what works on these machines), data in ${UO_DOCKER_DIR}. Installed if absent.
+set -euo pipefail
+
+root="${UO_DOCKER_DIR:-/var/lib/unifyops-docker}"
+socket="unix://${root}/docker.sock"
+
+say() { echo "[docker] $*" >&2; }
+answers() { DOCKER_HOST="$1" timeout 10 docker version --format '{{.Server.Version}}' >/dev/null 2>&1; }
+
+ensure_client() {
+  command -v docker >/dev/null 2>&1 && return 0
+  say "installing the docker client (Debian docker.io)"
+  apt-get update -qq >&2 && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends docker.io >&2
+}
+
+ensure_client
+if [[ -n "${DOCKER_HOST:-}" ]] && answers "${DOCKER_HOST}"; then
+  say "using DOCKER_HOST=${DOCKER_HOST}"
+  echo "${DOCKER_HOST}"
+  exit 0
+fi
+if answers "unix:///var/run/docker.sock"; then
+  say "using the system engine"
+  echo "unix:///var/run/docker.sock"
+  exit 0
+fi
+if answers "${socket}"; then
+  say "private engine already running (${root})"
+  echo "${socket}"
+  exit 0
+fi
+
+if ! command -v dockerd >/dev/null 2>&1; then
+  if [[ ${EUID} -ne 0 ]]; then
+    say "ERROR: no Docker engine answers and starting one needs root (apt-get install docker.io)"
+    exit 1
+  fi
+  say "installing Debian's docker.io (once per machine)"
+  apt-get update -qq >&2
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends docker.io >&2
+fi
+
+mkdir -p "${root}/data" "${root}/exec"
+say "starting a private engine (${root}; log: ${root}/dockerd.log)"
+nohup dockerd \
+  --host "${socket}" \
+  --data-root "${root}/data" \
+  --exec-root "${root}/exec" \
+  --pidfile "${root}/dockerd.pid" \
+  --storage-driver vfs \
+  --iptables=false --ip6tables=false --bridge=none \
+  >"${root}/dockerd.log" 2>&1 &
+for _ in $(seq 1 60); do
+  if answers "${socket}"; then
+    say "engine ready"
+    echo "${socket}"
+    exit 0
+  fi
+  sleep 1
+done
+say "ERROR: the engine did not start; the end of its log:"
+tail -n 20 "${root}/dockerd.log" >&2
+exit 1
