@@ -1,0 +1,89 @@
+"""What was published: for every image Pants built (its docker-info files), the digest the registry
+holds for its tag and the labels it carries, written as one machine-readable manifest."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+MANIFEST_TYPES = ", ".join(
+    [
+        "application/vnd.docker.distribution.manifest.v2+json",
+        "application/vnd.oci.image.manifest.v1+json",
+    ]
+)
+
+
+class RegistryError(Exception):
+    """The registry does not answer, or does not hold an image it should."""
+
+
+@dataclass(frozen=True)
+class PublishedImage:
+    registry: str
+    repository: str
+    tag: str
+    digest: str
+    stack: str | None
+    tier: str | None
+    core_version: str | None
+    revision: str | None
+
+    @property
+    def reference(self) -> str:
+        return f"{self.registry}/{self.repository}@{self.digest}"
+
+
+def built_tags(dist: Path) -> list[tuple[str, str, str]]:
+    """(registry, repository, tag) of every image in Pants' docker-info files under ``dist``."""
+    found = []
+    for info_file in sorted(dist.rglob("*.docker-info.json")):
+        info = json.loads(info_file.read_text())
+        for registry in info.get("registries", []):
+            for tag in registry["tags"]:
+                found.append((registry["address"], registry["repository"], tag["tag"]))
+    return found
+
+
+def inspect(http: httpx.Client, registry: str, repository: str, tag: str) -> PublishedImage:
+    base = f"http://{registry}/v2/{repository}"
+    try:
+        manifest = http.get(f"{base}/manifests/{tag}", headers={"Accept": MANIFEST_TYPES})
+    except httpx.HTTPError as exc:
+        raise RegistryError(f"registry {registry} does not answer ({type(exc).__name__})") from exc
+    if manifest.status_code == 404:
+        raise RegistryError(
+            f"{registry}/{repository}:{tag} is not in the registry (publish it first)"
+        )
+    manifest.raise_for_status()
+    config_digest = manifest.json()["config"]["digest"]
+    config: dict[str, Any] = http.get(f"{base}/blobs/{config_digest}").json()
+    labels = (config.get("config") or {}).get("Labels") or {}
+    return PublishedImage(
+        registry=registry,
+        repository=repository,
+        tag=tag,
+        digest=manifest.headers["Docker-Content-Digest"],
+        stack=labels.get("io.unifyops.stack"),
+        tier=labels.get("io.unifyops.tier"),
+        core_version=labels.get("io.unifyops.core-version"),
+        revision=labels.get("org.opencontainers.image.revision"),
+    )
+
+
+def record(dist: Path, output: Path) -> list[PublishedImage]:
+    tags = built_tags(dist)
+    if not tags:
+        raise RegistryError(f"no built images under {dist} (run ./pants package or publish first)")
+    with httpx.Client(timeout=10) as http:
+        images = [inspect(http, *tag) for tag in tags]
+    output.parent.mkdir(parents=True, exist_ok=True)
+    output.write_text(json.dumps({"images": [asdict(image) for image in images]}, indent=2) + "\n")
+    return images
+
+
+__all__ = ["PublishedImage", "RegistryError", "built_tags", "inspect", "record"]
