@@ -1,0 +1,241 @@
+"""Image benchmarks (issue: pex-based images). Prints its figures side by side; asserts nothing.
+
+    python3 tests/bench/images_bench.py [--skip-cold]
+
+1. layer reuse: build all images, change one line in one service, rebuild: wall times, and the
+   bytes of layers the change created as a share of that image's size (target <= 3 %);
+2. start -> ready for every service and gateway image (target <= 2 s), image sizes (<= 150 MB);
+3. reproducibility: the service pex files packaged twice without Pants' cache, byte-compared, and
+   the image IDs of two builds of the same commit.
+Run it from the repository root on a machine where build-support/build has run once.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import os
+import subprocess
+import sys
+import tarfile
+import tempfile
+import time
+import urllib.request
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+SERVICES = {
+    "auth-api": "src/python/unifyops/identity/auth/auth_api",
+    "auth-service": "src/python/unifyops/identity/auth/auth_service",
+    "user-api": "src/python/unifyops/identity/user/user_api",
+    "user-service": "src/python/unifyops/identity/user/user_service",
+    "environment-api": "src/python/unifyops/platform/environment/environment_api",
+    "environment-service": "src/python/unifyops/platform/environment/environment_service",
+}
+CHANGED = "user-service"
+PASSWORD = "benchmark-only-password"
+CHANGED_FILE = ROOT / SERVICES[CHANGED] / "profiles.py"
+
+
+def run(*command: str, capture: bool = False) -> str:
+    result = subprocess.run(command, cwd=ROOT, check=True, text=True, capture_output=capture)
+    return result.stdout if capture else ""
+
+
+def timed(*command: str) -> float:
+    started = time.monotonic()
+    run(*command, capture=True)
+    return time.monotonic() - started
+
+
+def image_targets() -> list[str]:
+    return [f"{path}:image" for path in SERVICES.values()]
+
+
+def image_ref(name: str) -> str:
+    path = SERVICES[name]
+    info = json.loads(
+        (ROOT / "dist" / path.replace("/", ".") / "image.docker-info.json").read_text()
+    )
+    return str(info["registries"][0]["tags"][0]["name"])
+
+
+def layers(ref: str) -> list[str]:
+    return json.loads(
+        run("docker", "image", "inspect", "-f", "{{json .RootFS.Layers}}", ref, capture=True)
+    )
+
+
+def size(ref: str) -> int:
+    return int(run("docker", "image", "inspect", "-f", "{{.Size}}", ref, capture=True))
+
+
+def layer_bytes(ref: str, wanted: set[str]) -> int:
+    """Uncompressed bytes of the layers with these diff IDs, read from `docker save`."""
+    with tempfile.TemporaryDirectory() as folder:
+        archive = Path(folder) / "image.tar"
+        run("docker", "save", "-o", str(archive), ref)
+        total = 0
+        with tarfile.open(archive) as tar:
+            for member in tar.getmembers():
+                if member.name.endswith("layer.tar") or member.name.startswith("blobs/sha256/"):
+                    data = tar.extractfile(member)
+                    if data is None:
+                        continue
+                    if f"sha256:{hashlib.sha256(data.read()).hexdigest()}" in wanted:
+                        total += member.size
+        return total
+
+
+def bench_layer_reuse(skip_cold: bool) -> dict[str, object]:
+    figures: dict[str, object] = {}
+    if not skip_cold:
+        for name in SERVICES:
+            subprocess.run(["docker", "rmi", "-f", image_ref(name)], cwd=ROOT, capture_output=True)
+        subprocess.run(["docker", "builder", "prune", "-af"], cwd=ROOT, capture_output=True)
+        figures["cold package (s)"] = timed(
+            "./pants", "--no-local-cache", "package", *image_targets()
+        )
+    figures["warm package, no change (s)"] = timed("./pants", "package", *image_targets())
+    before = image_ref(CHANGED)
+    old_layers = set(layers(before))
+    original = CHANGED_FILE.read_text()
+    try:
+        CHANGED_FILE.write_text(original + "\n# benchmark: a one-line change\n")
+        figures["package after a one-line change (s)"] = timed(
+            "./pants", "package", *image_targets()
+        )
+        after = image_ref(CHANGED)
+        new_layers = set(layers(after)) - old_layers
+        new_bytes = layer_bytes(after, new_layers)
+        figures["new layers after the change (bytes)"] = new_bytes
+        figures["image size after the change (bytes)"] = size(after)
+        figures["new layers / image size (%)"] = round(100 * new_bytes / size(after), 2)
+    finally:
+        CHANGED_FILE.write_text(original)
+    return figures
+
+
+def wait_ready(url: str, budget: float = 30) -> float:
+    """Seconds until the URL answers 200, or NaN when it never does within the budget."""
+    started = time.monotonic()
+    while time.monotonic() - started < budget:
+        try:
+            with urllib.request.urlopen(url, timeout=1) as response:  # noqa: S310 - loopback only
+                if response.status == 200:
+                    return time.monotonic() - started
+        except OSError:
+            time.sleep(0.02)
+    return float("nan")
+
+
+def bench_start_and_size() -> dict[str, object]:
+    figures: dict[str, object] = {}
+    network = "uo-bench"
+    subprocess.run(["docker", "network", "create", network], capture_output=True)
+    db = "uo-bench-db"
+    postgres_info = json.loads(
+        (ROOT / "dist/src.docker.postgres/image.docker-info.json").read_text()
+    )
+    postgres = postgres_info["registries"][0]["tags"][0]["name"]
+    volumes = ["--tmpfs", "/tmp", "--tmpfs", "/var/run/postgresql"]
+    volumes += ["--tmpfs", "/var/lib/postgresql/data"]
+    secret = ["-e", f"POSTGRES_PASSWORD={PASSWORD}"]
+    run(
+        "docker",
+        "run",
+        "-d",
+        "--name",
+        db,
+        "--network",
+        network,
+        "--read-only",
+        *volumes,
+        *secret,
+        postgres,
+    )
+    time.sleep(4)
+    try:
+        for index, name in enumerate(SERVICES):
+            ref = image_ref(name)
+            port = 8001 if name.endswith("service") else 8002
+            host_port = 19000 + index
+            container = f"uo-bench-{name}"
+            started = time.monotonic()
+            settings = ["-e", f"UO_DATABASE__HOST={db}", "-e", f"UO_DATABASE__PASSWORD={PASSWORD}"]
+            publish = ["-p", f"127.0.0.1:{host_port}:{port}"]
+            flags = ["--network", network, "--read-only", "--tmpfs", "/tmp", *publish, *settings]
+            run("docker", "run", "-d", "--name", container, *flags, ref)
+            ready = wait_ready(f"http://127.0.0.1:{host_port}/health/ready")
+            elapsed = time.monotonic() - started
+            figures[f"{name}: start -> ready (s)"] = (
+                round(elapsed, 2) if ready == ready else "not ready"
+            )
+            figures[f"{name}: image size (MB)"] = round(size(ref) / 1e6, 1)
+            subprocess.run(["docker", "rm", "-f", container], capture_output=True)
+    finally:
+        subprocess.run(["docker", "rm", "-f", db], capture_output=True)
+        subprocess.run(["docker", "network", "rm", network], capture_output=True)
+    return figures
+
+
+def pex_hashes() -> dict[str, str]:
+    hashes = {}
+    for folder in sorted((ROOT / "dist").glob("src.python.unifyops.*")):
+        for pex in sorted(folder.glob("*.pex")):
+            digest = hashlib.sha256()
+            for file in sorted(p for p in pex.rglob("*") if p.is_file()):
+                digest.update(file.relative_to(pex).as_posix().encode())
+                digest.update(file.read_bytes())
+            hashes[f"{folder.name}/{pex.name}"] = digest.hexdigest()
+    return hashes
+
+
+def bench_reproducibility() -> dict[str, object]:
+    pex_targets = [f"{path}:{name}" for path in SERVICES.values() for name in ("deps", "srcs")]
+    run("./pants", "--no-local-cache", "package", *pex_targets, capture=True)
+    first = pex_hashes()
+    run("./pants", "--no-local-cache", "package", *pex_targets, capture=True)
+    second = pex_hashes()
+    ids_first = {
+        name: run("docker", "image", "inspect", "-f", "{{.Id}}", image_ref(name), capture=True)
+        for name in SERVICES
+    }
+    run("./pants", "package", *image_targets(), capture=True)
+    ids_second = {
+        name: run("docker", "image", "inspect", "-f", "{{.Id}}", image_ref(name), capture=True)
+        for name in SERVICES
+    }
+    return {
+        "pex files compared": len(first),
+        "pex files byte-identical across clean builds": sum(
+            first[k] == second.get(k) for k in first
+        ),
+        "image IDs identical across two builds of one commit": sum(
+            ids_first[k] == ids_second[k] for k in ids_first
+        ),
+    }
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
+    parser.add_argument("--skip-cold", action="store_true", help="skip the cold (cache-less) build")
+    options = parser.parse_args(argv)
+    if "DOCKER_HOST" not in os.environ:
+        os.environ["DOCKER_HOST"] = "unix:///var/lib/unifyops-docker/docker.sock"
+    sections = {
+        "layer reuse": bench_layer_reuse(options.skip_cold),
+        "start and size": bench_start_and_size(),
+        "reproducibility": bench_reproducibility(),
+    }
+    for section, figures in sections.items():
+        print(f"\n## {section}")
+        width = max(len(name) for name in figures)
+        for name, value in figures.items():
+            print(f"{name:<{width}}  {value}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
