@@ -62,9 +62,10 @@ def image_ref(name: str) -> str:
 
 
 def layers(ref: str) -> list[str]:
-    return json.loads(
+    found: list[str] = json.loads(
         run("docker", "image", "inspect", "-f", "{{json .RootFS.Layers}}", ref, capture=True)
     )
+    return found
 
 
 def size(ref: str) -> int:
