@@ -23,7 +23,6 @@ _FORBIDDEN_HOSTS = [
     _host("npmjs", "org"),
     _host("npmjs", "com"),
     _host("yarnpkg", "com"),
-    _host("docker", "io"),
     _host("download", "docker", "com"),
     _host("ghcr", "io"),
     _host("quay", "io"),
@@ -35,9 +34,18 @@ _FORBIDDEN_HOSTS = [
     _host("dl-cdn", "alpinelinux", "org"),
 ]
 
+# Docker Hub's short host is also the name of Debian's Docker package, so only its registry uses
+# count: an image reference (that host, then a slash), a URL to it, or one of its named hosts.
+_DOCKER_HUB = (
+    r"(?:index|registry-1|hub)\." + _host("docker", "io")
+    + r"|" + _host("docker", "io") + r"/|//" + _host("docker", "io")
+)  # fmt: skip
+
 RULES: dict[str, re.Pattern[str]] = {
     "package index or registry host": re.compile(
-        r"(?<![\w.-])(?:[\w-]+\.)*(?:" + "|".join(_FORBIDDEN_HOSTS) + r")\b", re.IGNORECASE
+        r"(?<![\w.-])(?:[\w-]+\.)*(?:" + "|".join(_FORBIDDEN_HOSTS) + r")\b"
+        r"|(?<![\w.-])(?:" + _DOCKER_HUB + r")",
+        re.IGNORECASE,
     ),
     "machine-specific path": re.compile(
         # Split literals, so that this file does not flag itself.

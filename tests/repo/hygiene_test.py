@@ -17,6 +17,7 @@ def _rules(path: str, text: str) -> set[str]:
         "FROM " + "docker" + ".io/library/python:3.11",
         "url: https://files." + "pythonhosted" + ".org/packages/x.whl",
         "image: " + "ghcr" + ".io/org/thing:1",
+        "pull from https://registry-1." + "docker" + ".io/v2/",
         "deb http://" + "deb." + "debian" + ".org/debian bookworm main",
     ],
 )
@@ -55,6 +56,7 @@ def test_flags_private_keys() -> None:
         "see https://example.com/docs",
         "path = src/python/unifyops_core",
         "import jwt  # PyJWT validates tokens",
+        "apt-get install -y --no-install-recommends docker" + ".io",  # Debian's package name
     ],
 )
 def test_ordinary_lines_pass(line: str) -> None:

@@ -6,14 +6,18 @@ Run it with `./pants run src/python/uo:bin -- <command> ...` (or the built pex, 
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 import yaml
 
-from unifyops_core.naming import ENVIRONMENTS, STACKS
+from unifyops_core.naming import ENVIRONMENTS, STACKS, Component
+from uo.affected import POSTGRES_IMAGE, AffectedImage, GitRefError, affected_images
 from uo.images import RegistryError, record
+from uo.pants_runner import PantsError
 from uo.render import RenderError, render_target, targets
 from uo.repo import RepoNotFoundError, find_repo_root
 
@@ -52,7 +56,69 @@ def build_parser() -> argparse.ArgumentParser:
     images.add_argument(
         "--output", type=Path, default=Path("dist/images.json"), help="where to write the manifest"
     )
+    for name, text in (
+        (
+            "affected",
+            "list the images a change affects "
+            "(Pants graph + lockfile pins, base images, build definitions)",
+        ),
+        ("matrix", 'print a GitHub Actions matrix ({"include": [...]}) of the affected images'),
+    ):
+        command = commands.add_parser(name, help=text, description=text[0].upper() + text[1:] + ".")
+        command.add_argument(
+            "--since", default="origin/main", help="git ref to compare with (default: origin/main)"
+        )
+        if name == "affected":
+            command.add_argument("--json", action="store_true", help="print JSON instead of text")
     return parser
+
+
+def image_record(image: AffectedImage) -> dict[str, Any]:
+    if image.address == POSTGRES_IMAGE:
+        stack, tier, repository, dockerfile = (
+            "shared",
+            "database",
+            "unifyops/postgres",
+            "src/docker/postgres/Dockerfile",
+        )
+    else:
+        package = image.address.split(":", 1)[0].rsplit("/", 1)[1]  # e.g. user_service
+        stack, tier = package.rsplit("_", 1)
+        component = Component(stack, tier)
+        repository, dockerfile = (
+            component.image_repository,
+            "build-support/pants/macros.py (generated)",
+        )
+    return {
+        "address": image.address,
+        "stack": stack,
+        "tier": tier,
+        "repository": repository,
+        "dockerfile": dockerfile,
+        "reasons": sorted(image.reasons),
+    }
+
+
+def run_affected(since: str, as_json: bool, as_matrix: bool) -> int:
+    repo = find_repo_root()
+    print(f"uo: computing images affected since {since} ...", file=sys.stderr)
+    records = [image_record(image) for image in affected_images(repo, since)]
+    if as_matrix:
+        include = [
+            {key: record[key] for key in ("address", "stack", "tier", "repository", "dockerfile")}
+            for record in records
+        ]
+        print(json.dumps({"include": include}))
+    elif as_json:
+        print(json.dumps(records, indent=2))
+    elif not records:
+        print("no images affected")
+    else:
+        for record in records:
+            print(
+                f"{record['repository']:<28} {record['address']}  ({'; '.join(record['reasons'])})"
+            )
+    return EXIT_OK
 
 
 def run_images(dist: Path, output: Path) -> int:
@@ -86,7 +152,11 @@ def main(argv: Sequence[str] | None = None) -> int:
             return run_render(options.env, options.stack)
         if options.command == "images":
             return run_images(options.dist, options.output)
-    except (RenderError, RepoNotFoundError, RegistryError) as exc:
+        if options.command in ("affected", "matrix"):
+            return run_affected(
+                options.since, getattr(options, "json", False), options.command == "matrix"
+            )
+    except (RenderError, RepoNotFoundError, RegistryError, PantsError, GitRefError) as exc:
         print(f"uo {options.command}: {exc}", file=sys.stderr)
         return EXIT_FAILURE
     return EXIT_USAGE

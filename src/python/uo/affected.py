@@ -1,0 +1,165 @@
+"""Which images a change affects: Pants' dependency graph, plus what the graph cannot see.
+
+Pants maps changed files to their targets and those to their transitive dependents. By itself it
+would treat any lockfile change as a change to every Python image and knows nothing of the base
+images or of the image macro; this module adds:
+- the lockfile, per requirement: an image is affected when a pin it resolves (directly or through
+  another requirement) changed;
+- ``pants.toml`` and the build definitions (image macro, base image build): every image;
+- a base image's package list: every image built on that base.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from packaging.requirements import Requirement
+from packaging.utils import canonicalize_name
+
+from uo.pants_runner import Pants
+
+LOCKFILE = "3rdparty/python/default.lock"
+EVERYTHING = (
+    "pants.toml",
+    "build-support/pants/",
+    "build-support/images/",
+    "build-support/bootstrap/versions.sh",
+)
+BASES = {"src/docker/base/python/": "python", "src/docker/base/postgres/": "postgres"}
+POSTGRES_IMAGE = "src/docker/postgres:image"
+
+
+class GitRefError(Exception):
+    """The --since reference does not name a commit."""
+
+
+@dataclass
+class AffectedImage:
+    address: str
+    reasons: set[str] = field(default_factory=set)
+
+    @property
+    def base(self) -> str:
+        return "postgres" if self.address == POSTGRES_IMAGE else "python"
+
+
+def changed_files(repo: Path, since: str) -> list[str]:
+    """Files that differ from ``since`` in the working tree (committed or not, untracked too)."""
+
+    def git(*args: str) -> list[str]:
+        result = subprocess.run(
+            ["git", *args], cwd=repo, capture_output=True, text=True, check=True
+        )
+        return [line for line in result.stdout.splitlines() if line]
+
+    try:
+        git("rev-parse", "--verify", "--quiet", f"{since}^{{commit}}")
+    except subprocess.CalledProcessError as exc:
+        raise GitRefError(
+            f"{since!r} is not a commit in this repository (try --since HEAD~1)"
+        ) from exc
+    return sorted(
+        set(git("diff", "--name-only", since))
+        | set(git("ls-files", "--others", "--exclude-standard"))
+    )
+
+
+def _lock_pins(text: str) -> dict[str, tuple[str, dict[str, list[str]]]]:
+    """project -> (version, requirement names it depends on) from a Pants lockfile's text."""
+    if not text:
+        return {}
+    body = "\n".join(line for line in text.splitlines() if not line.startswith("//"))
+    pins: dict[str, tuple[str, dict[str, list[str]]]] = {}
+    for resolve in json.loads(body)["locked_resolves"]:
+        for requirement in resolve["locked_requirements"]:
+            depends = [
+                canonicalize_name(Requirement(r).name)
+                for r in requirement.get("requires_dists", [])
+            ]
+            pins[canonicalize_name(requirement["project_name"])] = (
+                requirement["version"],
+                {"deps": depends},
+            )
+    return pins
+
+
+def changed_pins(old_lock: str, new_lock: str) -> set[str]:
+    old, new = _lock_pins(old_lock), _lock_pins(new_lock)
+    return {
+        name
+        for name in old.keys() | new.keys()
+        if old.get(name, ("",))[0] != new.get(name, ("",))[0]
+    }
+
+
+def closure(roots: Iterable[str], lock_text: str) -> set[str]:
+    """Every project the roots resolve to, through the lock's dependency edges."""
+    graph = {name: info["deps"] for name, (_, info) in _lock_pins(lock_text).items()}
+    seen: set[str] = set()
+    stack = [str(canonicalize_name(root)) for root in roots]
+    while stack:
+        name = stack.pop()
+        if name not in seen:
+            seen.add(name)
+            stack.extend(dep for dep in graph.get(name, []) if dep in graph)
+    return seen
+
+
+def old_file(repo: Path, since: str, path: str) -> str:
+    result = subprocess.run(
+        ["git", "show", f"{since}:{path}"], cwd=repo, capture_output=True, text=True
+    )
+    return result.stdout if result.returncode == 0 else ""
+
+
+def affected_images(repo: Path, since: str, pants: Pants | None = None) -> list[AffectedImage]:
+    pants = pants or Pants(repo)
+    files = changed_files(repo, since)
+    all_images = {address: AffectedImage(address) for address in pants.images()}
+    selected: dict[str, AffectedImage] = {}
+
+    def select(address: str, reason: str) -> None:
+        selected.setdefault(address, AffectedImage(address)).reasons.add(reason)
+
+    for path in files:
+        if path.startswith(EVERYTHING) or path in EVERYTHING:
+            for address in all_images:
+                select(address, f"build definition {path}")
+        for prefix, base in BASES.items():
+            if path.startswith(prefix):
+                for image in all_images.values():
+                    if image.base == base:
+                        select(image.address, f"base image {base}")
+
+    regular = [path for path in files if path != LOCKFILE and (repo / path).exists()]
+    owners = pants.owners(regular)
+    for address in pants.images(*owners, *pants.dependents(owners)) if owners else []:
+        select(address, "sources or dependencies changed")
+
+    if LOCKFILE in files:
+        new_lock = (repo / LOCKFILE).read_text() if (repo / LOCKFILE).exists() else ""
+        changed = changed_pins(old_file(repo, since, LOCKFILE), new_lock)
+        for address in all_images:
+            direct = [
+                dep.split("#", 1)[1]
+                for dep in pants.dependencies(address)
+                if "#" in dep and dep.startswith("3rdparty/")
+            ]
+            hit = sorted(closure(direct, new_lock) & changed)
+            if hit:
+                select(address, f"locked requirements changed: {', '.join(hit)}")
+    return [selected[address] for address in sorted(selected)]
+
+
+__all__ = [
+    "AffectedImage",
+    "GitRefError",
+    "affected_images",
+    "changed_files",
+    "changed_pins",
+    "closure",
+]
