@@ -77,13 +77,11 @@ def _lock_pins(text: str) -> dict[str, tuple[str, dict[str, list[str]]]]:
     for resolve in json.loads(body)["locked_resolves"]:
         for requirement in resolve["locked_requirements"]:
             depends = [
-                canonicalize_name(Requirement(r).name)
+                str(canonicalize_name(Requirement(r).name))
                 for r in requirement.get("requires_dists", [])
             ]
-            pins[canonicalize_name(requirement["project_name"])] = (
-                requirement["version"],
-                {"deps": depends},
-            )
+            name = str(canonicalize_name(requirement["project_name"]))
+            pins[name] = (str(requirement["version"]), {"deps": depends})
     return pins
 
 
