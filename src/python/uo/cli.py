@@ -16,6 +16,7 @@ import yaml
 
 from unifyops_core.naming import ENVIRONMENTS, STACKS, Component
 from uo.affected import POSTGRES_IMAGE, AffectedImage, GitRefError, affected_images
+from uo.bump import BumpError, bump, releases_from_manifest
 from uo.images import RegistryError, record
 from uo.pants_runner import PantsError
 from uo.render import RenderError, render_target, targets
@@ -70,7 +71,30 @@ def build_parser() -> argparse.ArgumentParser:
         )
         if name == "affected":
             command.add_argument("--json", action="store_true", help="print JSON instead of text")
+    bump_parser = commands.add_parser(
+        "bump",
+        help="write released image tags/digests/core versions into infra/ as one git commit",
+        description="Write the images of a release manifest (uo images) into "
+        "infra/environments/<env>/<stack>.yaml and make exactly one commit listing them; no commit "
+        "when nothing changed. Roll back with `git revert <that commit>`.",
+    )
+    bump_parser.add_argument("--env", required=True, choices=ENVIRONMENTS, help="environment to update")
+    bump_parser.add_argument(
+        "--manifest", type=Path, default=Path("dist/images.json"), help="release manifest (uo images)"
+    )
+    bump_parser.add_argument("--push", action="store_true", help="push the commit (rebasing if the branch moved)")
     return parser
+
+
+def run_bump(environment: str, manifest: Path, push: bool) -> int:
+    repo = find_repo_root()
+    releases = releases_from_manifest(manifest if manifest.is_absolute() else repo / manifest)
+    commit = bump(repo, environment, releases, push=push)
+    if commit is None:
+        print(f"infra/environments/{environment} already runs these images; nothing to commit")
+    else:
+        print(f"committed {commit[:12]}: {len(releases)} image(s) into {environment}")
+    return EXIT_OK
 
 
 def image_record(image: AffectedImage) -> dict[str, Any]:
@@ -152,11 +176,13 @@ def main(argv: Sequence[str] | None = None) -> int:
             return run_render(options.env, options.stack)
         if options.command == "images":
             return run_images(options.dist, options.output)
+        if options.command == "bump":
+            return run_bump(options.env, options.manifest, options.push)
         if options.command in ("affected", "matrix"):
             return run_affected(
                 options.since, getattr(options, "json", False), options.command == "matrix"
             )
-    except (RenderError, RepoNotFoundError, RegistryError, PantsError, GitRefError) as exc:
+    except (RenderError, RepoNotFoundError, RegistryError, PantsError, GitRefError, BumpError) as exc:
         print(f"uo {options.command}: {exc}", file=sys.stderr)
         return EXIT_FAILURE
     return EXIT_USAGE
