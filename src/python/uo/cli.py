@@ -19,6 +19,7 @@ from uo.affected import POSTGRES_IMAGE, AffectedImage, GitRefError, affected_ima
 from uo.bump import BumpError, bump, releases_from_manifest
 from uo.images import RegistryError, record
 from uo.pants_runner import PantsError
+from uo.state import promotion, status_rows, where_core
 from uo.render import RenderError, render_target, targets
 from uo.repo import RepoNotFoundError, find_repo_root
 
@@ -83,7 +84,64 @@ def build_parser() -> argparse.ArgumentParser:
         "--manifest", type=Path, default=Path("dist/images.json"), help="release manifest (uo images)"
     )
     bump_parser.add_argument("--push", action="store_true", help="push the commit (rebasing if the branch moved)")
+    commands.add_parser(
+        "status", help="show which tag, digest and core version every env/stack/tier runs",
+        description="Show the desired state in infra/: every environment, stack and tier with its "
+        "image tag, digest and unifyops_core version.",
+    )  # fmt: skip
+    where = commands.add_parser(
+        "where", help="which environments and stacks run a unifyops_core version",
+        description="List the (environment, stack) pairs whose images were built with a core version.",
+    )  # fmt: skip
+    where.add_argument("what", choices=["core"], help="what to look for (core: a unifyops_core version)")
+    where.add_argument("version", help="e.g. 0.1.0")
+    promote = commands.add_parser(
+        "promote", help="copy exact images from one environment to another (diff first)",
+        description="Show what running SOURCE's images in TARGET would change; with --yes, write it "
+        "into infra/ as one commit (roll back with git revert).",
+    )  # fmt: skip
+    promote.add_argument("source", choices=ENVIRONMENTS, help="environment to copy from")
+    promote.add_argument("target", choices=ENVIRONMENTS, help="environment to copy to")
+    promote.add_argument("--stack", action="append", choices=sorted(STACKS), help="only these stacks (repeatable)")
+    promote.add_argument("--yes", action="store_true", help="write and commit (otherwise only show the diff)")
     return parser
+
+
+def run_status() -> int:
+    rows = status_rows(find_repo_root())
+    header = ("ENV", "STACK", "TIER", "TAG", "DIGEST", "CORE")
+    widths = [max(len(str(row[i])[:19]) for row in [header, *rows]) for i in range(len(header))]
+    for row in [header, *rows]:
+        print("  ".join(str(cell)[:19].ljust(width) for cell, width in zip(row, widths, strict=True)))
+    return EXIT_OK
+
+
+def run_where(version: str) -> int:
+    found = where_core(find_repo_root(), version)
+    for env, stack in found:
+        print(f"{env}/{stack}")
+    if not found:
+        print(f"no environment runs unifyops_core {version}")
+    return EXIT_OK
+
+
+def run_promote(source: str, target: str, stacks: list[str] | None, yes: bool) -> int:
+    if source == target:
+        print("uo promote: source and target are the same environment", file=sys.stderr)
+        return EXIT_USAGE
+    repo = find_repo_root()
+    releases = promotion(repo, source, target, stacks)
+    if not releases:
+        print(f"{target} already runs what {source} runs; nothing to promote")
+        return EXIT_OK
+    for release in releases:
+        print(f"{target}: {release.stack}-{release.tier} -> {release.tag[:12]} {release.digest or ''} core {release.core_version}")
+    if not yes:
+        print("(dry run: add --yes to write and commit this)")
+        return EXIT_OK
+    commit = bump(repo, target, releases)
+    print(f"committed {commit[:12] if commit else 'nothing'}: promoted {source} -> {target}")
+    return EXIT_OK
 
 
 def run_bump(environment: str, manifest: Path, push: bool) -> int:
@@ -176,13 +234,21 @@ def main(argv: Sequence[str] | None = None) -> int:
             return run_render(options.env, options.stack)
         if options.command == "images":
             return run_images(options.dist, options.output)
+        if options.command == "status":
+            return run_status()
+        if options.command == "where":
+            return run_where(options.version)
+        if options.command == "promote":
+            return run_promote(options.source, options.target, options.stack, options.yes)
         if options.command == "bump":
             return run_bump(options.env, options.manifest, options.push)
         if options.command in ("affected", "matrix"):
             return run_affected(
                 options.since, getattr(options, "json", False), options.command == "matrix"
             )
-    except (RenderError, RepoNotFoundError, RegistryError, PantsError, GitRefError, BumpError) as exc:
+    except (
+        RenderError, RepoNotFoundError, RegistryError, PantsError, GitRefError, BumpError, DesiredStateError
+    ) as exc:  # fmt: skip
         print(f"uo {options.command}: {exc}", file=sys.stderr)
         return EXIT_FAILURE
     return EXIT_USAGE

@@ -1,0 +1,109 @@
+"""`uo affected` selects exactly the images a change affects (precision and recall 1.0).
+
+Every scenario is one commit in a throwaway clone of the repository, compared with its parent;
+the clone's own ./pants computes the graph, as in CI.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import signal
+import subprocess
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+
+from uo.affected import affected_images
+
+PY = "src/python/unifyops"
+IMAGES = {
+    "auth-api": f"{PY}/identity/auth/auth_api:image",
+    "auth-service": f"{PY}/identity/auth/auth_service:image",
+    "user-api": f"{PY}/identity/user/user_api:image",
+    "user-service": f"{PY}/identity/user/user_service:image",
+    "environment-api": f"{PY}/platform/environment/environment_api:image",
+    "environment-service": f"{PY}/platform/environment/environment_service:image",
+    "postgres": "src/docker/postgres:image",
+}
+PYTHON_IMAGES = {name for name in IMAGES if name != "postgres"}
+
+
+def git(repo: Path, *args: str) -> str:
+    return subprocess.run(["git", *args], cwd=repo, check=True, capture_output=True, text=True).stdout
+
+
+@pytest.fixture(scope="module")
+def clone(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    source = Path(os.environ["UO_REPO_ROOT"])
+    target = tmp_path_factory.mktemp("affected") / "repo"
+    git(source.parent, "clone", "-q", "--no-hardlinks", str(source), str(target))
+    git(target, "config", "user.email", "test@unifyops.invalid")
+    git(target, "config", "user.name", "test")
+    yield target
+    pid_file = target / ".pants.d/pids/pantsd/pid"
+    if pid_file.is_file():  # stop the clone's pantsd
+        os.kill(int(pid_file.read_text().strip()), signal.SIGTERM)
+
+
+def append(path: str, text: str = "\n# changed by a test\n") -> Callable[[Path], None]:
+    def edit(repo: Path) -> None:
+        with (repo / path).open("a") as file:
+            file.write(text)
+
+    return edit
+
+
+def bump_lock_pin(project: str) -> Callable[[Path], None]:
+    """Change one locked version in the lockfile (the scenario only reads it, never installs)."""
+
+    def edit(repo: Path) -> None:
+        lock = repo / "3rdparty/python/default.lock"
+        text = lock.read_text()
+        header = "\n".join(line for line in text.splitlines() if line.startswith("//"))
+        data = json.loads("\n".join(line for line in text.splitlines() if not line.startswith("//")))
+        for requirement in data["locked_resolves"][0]["locked_requirements"]:
+            if requirement["project_name"] == project:
+                requirement["version"] += ".post999"
+        lock.write_text(header + "\n" + json.dumps(data, indent=2) + "\n")
+
+    return edit
+
+
+SCENARIOS: dict[str, tuple[Callable[[Path], None], set[str]]] = {
+    "core source": (append("src/python/unifyops_core/redaction.py"), PYTHON_IMAGES),
+    "one service's source": (append(f"{PY}/identity/user/user_service/profiles.py"), {"user-service"}),
+    "a gateway's source": (append(f"{PY}/identity/user/user_api/api/routes/profiles.py"), {"user-api"}),
+    "chart only": (append("src/charts/unifyops-stack/values.yaml"), set()),
+    "infra only": (append("infra/environments/dev/user.yaml"), set()),
+    "a requirement only auth-service uses": (bump_lock_pin("argon2-cffi"), {"auth-service"}),
+    "pants.toml": (append("pants.toml"), set(IMAGES)),
+    "the python base image list": (append("src/docker/base/python/packages.txt", "# comment\n"), PYTHON_IMAGES),
+    "the postgres base image list": (append("src/docker/base/postgres/packages.txt", "# comment\n"), {"postgres"}),
+    "a test-only file": (append(f"{PY}/identity/user/user_service/service_test.py"), set()),
+    "the README": (append("README.md", "\nMore words.\n"), set()),
+}
+
+
+@pytest.mark.parametrize("scenario", list(SCENARIOS))
+def test_selects_exactly_the_affected_images(clone: Path, scenario: str) -> None:
+    edit, expected = SCENARIOS[scenario]
+    edit(clone)
+    git(clone, "commit", "-qam", f"scenario: {scenario}")
+    try:
+        selected = {image.address for image in affected_images(clone, "HEAD~1")}
+    finally:
+        git(clone, "reset", "-q", "--hard", "HEAD~1")
+    assert selected == {IMAGES[name] for name in expected}
+
+
+def test_reasons_name_the_lockfile_requirement(clone: Path) -> None:
+    bump_lock_pin("argon2-cffi")(clone)
+    git(clone, "commit", "-qam", "pin")
+    try:
+        (image,) = affected_images(clone, "HEAD~1")
+    finally:
+        git(clone, "reset", "-q", "--hard", "HEAD~1")
+    assert any(re.search(r"argon2-cffi", reason) for reason in image.reasons)
