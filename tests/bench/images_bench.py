@@ -39,7 +39,10 @@ CHANGED_FILE = ROOT / SERVICES[CHANGED] / "profiles.py"
 
 
 def run(*command: str, capture: bool = False) -> str:
-    result = subprocess.run(command, cwd=ROOT, check=True, text=True, capture_output=capture)
+    result = subprocess.run(command, cwd=ROOT, text=True, capture_output=capture)
+    if result.returncode != 0:
+        tail = "\n".join((result.stderr or "").strip().splitlines()[-20:])
+        raise SystemExit(f"{' '.join(command)} failed ({result.returncode}):\n{tail}")
     return result.stdout if capture else ""
 
 
@@ -93,7 +96,9 @@ def bench_layer_reuse(skip_cold: bool) -> dict[str, object]:
     figures: dict[str, object] = {}
     if not skip_cold:
         for name in SERVICES:
-            if (ROOT / "dist" / SERVICES[name].replace("/", ".")).exists():
+            if (
+                ROOT / "dist" / SERVICES[name].replace("/", ".") / "image.docker-info.json"
+            ).exists():
                 subprocess.run(
                     ["docker", "rmi", "-f", image_ref(name)], cwd=ROOT, capture_output=True
                 )
@@ -202,6 +207,9 @@ def bench_reproducibility() -> dict[str, object]:
     first = pex_hashes()
     run("./pants", "--no-local-cache", "package", *pex_targets, capture=True)
     second = pex_hashes()
+    run(
+        "./pants", "package", *image_targets(), capture=True
+    )  # the images of this commit, as they are
     ids_first = {
         name: run("docker", "image", "inspect", "-f", "{{.Id}}", image_ref(name), capture=True)
         for name in SERVICES

@@ -13,16 +13,22 @@ from typing import Any
 import httpx
 import pytest
 
-from unifyops.identity.user.user_api.main import create_app as create_user_api
 from unifyops.identity.user.user_api.config import Settings as UserApiSettings
+from unifyops.identity.user.user_api.main import create_app as create_user_api
 from unifyops.identity.user.user_service.config import Settings as UserServiceSettings
 from unifyops.identity.user.user_service.main import create_app as create_user_service
 from unifyops.identity.user.user_service.main import migrate as migrate_user_service
 from unifyops.platform.environment.environment_api.config import Settings as EnvironmentApiSettings
 from unifyops.platform.environment.environment_api.main import create_app as create_environment_api
-from unifyops.platform.environment.environment_service.config import Settings as EnvironmentServiceSettings
-from unifyops.platform.environment.environment_service.main import create_app as create_environment_service
-from unifyops.platform.environment.environment_service.main import migrate as migrate_environment_service
+from unifyops.platform.environment.environment_service.config import (
+    Settings as EnvironmentServiceSettings,
+)
+from unifyops.platform.environment.environment_service.main import (
+    create_app as create_environment_service,
+)
+from unifyops.platform.environment.environment_service.main import (
+    migrate as migrate_environment_service,
+)
 from unifyops_core.keys import StaticKeys
 from unifyops_core.service_tokens import ServiceTokenProvider
 from unifyops_core.testing import SigningKey
@@ -36,13 +42,17 @@ class Gateway:
     users: SigningKey
 
     def as_user(self, subject: str, scopes: str) -> dict[str, str]:
-        return {"Authorization": f"Bearer {self.users.mint(sub=subject, scope=scopes, email=f'{subject}@example.com')}"}
+        token = self.users.mint(sub=subject, scope=scopes, email=f"{subject}@example.com")
+        return {"Authorization": f"Bearer {token}"}
 
 
 def wiring(client_id: str) -> tuple[TokenEndpoint, ServiceTokenProvider]:
     endpoint = TokenEndpoint(client_id=client_id, client_secret="gateway-secret-for-tests")
     provider = ServiceTokenProvider(
-        token_url="http://auth/oauth/token", client_id=client_id, client_secret="gateway-secret-for-tests", http=endpoint.http
+        token_url="http://auth/oauth/token",
+        client_id=client_id,
+        client_secret="gateway-secret-for-tests",
+        http=endpoint.http,
     )
     return endpoint, provider
 
@@ -61,7 +71,9 @@ async def user_gateway() -> AsyncIterator[Gateway]:
             token_provider=provider,
             service_transport=httpx.ASGITransport(app=service),
         )
-        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=gateway), base_url="http://user-api") as http:
+        async with httpx.AsyncClient(
+            transport=httpx.ASGITransport(app=gateway), base_url="http://user-api"
+        ) as http:
             yield Gateway(http, users)
         await service.state.db.dispose()
 
@@ -84,15 +96,23 @@ async def environment_gateway(tmp_path: Path) -> AsyncIterator[Gateway]:
             token_provider=provider,
             service_transport=httpx.ASGITransport(app=service),
         )
-        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=gateway), base_url="http://environment-api") as http:
+        async with httpx.AsyncClient(
+            transport=httpx.ASGITransport(app=gateway), base_url="http://environment-api"
+        ) as http:
             yield Gateway(http, users)
         await service.state.db.dispose()
 
 
 async def test_admins_list_and_read_profiles_others_may_not(user_gateway: Gateway) -> None:
     for subject in ("ada", "grace"):
-        assert (await user_gateway.http.get("/v1/profile", headers=user_gateway.as_user(subject, "profile:read"))).status_code == 200
-    denied = await user_gateway.http.get("/v1/profiles", headers=user_gateway.as_user("ada", "profile:read"))
+        assert (
+            await user_gateway.http.get(
+                "/v1/profile", headers=user_gateway.as_user(subject, "profile:read")
+            )
+        ).status_code == 200
+    denied = await user_gateway.http.get(
+        "/v1/profiles", headers=user_gateway.as_user("ada", "profile:read")
+    )
     assert denied.status_code == 403
     admin = user_gateway.as_user("root", "profiles:admin")
     listing = await user_gateway.http.get("/v1/profiles?limit=10", headers=admin)
@@ -104,13 +124,25 @@ async def test_admins_list_and_read_profiles_others_may_not(user_gateway: Gatewa
     assert (missing.status_code, missing.json()["error_type"]) == (404, "db_record_not_found")
 
 
-async def test_deployers_record_deployments_with_themselves_as_actor(environment_gateway: Gateway) -> None:
-    event: dict[str, Any] = {"environment": "dev", "stack": "user", "tier": "api", "tag": "abc1234", "git_commit": "abc1234"}
+async def test_deployers_record_deployments_with_themselves_as_actor(
+    environment_gateway: Gateway,
+) -> None:
+    event: dict[str, Any] = {
+        "environment": "dev",
+        "stack": "user",
+        "tier": "api",
+        "tag": "abc1234",
+        "git_commit": "abc1234",
+    }
     deployer = environment_gateway.as_user("release-bot", "deployments:write environments:read")
     created = await environment_gateway.http.post("/v1/deployments", json=event, headers=deployer)
     assert created.status_code == 201, created.text
     assert created.json()["actor"] == "release-bot"
-    history = await environment_gateway.http.get("/v1/deployments?environment=dev", headers=deployer)
+    history = await environment_gateway.http.get(
+        "/v1/deployments?environment=dev", headers=deployer
+    )
     assert [e["tag"] for e in history.json()] == ["abc1234"]
-    forged = await environment_gateway.http.post("/v1/deployments", json={**event, "actor": "someone-else"}, headers=deployer)
+    forged = await environment_gateway.http.post(
+        "/v1/deployments", json={**event, "actor": "someone-else"}, headers=deployer
+    )
     assert forged.status_code == 422  # the actor comes from the token, never from the body

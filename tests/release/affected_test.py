@@ -32,7 +32,9 @@ PYTHON_IMAGES = {name for name in IMAGES if name != "postgres"}
 
 
 def git(repo: Path, *args: str) -> str:
-    return subprocess.run(["git", *args], cwd=repo, check=True, capture_output=True, text=True).stdout
+    return subprocess.run(
+        ["git", *args], cwd=repo, check=True, capture_output=True, text=True
+    ).stdout
 
 
 @pytest.fixture(scope="module")
@@ -63,7 +65,9 @@ def bump_lock_pin(project: str) -> Callable[[Path], None]:
         lock = repo / "3rdparty/python/default.lock"
         text = lock.read_text()
         header = "\n".join(line for line in text.splitlines() if line.startswith("//"))
-        data = json.loads("\n".join(line for line in text.splitlines() if not line.startswith("//")))
+        data = json.loads(
+            "\n".join(line for line in text.splitlines() if not line.startswith("//"))
+        )
         for requirement in data["locked_resolves"][0]["locked_requirements"]:
             if requirement["project_name"] == project:
                 requirement["version"] += ".post999"
@@ -74,14 +78,26 @@ def bump_lock_pin(project: str) -> Callable[[Path], None]:
 
 SCENARIOS: dict[str, tuple[Callable[[Path], None], set[str]]] = {
     "core source": (append("src/python/unifyops_core/redaction.py"), PYTHON_IMAGES),
-    "one service's source": (append(f"{PY}/identity/user/user_service/profiles.py"), {"user-service"}),
-    "a gateway's source": (append(f"{PY}/identity/user/user_api/api/routes/profiles.py"), {"user-api"}),
+    "one service's source": (
+        append(f"{PY}/identity/user/user_service/profiles.py"),
+        {"user-service"},
+    ),
+    "a gateway's source": (
+        append(f"{PY}/identity/user/user_api/api/routes/profiles.py"),
+        {"user-api"},
+    ),
     "chart only": (append("src/charts/unifyops-stack/values.yaml"), set()),
     "infra only": (append("infra/environments/dev/user.yaml"), set()),
     "a requirement only auth-service uses": (bump_lock_pin("argon2-cffi"), {"auth-service"}),
     "pants.toml": (append("pants.toml"), set(IMAGES)),
-    "the python base image list": (append("src/docker/base/python/packages.txt", "# comment\n"), PYTHON_IMAGES),
-    "the postgres base image list": (append("src/docker/base/postgres/packages.txt", "# comment\n"), {"postgres"}),
+    "the python base image list": (
+        append("src/docker/base/python/packages.txt", "# comment\n"),
+        PYTHON_IMAGES,
+    ),
+    "the postgres base image list": (
+        append("src/docker/base/postgres/packages.txt", "# comment\n"),
+        {"postgres"},
+    ),
     "a test-only file": (append(f"{PY}/identity/user/user_service/service_test.py"), set()),
     "the README": (append("README.md", "\nMore words.\n"), set()),
 }

@@ -35,7 +35,9 @@ class Release:
 
     @property
     def label(self) -> str:
-        return f"{self.stack}-{self.tier} {self.tag[:12]}" + (f" {self.digest[:19]}" if self.digest else "")
+        return f"{self.stack}-{self.tier} {self.tag[:12]}" + (
+            f" {self.digest[:19]}" if self.digest else ""
+        )
 
 
 def releases_from_manifest(manifest: Path) -> list[Release]:
@@ -81,7 +83,9 @@ def _git(repo: Path, *args: str) -> str:
     return result.stdout.strip()
 
 
-def bump(repo: Path, environment: str, releases: list[Release], *, push: bool = False, retries: int = 3) -> str | None:
+def bump(
+    repo: Path, environment: str, releases: list[Release], *, push: bool = False, retries: int = 3
+) -> str | None:
     """Write and commit the releases; returns the commit id, or None when nothing changed."""
     if environment not in ENVIRONMENTS:
         raise BumpError(f"unknown environment {environment!r}; known: {', '.join(ENVIRONMENTS)}")

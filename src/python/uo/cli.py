@@ -1,6 +1,6 @@
 """uo: the UnifyOps operator's command line.
 
-Run it with `./pants run src/python/uo:bin -- <command> ...` (or the built pex, dist/uo.pex).
+Run it as `./uo <command> ...` (a launcher that builds this pex and runs it outside Pants).
 """
 
 from __future__ import annotations
@@ -14,16 +14,27 @@ from typing import Any
 
 import yaml
 
+from unifyops_core.desired_state import DesiredStateError
 from unifyops_core.naming import ENVIRONMENTS, STACKS, Component
 from uo.affected import POSTGRES_IMAGE, AffectedImage, GitRefError, affected_images
 from uo.bump import BumpError, bump, releases_from_manifest
 from uo.images import RegistryError, record
 from uo.pants_runner import PantsError
-from uo.state import promotion, status_rows, where_core
 from uo.render import RenderError, render_target, targets
 from uo.repo import RepoNotFoundError, find_repo_root
+from uo.state import promotion, status_rows, where_core
 
 EXIT_OK, EXIT_FAILURE, EXIT_USAGE = 0, 1, 2
+# Failures a user can act on: reported as one line, never as a traceback.
+OPERATOR_ERRORS = (
+    RenderError,
+    RepoNotFoundError,
+    RegistryError,
+    PantsError,
+    GitRefError,
+    BumpError,
+    DesiredStateError,
+)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -79,11 +90,18 @@ def build_parser() -> argparse.ArgumentParser:
         "infra/environments/<env>/<stack>.yaml and make exactly one commit listing them; no commit "
         "when nothing changed. Roll back with `git revert <that commit>`.",
     )
-    bump_parser.add_argument("--env", required=True, choices=ENVIRONMENTS, help="environment to update")
     bump_parser.add_argument(
-        "--manifest", type=Path, default=Path("dist/images.json"), help="release manifest (uo images)"
+        "--env", required=True, choices=ENVIRONMENTS, help="environment to update"
     )
-    bump_parser.add_argument("--push", action="store_true", help="push the commit (rebasing if the branch moved)")
+    bump_parser.add_argument(
+        "--manifest",
+        type=Path,
+        default=Path("dist/images.json"),
+        help="release manifest (uo images)",
+    )
+    bump_parser.add_argument(
+        "--push", action="store_true", help="push the commit (rebasing if the branch moved)"
+    )
     commands.add_parser(
         "status", help="show which tag, digest and core version every env/stack/tier runs",
         description="Show the desired state in infra/: every environment, stack and tier with its "
@@ -91,19 +109,27 @@ def build_parser() -> argparse.ArgumentParser:
     )  # fmt: skip
     where = commands.add_parser(
         "where", help="which environments and stacks run a unifyops_core version",
-        description="List the (environment, stack) pairs whose images were built with a core version.",
+        description="List the (environment, stack) pairs whose images were built with a core "
+        "version.",
     )  # fmt: skip
-    where.add_argument("what", choices=["core"], help="what to look for (core: a unifyops_core version)")
+    where.add_argument(
+        "what", choices=["core"], help="what to look for (core: a unifyops_core version)"
+    )
     where.add_argument("version", help="e.g. 0.1.0")
     promote = commands.add_parser(
         "promote", help="copy exact images from one environment to another (diff first)",
-        description="Show what running SOURCE's images in TARGET would change; with --yes, write it "
+        description="Show what running SOURCE's images in TARGET would change; "
+        "with --yes, write it "
         "into infra/ as one commit (roll back with git revert).",
     )  # fmt: skip
     promote.add_argument("source", choices=ENVIRONMENTS, help="environment to copy from")
     promote.add_argument("target", choices=ENVIRONMENTS, help="environment to copy to")
-    promote.add_argument("--stack", action="append", choices=sorted(STACKS), help="only these stacks (repeatable)")
-    promote.add_argument("--yes", action="store_true", help="write and commit (otherwise only show the diff)")
+    promote.add_argument(
+        "--stack", action="append", choices=sorted(STACKS), help="only these stacks (repeatable)"
+    )
+    promote.add_argument(
+        "--yes", action="store_true", help="write and commit (otherwise only show the diff)"
+    )
     return parser
 
 
@@ -112,7 +138,9 @@ def run_status() -> int:
     header = ("ENV", "STACK", "TIER", "TAG", "DIGEST", "CORE")
     widths = [max(len(str(row[i])[:19]) for row in [header, *rows]) for i in range(len(header))]
     for row in [header, *rows]:
-        print("  ".join(str(cell)[:19].ljust(width) for cell, width in zip(row, widths, strict=True)))
+        print(
+            "  ".join(str(cell)[:19].ljust(width) for cell, width in zip(row, widths, strict=True))
+        )
     return EXIT_OK
 
 
@@ -135,7 +163,9 @@ def run_promote(source: str, target: str, stacks: list[str] | None, yes: bool) -
         print(f"{target} already runs what {source} runs; nothing to promote")
         return EXIT_OK
     for release in releases:
-        print(f"{target}: {release.stack}-{release.tier} -> {release.tag[:12]} {release.digest or ''} core {release.core_version}")
+        digest = release.digest or ""
+        image = f"{release.stack}-{release.tier} -> {release.tag[:12]} {digest}"
+        print(f"{target}: {image} core {release.core_version}")
     if not yes:
         print("(dry run: add --yes to write and commit this)")
         return EXIT_OK
@@ -246,9 +276,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             return run_affected(
                 options.since, getattr(options, "json", False), options.command == "matrix"
             )
-    except (
-        RenderError, RepoNotFoundError, RegistryError, PantsError, GitRefError, BumpError, DesiredStateError
-    ) as exc:  # fmt: skip
+    except OPERATOR_ERRORS as exc:
         print(f"uo {options.command}: {exc}", file=sys.stderr)
         return EXIT_FAILURE
     return EXIT_USAGE

@@ -20,7 +20,16 @@ def status_rows(repo: Path) -> list[tuple[str, str, str, str, str, str]]:
     for env, state in environments(repo).items():
         for stack, stack_state in state.stacks.items():
             for tier, image in stack_state.tiers.items():
-                rows.append((env, stack, tier, image.tag or "-", image.digest or "-", stack_state.core_version or "-"))
+                rows.append(
+                    (
+                        env,
+                        stack,
+                        tier,
+                        image.tag or "-",
+                        image.digest or "-",
+                        stack_state.core_version or "-",
+                    )
+                )
     return rows
 
 
@@ -34,8 +43,10 @@ def where_core(repo: Path, version: str) -> list[tuple[str, str]]:
     ]
 
 
-def promotion(repo: Path, source: str, target: str, stacks: list[str] | None = None) -> list[Release]:
-    """The releases that make ``target`` run exactly what ``source`` runs (for the chosen stacks)."""
+def promotion(
+    repo: Path, source: str, target: str, stacks: list[str] | None = None
+) -> list[Release]:
+    """Releases that make ``target`` run exactly what ``source`` runs (for the chosen stacks)."""
     states = environments(repo)
     releases = []
     for stack in stacks or list(STACKS):
@@ -45,8 +56,12 @@ def promotion(repo: Path, source: str, target: str, stacks: list[str] | None = N
             continue
         for tier in TIER_PORTS:
             image = from_stack.tiers[tier]
-            if image.tag and (image != to_stack.tiers[tier] or from_stack.core_version != to_stack.core_version):
-                releases.append(Release(stack, tier, image.tag, image.digest, from_stack.core_version))
+            if image.tag and (
+                image != to_stack.tiers[tier] or from_stack.core_version != to_stack.core_version
+            ):
+                releases.append(
+                    Release(stack, tier, image.tag, image.digest, from_stack.core_version)
+                )
     return releases
 
 

@@ -16,7 +16,9 @@ DIGEST = "sha256:" + "cd" * 32
 
 
 def git(repo: Path, *args: str) -> str:
-    return subprocess.run(["git", *args], cwd=repo, check=True, capture_output=True, text=True).stdout.strip()
+    return subprocess.run(
+        ["git", *args], cwd=repo, check=True, capture_output=True, text=True
+    ).stdout.strip()
 
 
 @pytest.fixture
@@ -33,7 +35,9 @@ def repo(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     return root
 
 
-def test_status_lists_every_environment_stack_and_tier(repo: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_status_lists_every_environment_stack_and_tier(
+    repo: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     assert len(status_rows(repo)) == 3 * 3 * 3
     assert main(["status"]) == 0
     out = capsys.readouterr().out.splitlines()
@@ -47,9 +51,15 @@ def test_where_core_follows_bumps(repo: Path) -> None:
     assert where_core(repo, "0.2.0") == [("dev", "user")]
 
 
-def test_promote_copies_exact_digests_after_showing_the_diff(repo: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_promote_copies_exact_digests_after_showing_the_diff(
+    repo: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     bump(repo, "dev", [Release("user", "api", "abc1234", DIGEST, "0.2.0")])
-    assert [r.stack for r in promotion(repo, "dev", "staging")] == ["user", "user", "user"]  # core version moves
+    assert [r.stack for r in promotion(repo, "dev", "staging")] == [
+        "user",
+        "user",
+        "user",
+    ]  # core version moves
     head = git(repo, "rev-parse", "HEAD")
     assert main(["promote", "dev", "staging", "--stack", "user"]) == 0
     assert "dry run" in capsys.readouterr().out

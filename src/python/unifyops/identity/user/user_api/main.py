@@ -5,6 +5,7 @@ from __future__ import annotations
 import sys
 from collections.abc import Sequence
 
+import httpx
 from fastapi import FastAPI
 
 from unifyops.identity.user.user_api import __version__
@@ -23,6 +24,7 @@ def create_app(
     settings: Settings | None = None,
     keys: KeySource | None = None,
     token_provider: ServiceTokenProvider | None = None,
+    service_transport: httpx.AsyncBaseTransport | None = None,
 ) -> FastAPI:
     return create_gateway_tier(
         COMPONENT,
@@ -31,6 +33,7 @@ def create_app(
         routers=[profiles.router],
         keys=keys,
         token_provider=token_provider,
+        service_transport=service_transport,
     )
 
 
