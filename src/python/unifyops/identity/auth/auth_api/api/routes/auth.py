@@ -1,41 +1,21 @@
-"""Public account and session endpoints, relayed to auth-service."""
+"""Public account and session endpoints, relayed to auth-service (whose shapes they share)."""
 
 from __future__ import annotations
 
 from typing import Any
 
 from fastapi import APIRouter, Request, Response, status
-from pydantic import BaseModel, EmailStr, Field
 
+from unifyops.identity.auth.auth_service.schemas import (
+    AccountPublic,
+    Credentials,
+    RefreshRequest,
+    Registration,
+    TokenPair,
+)
 from unifyops_core.stack import ServiceDep
 
 router = APIRouter(prefix="/v1/auth", tags=["auth"])
-
-
-class Registration(BaseModel):
-    email: EmailStr
-    password: str = Field(min_length=12, max_length=1024, description="at least 12 characters")
-
-
-class Credentials(BaseModel):
-    email: EmailStr
-    password: str = Field(min_length=1, max_length=1024)
-
-
-class RefreshRequest(BaseModel):
-    refresh_token: str = Field(min_length=20, max_length=200)
-
-
-class AccountPublic(BaseModel):
-    id: str
-    email: str
-
-
-class TokenPair(BaseModel):
-    access_token: str
-    refresh_token: str
-    token_type: str
-    expires_in: int
 
 
 @router.post("/register", status_code=status.HTTP_201_CREATED)
