@@ -9,6 +9,7 @@ import unifyops_core
 from unifyops_core import (
     app,
     client,
+    compat,
     context,
     db,
     desired_state,
@@ -102,6 +103,7 @@ def test_public_api_is_sorted_and_importable() -> None:
 MODULES = [
     app,
     client,
+    compat,
     context,
     db,
     desired_state,

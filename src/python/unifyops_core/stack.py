@@ -22,6 +22,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from unifyops_core.app import create_service_app
 from unifyops_core.client import ServiceClient
+from unifyops_core.compat import check_core
 from unifyops_core.db import Database, DatabaseSettings
 from unifyops_core.health import HealthRegistry
 from unifyops_core.keys import JwksKeys, KeySource, StaticKeys
@@ -70,12 +71,15 @@ def create_service_tier(
     public_routers: Sequence[APIRouter] = (),
     database: Database | None = None,
     on_startup: Callable[[], Awaitable[object]] | None = None,
+    core_requirement: str | None = None,
 ) -> FastAPI:
     """A service tier: database in ``app.state.db``, routers guarded by ``require_service``.
 
     ``public_routers`` skip the service-token guard; only the auth service uses them, for the
     token endpoint whose callers authenticate with client credentials instead.
     """
+    if core_requirement:
+        check_core(core_requirement, service=component.name)
     database = database or Database(settings.database)
     health = HealthRegistry()
     health.add("database", database.ping)
@@ -116,8 +120,11 @@ def create_gateway_tier(
     keys: KeySource | None = None,
     token_provider: ServiceTokenProvider | None = None,
     service_transport: httpx.AsyncBaseTransport | None = None,
+    core_requirement: str | None = None,
 ) -> FastAPI:
     """A gateway tier: user tokens checked, ``app.state.service`` calls the stack's service."""
+    if core_requirement:
+        check_core(core_requirement, service=component.name)
     service = Component(component.stack, "service")
     provider = token_provider or ServiceTokenProvider(
         token_url=settings.token_url,

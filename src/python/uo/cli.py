@@ -18,6 +18,7 @@ from unifyops_core.desired_state import DesiredStateError
 from unifyops_core.naming import ENVIRONMENTS, STACKS, Component
 from uo.affected import POSTGRES_IMAGE, AffectedImage, GitRefError, affected_images
 from uo.bump import BumpError, bump, releases_from_manifest
+from uo.core_pins import core_version, pin_problems, unbumped_core_change
 from uo.images import RegistryError, record
 from uo.pants_runner import PantsError
 from uo.render import RenderError, render_target, targets
@@ -130,7 +131,31 @@ def build_parser() -> argparse.ArgumentParser:
     promote.add_argument(
         "--yes", action="store_true", help="write and commit (otherwise only show the diff)"
     )
+    check_core_parser = commands.add_parser(
+        "check-core",
+        help="fail when a service does not support the core version, "
+        "or core changed without a bump",
+        description="Check that every service's CORE_REQUIREMENT admits the unifyops_core "
+        "version in _version.py and, with --since, that core's sources did not change without "
+        "a version bump.",
+    )
+    check_core_parser.add_argument("--since", help="git ref to compare core's sources with")
     return parser
+
+
+def run_check_core(since: str | None) -> int:
+    repo = find_repo_root()
+    problems = pin_problems(repo)
+    if since:
+        problem = unbumped_core_change(repo, since)
+        if problem:
+            problems.append(problem)
+    for problem in problems:
+        print(f"uo check-core: {problem}", file=sys.stderr)
+    if problems:
+        return EXIT_FAILURE
+    print(f"every service supports unifyops_core {core_version(repo)}")
+    return EXIT_OK
 
 
 def run_status() -> int:
@@ -264,6 +289,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return run_render(options.env, options.stack)
         if options.command == "images":
             return run_images(options.dist, options.output)
+        if options.command == "check-core":
+            return run_check_core(options.since)
         if options.command == "status":
             return run_status()
         if options.command == "where":

@@ -7,7 +7,7 @@ from collections.abc import Sequence
 
 from fastapi import FastAPI
 
-from unifyops.identity.auth.auth_api import __version__
+from unifyops.identity.auth.auth_api import CORE_REQUIREMENT, __version__
 from unifyops.identity.auth.auth_api.api.routes import auth, keys
 from unifyops.identity.auth.auth_api.config import Settings, get_settings
 from unifyops_core.naming import Component
@@ -26,6 +26,7 @@ def create_app(
         COMPONENT,
         settings,
         version=__version__,
+        core_requirement=CORE_REQUIREMENT,
         routers=[auth.router, keys.router],
         token_provider=token_provider,
     )

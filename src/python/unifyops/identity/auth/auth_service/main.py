@@ -14,7 +14,7 @@ from fastapi import FastAPI
 from loguru import logger
 from sqlalchemy.exc import SQLAlchemyError
 
-from unifyops.identity.auth.auth_service import __version__
+from unifyops.identity.auth.auth_service import CORE_REQUIREMENT, __version__
 from unifyops.identity.auth.auth_service.api.routes import keys, oauth, sessions
 from unifyops.identity.auth.auth_service.clients import register_client
 from unifyops.identity.auth.auth_service.config import Settings, get_settings
@@ -44,6 +44,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         COMPONENT,
         settings,
         version=__version__,
+        core_requirement=CORE_REQUIREMENT,
         routers=[sessions.router, keys.router],
         public_routers=[oauth.router],
         keys=store,

@@ -1,3 +1,6 @@
 """user-api: the public gateway of the user stack (one's own profile; admin listing)."""
 
 __version__ = "0.1.0"
+# The unifyops_core versions this code is written against (PEP 440); `uo check-core` and start-up
+# refuse any other core version.
+CORE_REQUIREMENT = ">=0.1,<0.2"

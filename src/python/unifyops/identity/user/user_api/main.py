@@ -8,7 +8,7 @@ from collections.abc import Sequence
 import httpx
 from fastapi import FastAPI
 
-from unifyops.identity.user.user_api import __version__
+from unifyops.identity.user.user_api import CORE_REQUIREMENT, __version__
 from unifyops.identity.user.user_api.api.routes import profiles
 from unifyops.identity.user.user_api.config import Settings, get_settings
 from unifyops_core.keys import KeySource
@@ -30,6 +30,7 @@ def create_app(
         COMPONENT,
         settings or get_settings(),
         version=__version__,
+        core_requirement=CORE_REQUIREMENT,
         routers=[profiles.router],
         keys=keys,
         token_provider=token_provider,

@@ -8,7 +8,7 @@ from pathlib import Path
 
 from fastapi import FastAPI
 
-from unifyops.identity.user.user_service import __version__
+from unifyops.identity.user.user_service import CORE_REQUIREMENT, __version__
 from unifyops.identity.user.user_service.api.routes import profiles
 from unifyops.identity.user.user_service.config import Settings, get_settings
 from unifyops_core import migrations
@@ -26,6 +26,7 @@ def create_app(settings: Settings | None = None, keys: KeySource | None = None) 
         COMPONENT,
         settings or get_settings(),
         version=__version__,
+        core_requirement=CORE_REQUIREMENT,
         routers=[profiles.router],
         keys=keys,
     )

@@ -8,7 +8,7 @@ from collections.abc import Sequence
 import httpx
 from fastapi import FastAPI
 
-from unifyops.platform.environment.environment_api import __version__
+from unifyops.platform.environment.environment_api import CORE_REQUIREMENT, __version__
 from unifyops.platform.environment.environment_api.api.routes import environments
 from unifyops.platform.environment.environment_api.config import Settings, get_settings
 from unifyops_core.keys import KeySource
@@ -30,6 +30,7 @@ def create_app(
         COMPONENT,
         settings or get_settings(),
         version=__version__,
+        core_requirement=CORE_REQUIREMENT,
         routers=[environments.router],
         keys=keys,
         token_provider=token_provider,

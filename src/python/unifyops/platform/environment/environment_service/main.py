@@ -8,7 +8,7 @@ from pathlib import Path
 
 from fastapi import FastAPI
 
-from unifyops.platform.environment.environment_service import __version__
+from unifyops.platform.environment.environment_service import CORE_REQUIREMENT, __version__
 from unifyops.platform.environment.environment_service.api.routes import environments
 from unifyops.platform.environment.environment_service.config import Settings, get_settings
 from unifyops.platform.environment.environment_service.desired import DesiredStateCache
@@ -25,7 +25,12 @@ MIGRATIONS = Path(__file__).parent / "migrations"
 def create_app(settings: Settings | None = None, keys: KeySource | None = None) -> FastAPI:
     settings = settings or get_settings()
     app = create_service_tier(
-        COMPONENT, settings, version=__version__, routers=[environments.router], keys=keys
+        COMPONENT,
+        settings,
+        version=__version__,
+        core_requirement=CORE_REQUIREMENT,
+        routers=[environments.router],
+        keys=keys,
     )
     app.state.desired = DesiredStateCache(settings.infra_path)
     return app
