@@ -20,7 +20,7 @@ from uo.affected import POSTGRES_IMAGE, AffectedImage, GitRefError, affected_ima
 from uo.bump import BumpError, bump, releases_from_manifest
 from uo.core_pins import core_version, pin_problems, unbumped_core_change
 from uo.images import RegistryError, record
-from uo.pants_runner import PantsError
+from uo.pants_runner import Pants, PantsError
 from uo.render import RenderError, render_target, targets
 from uo.repo import RepoNotFoundError, find_repo_root
 from uo.state import promotion, status_rows, where_core
@@ -131,6 +131,23 @@ def build_parser() -> argparse.ArgumentParser:
     promote.add_argument(
         "--yes", action="store_true", help="write and commit (otherwise only show the diff)"
     )
+    for name, text in (
+        ("build", "build the affected (or named) images with Pants"),
+        ("publish", "build and push the affected (or named) images, then record their digests"),
+    ):
+        command = commands.add_parser(name, help=text, description=text[0].upper() + text[1:] + ".")
+        selection = command.add_mutually_exclusive_group(required=True)
+        selection.add_argument("--since", help="the images affected since this git ref")
+        selection.add_argument(
+            "--image", action="append", help="a docker_image address (repeatable)"
+        )
+        if name == "publish":
+            command.add_argument(
+                "--output",
+                type=Path,
+                default=Path("dist/images.json"),
+                help="release manifest to write",
+            )
     check_core_parser = commands.add_parser(
         "check-core",
         help="fail when a service does not support the core version, "
@@ -141,6 +158,27 @@ def build_parser() -> argparse.ArgumentParser:
     )
     check_core_parser.add_argument("--since", help="git ref to compare core's sources with")
     return parser
+
+
+def run_build(
+    since: str | None, images: list[str] | None, publish: bool, output: Path | None
+) -> int:
+    repo = find_repo_root()
+    addresses = images or [image.address for image in affected_images(repo, since or "HEAD")]
+    if not addresses:
+        print("no images to build")
+        return EXIT_OK
+    goal = "publish" if publish else "package"
+    print(f"uo: {goal} {len(addresses)} image(s): {', '.join(addresses)}", file=sys.stderr)
+    # Pants builds the images in parallel, as far as the engine and the machine allow.
+    Pants(repo).run(goal, *addresses)
+    if publish and output is not None:
+        manifest = output if output.is_absolute() else repo / output
+        recorded = record(repo / "dist", manifest, addresses)
+        for image in recorded:
+            print(f"{image.repository}:{image.tag} -> {image.digest}")
+        print(f"recorded {len(recorded)} images in {manifest}")
+    return EXIT_OK
 
 
 def run_check_core(since: str | None) -> int:
@@ -289,6 +327,13 @@ def main(argv: Sequence[str] | None = None) -> int:
             return run_render(options.env, options.stack)
         if options.command == "images":
             return run_images(options.dist, options.output)
+        if options.command in ("build", "publish"):
+            return run_build(
+                options.since,
+                options.image,
+                options.command == "publish",
+                getattr(options, "output", None),
+            )
         if options.command == "check-core":
             return run_check_core(options.since)
         if options.command == "status":

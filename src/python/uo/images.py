@@ -38,11 +38,23 @@ class PublishedImage:
         return f"{self.registry}/{self.repository}@{self.digest}"
 
 
-def built_tags(dist: Path) -> list[tuple[str, str, str]]:
-    """(registry, repository, tag) of every image in Pants' docker-info files under ``dist``."""
+def info_file(dist: Path, address: str) -> Path:
+    """Where Pants writes the docker-info file of a docker_image target."""
+    path, _, name = address.partition(":")
+    return dist / path.replace("/", ".") / f"{name}.docker-info.json"
+
+
+def built_tags(dist: Path, addresses: list[str] | None = None) -> list[tuple[str, str, str]]:
+    """(registry, repository, tag) of the images in Pants' docker-info files under ``dist``
+    (only those of ``addresses`` when given)."""
     found = []
-    for info_file in sorted(dist.rglob("*.docker-info.json")):
-        info = json.loads(info_file.read_text())
+    files = (
+        [info_file(dist, a) for a in addresses]
+        if addresses
+        else sorted(dist.rglob("*.docker-info.json"))
+    )
+    for info_file_path in files:
+        info = json.loads(info_file_path.read_text())
         for registry in info.get("registries", []):
             for tag in registry["tags"]:
                 found.append((registry["address"], registry["repository"], tag["tag"]))
@@ -75,8 +87,8 @@ def inspect(http: httpx.Client, registry: str, repository: str, tag: str) -> Pub
     )
 
 
-def record(dist: Path, output: Path) -> list[PublishedImage]:
-    tags = built_tags(dist)
+def record(dist: Path, output: Path, addresses: list[str] | None = None) -> list[PublishedImage]:
+    tags = built_tags(dist, addresses)
     if not tags:
         raise RegistryError(f"no built images under {dist} (run ./pants package or publish first)")
     with httpx.Client(timeout=10) as http:
@@ -86,4 +98,4 @@ def record(dist: Path, output: Path) -> list[PublishedImage]:
     return images
 
 
-__all__ = ["PublishedImage", "RegistryError", "built_tags", "inspect", "record"]
+__all__ = ["PublishedImage", "RegistryError", "built_tags", "info_file", "inspect", "record"]
