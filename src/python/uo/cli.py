@@ -19,7 +19,7 @@ from unifyops_core.naming import ENVIRONMENTS, STACKS, Component
 from uo.affected import POSTGRES_IMAGE, AffectedImage, GitRefError, affected_images
 from uo.bump import BumpError, bump, releases_from_manifest
 from uo.core_pins import core_version, pin_problems, unbumped_core_change
-from uo.images import RegistryError, record
+from uo.images import RegistryError, published_tags, record, write_manifest
 from uo.pants_runner import Pants, PantsError
 from uo.render import RenderError, render_target, targets
 from uo.repo import RepoNotFoundError, find_repo_root
@@ -171,10 +171,15 @@ def run_build(
     goal = "publish" if publish else "package"
     print(f"uo: {goal} {len(addresses)} image(s): {', '.join(addresses)}", file=sys.stderr)
     # Pants builds the images in parallel, as far as the engine and the machine allow.
-    Pants(repo).run(goal, *addresses)
-    if publish and output is not None:
+    if not publish:
+        Pants(repo).run("package", *addresses)
+        return EXIT_OK
+    report = repo / "dist/publish.json"
+    report.parent.mkdir(parents=True, exist_ok=True)
+    Pants(repo).run("publish", f"--publish-output={report}", *addresses)
+    if output is not None:
         manifest = output if output.is_absolute() else repo / output
-        recorded = record(repo / "dist", manifest, addresses)
+        recorded = write_manifest(published_tags(report), manifest)
         for image in recorded:
             print(f"{image.repository}:{image.tag} -> {image.digest}")
         print(f"recorded {len(recorded)} images in {manifest}")

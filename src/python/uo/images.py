@@ -61,6 +61,29 @@ def built_tags(dist: Path, addresses: list[str] | None = None) -> list[tuple[str
     return found
 
 
+def published_tags(publish_output: Path) -> list[tuple[str, str, str]]:
+    """(registry, repository, tag) of what `pants publish --publish-output=FILE` pushed."""
+    found = []
+    for entry in json.loads(publish_output.read_text()):
+        if entry.get("publisher") != "docker" or not entry.get("published"):
+            continue
+        for name in entry["names"]:
+            location, _, tag = name.rpartition(":")
+            registry, _, repository = location.partition("/")
+            found.append((registry, repository, tag))
+    return found
+
+
+def write_manifest(tags: list[tuple[str, str, str]], output: Path) -> list[PublishedImage]:
+    if not tags:
+        raise RegistryError("no published images to record")
+    with httpx.Client(timeout=10) as http:
+        images = [inspect(http, *tag) for tag in tags]
+    output.parent.mkdir(parents=True, exist_ok=True)
+    output.write_text(json.dumps({"images": [asdict(image) for image in images]}, indent=2) + "\n")
+    return images
+
+
 def inspect(http: httpx.Client, registry: str, repository: str, tag: str) -> PublishedImage:
     base = f"http://{registry}/v2/{repository}"
     try:
@@ -91,11 +114,16 @@ def record(dist: Path, output: Path, addresses: list[str] | None = None) -> list
     tags = built_tags(dist, addresses)
     if not tags:
         raise RegistryError(f"no built images under {dist} (run ./pants package or publish first)")
-    with httpx.Client(timeout=10) as http:
-        images = [inspect(http, *tag) for tag in tags]
-    output.parent.mkdir(parents=True, exist_ok=True)
-    output.write_text(json.dumps({"images": [asdict(image) for image in images]}, indent=2) + "\n")
-    return images
+    return write_manifest(tags, output)
 
 
-__all__ = ["PublishedImage", "RegistryError", "built_tags", "info_file", "inspect", "record"]
+__all__ = [
+    "PublishedImage",
+    "RegistryError",
+    "built_tags",
+    "info_file",
+    "inspect",
+    "published_tags",
+    "record",
+    "write_manifest",
+]
