@@ -30,9 +30,8 @@ def test_workflows_are_clean() -> None:
 
 def test_actionlint_catches_a_broken_workflow(tmp_path: Path) -> None:
     broken = tmp_path / "broken.yml"
-    broken.write_text(
-        "on: push\njobs:\n  a:\n    runs-on: ubuntu-latest\n    needs: missing\n    steps:\n      - run: true\n"
-    )
+    job = "    runs-on: ubuntu-latest\n    needs: missing\n    steps:\n      - run: true\n"
+    broken.write_text("on: push\njobs:\n  a:\n" + job)
     result = actionlint(broken)
     assert result.returncode == 1
     assert 'needs job "missing"' in result.stdout
