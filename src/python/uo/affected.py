@@ -134,8 +134,7 @@ def affected_images(repo: Path, since: str, pants: Pants | None = None) -> list[
                         select(image.address, f"base image {base}")
 
     regular = [path for path in files if path != LOCKFILE and (repo / path).exists()]
-    owners = pants.owners(regular)
-    for address in pants.images(*owners, *pants.dependents(owners)) if owners else []:
+    for address in sorted(set(pants.affected_by(regular)) & all_images.keys()):
         select(address, "sources or dependencies changed")
 
     if LOCKFILE in files:

@@ -26,16 +26,14 @@ class Pants:
         """Addresses of the docker_image targets among ``specs`` (default: all)."""
         return self.run("list", "--filter-target-type=docker_image", *(specs or ("::",)))
 
-    def owners(self, files: list[str]) -> list[str]:
-        """Targets owning these files (files nobody owns are skipped)."""
+    def affected_by(self, files: list[str]) -> list[str]:
+        """Targets owning these files and everything depending on them, in one Pants call
+        (files no target owns are skipped)."""
         if not files:
             return []
-        return self.run("--unmatched-cli-globs=ignore", "list", *files)
-
-    def dependents(self, targets: list[str]) -> list[str]:
-        if not targets:
-            return []
-        return self.run("dependents", "--transitive", *targets)
+        return self.run(
+            "--unmatched-cli-globs=ignore", "dependents", "--transitive", "--closed", *files
+        )
 
     def dependencies(self, target: str) -> list[str]:
         return self.run("dependencies", "--transitive", target)
