@@ -18,6 +18,19 @@ ensure_client() {
   apt-get update -qq >&2 && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends docker.io >&2
 }
 
+# Without iptables, only routing keeps Docker networks apart: with IP forwarding on, a container
+# on one internal network could reach another network through the host. `uo up` relies on
+# per-hop networks being isolated (its e2e tests prove it), so the private engine runs with
+# forwarding off.
+isolate_networks() {
+  [[ "$(cat /proc/sys/net/ipv4/ip_forward 2>/dev/null || echo 0)" == "0" ]] && return 0
+  if sysctl -qw net.ipv4.ip_forward=0 2>/dev/null; then
+    say "IP forwarding turned off (keeps the engine's internal networks apart)"
+  else
+    say "WARNING: could not turn off IP forwarding; networks of uo up are not isolated"
+  fi
+}
+
 ensure_client
 if [[ -n "${DOCKER_HOST:-}" ]] && answers "${DOCKER_HOST}"; then
   say "using DOCKER_HOST=${DOCKER_HOST}"
@@ -30,6 +43,7 @@ if answers "unix:///var/run/docker.sock"; then
   exit 0
 fi
 if answers "${socket}"; then
+  isolate_networks
   say "private engine already running (${root})"
   echo "${socket}"
   exit 0
@@ -46,6 +60,7 @@ if ! command -v dockerd >/dev/null 2>&1; then
 fi
 
 mkdir -p "${root}/data" "${root}/exec"
+isolate_networks
 say "starting a private engine (${root}; log: ${root}/dockerd.log)"
 nohup dockerd \
   --host "${socket}" \
@@ -53,7 +68,7 @@ nohup dockerd \
   --exec-root "${root}/exec" \
   --pidfile "${root}/dockerd.pid" \
   --storage-driver vfs \
-  --iptables=false --ip6tables=false --bridge=none \
+  --iptables=false --ip6tables=false --bridge=none --ip-forward=false \
   >"${root}/dockerd.log" 2>&1 &
 for _ in $(seq 1 60); do
   if answers "${socket}"; then

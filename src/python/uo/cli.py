@@ -12,6 +12,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+import docker.errors
 import yaml
 
 from unifyops_core.desired_state import DesiredStateError
@@ -20,6 +21,11 @@ from uo.affected import POSTGRES_IMAGE, AffectedImage, GitRefError, affected_ima
 from uo.bump import BumpError, bump, releases_from_manifest
 from uo.core_pins import core_version, pin_problems, unbumped_core_change
 from uo.images import RegistryError, published_tags, record, write_manifest
+from uo.local import commands as local
+from uo.local.engine import EngineError
+from uo.local.reconcile import RolloutError
+from uo.local.sources import DEFAULT_REGISTRY
+from uo.local.topology import ENVIRONMENT_INDEX, ROLLED_TIERS
 from uo.pants_runner import Pants, PantsError
 from uo.render import RenderError, render_target, targets
 from uo.repo import RepoNotFoundError, find_repo_root
@@ -35,6 +41,9 @@ OPERATOR_ERRORS = (
     GitRefError,
     BumpError,
     DesiredStateError,
+    EngineError,
+    RolloutError,
+    docker.errors.DockerException,
 )
 
 
@@ -104,9 +113,9 @@ def build_parser() -> argparse.ArgumentParser:
         "--push", action="store_true", help="push the commit (rebasing if the branch moved)"
     )
     commands.add_parser(
-        "status", help="show which tag, digest and core version every env/stack/tier runs",
-        description="Show the desired state in infra/: every environment, stack and tier with its "
-        "image tag, digest and unifyops_core version.",
+        "status", help="show what every env/stack/tier should run, and what runs here",
+        description="Show the desired state in infra/ (every environment, stack and tier with its "
+        "image tag, digest and unifyops_core version), then what `uo up` runs on this machine.",
     )  # fmt: skip
     where = commands.add_parser(
         "where", help="which environments and stacks run a unifyops_core version",
@@ -157,7 +166,55 @@ def build_parser() -> argparse.ArgumentParser:
         "a version bump.",
     )
     check_core_parser.add_argument("--since", help="git ref to compare core's sources with")
+    add_local_commands(commands)
     return parser
+
+
+def add_local_commands(commands: Any) -> None:
+    up = commands.add_parser(
+        "up", help="run an environment on this machine's Docker engine (default: local)",
+        description="Bring up every stack (PostgreSQL, migrations, service, api) behind a front "
+        "door on 127.0.0.1, in the cluster's order and isolation; again after a change, roll the "
+        "changed tiers one by one (the old version serves until the new one is ready). "
+        "Environment 'local' builds the working tree; dev, staging and prod run the images their "
+        "infra files record.",
+    )  # fmt: skip
+    up.add_argument(
+        "--env",
+        default="local",
+        choices=list(ENVIRONMENT_INDEX),
+        help="environment (default: local)",
+    )
+    up.add_argument(
+        "--stack",
+        action="append",
+        choices=sorted(STACKS),
+        help="only these stacks (auth is always included)",
+    )
+    up.add_argument(
+        "--registry", default=DEFAULT_REGISTRY,
+        help=f"registry to pull recorded images from (default: {DEFAULT_REGISTRY})",
+    )  # fmt: skip
+    up.add_argument(
+        "--ready-timeout", type=float, default=90.0,
+        help="seconds a new container gets to become ready (default: 90)",
+    )  # fmt: skip
+    down = commands.add_parser(
+        "down", help="stop and remove an environment started by uo up",
+        description="Stop an environment's containers (front door first, databases last) and "
+        "remove its networks. Data and generated secrets are kept unless --volumes.",
+    )  # fmt: skip
+    down.add_argument("--env", default="local", choices=list(ENVIRONMENT_INDEX), help="environment")
+    down.add_argument("--volumes", action="store_true", help="also delete databases and secrets")
+    logs = commands.add_parser(
+        "logs", help="print the log of a running tier",
+        description="Print the log of a tier's newest container (JSON lines).",
+    )  # fmt: skip
+    logs.add_argument("stack", choices=sorted(STACKS))
+    logs.add_argument("tier", choices=[*ROLLED_TIERS, "database", "migrate"])
+    logs.add_argument("--env", default="local", choices=list(ENVIRONMENT_INDEX), help="environment")
+    logs.add_argument("--tail", type=int, default=100, help="lines from the end (default: 100)")
+    logs.add_argument("-f", "--follow", action="store_true", help="keep printing new lines")
 
 
 def run_build(
@@ -209,6 +266,7 @@ def run_status() -> int:
         print(
             "  ".join(str(cell)[:19].ljust(width) for cell, width in zip(row, widths, strict=True))
         )
+    local.print_running()
     return EXIT_OK
 
 
@@ -349,6 +407,20 @@ def main(argv: Sequence[str] | None = None) -> int:
             return run_promote(options.source, options.target, options.stack, options.yes)
         if options.command == "bump":
             return run_bump(options.env, options.manifest, options.push)
+        if options.command == "up":
+            return local.run_up(
+                find_repo_root(),
+                options.env,
+                options.stack,
+                options.registry,
+                options.ready_timeout,
+            )
+        if options.command == "down":
+            return local.run_down(options.env, options.volumes)
+        if options.command == "logs":
+            return local.run_logs(
+                options.env, options.stack, options.tier, options.tail, options.follow
+            )
         if options.command in ("affected", "matrix"):
             return run_affected(
                 options.since, getattr(options, "json", False), options.command == "matrix"

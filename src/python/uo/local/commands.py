@@ -1,0 +1,127 @@
+"""`uo up`, `uo down`, `uo logs` and the running half of `uo status` (argument parsing lives in
+uo.cli; these take plain values and print for a person)."""
+
+from __future__ import annotations
+
+import sys
+import time
+from pathlib import Path
+
+import docker
+import docker.errors
+
+from uo.local import engine, reconcile, sources, topology
+from uo.local.topology import ENVIRONMENT_INDEX, LABEL
+
+EXIT_OK, EXIT_FAILURE = 0, 1
+
+
+def progress(line: str) -> None:
+    print(line, file=sys.stderr, flush=True)
+
+
+def run_up(
+    repo: Path, environment: str, stacks: list[str] | None, registry: str, ready_timeout: float
+) -> int:
+    started = time.monotonic()
+    chosen = sources.stacks_or_all(stacks)
+    client = engine.connect()
+    if environment == "local":
+        images, edge_image = sources.build_working_tree(repo, chosen, progress)
+    else:
+        images = sources.recorded(repo / "infra" / "environments", environment, chosen, registry)
+        _, edge_image = sources.build_working_tree(repo, [], progress)
+        references = [
+            ref for stack in images.values() for ref in (stack.database, stack.service, stack.api)
+        ]
+        sources.pull_missing(client, references, progress)
+    plan = reconcile.Plan(
+        environment,
+        images,
+        edge_image,
+        infra_dir=str(repo / "infra"),
+        ready_timeout=ready_timeout,
+    )
+    try:
+        outcome = reconcile.up(client, plan, progress)
+    except reconcile.RolloutError as exc:
+        print(f"uo up: {environment}: {exc}", file=sys.stderr)
+        return EXIT_FAILURE
+    seconds = time.monotonic() - started
+    summary = ", ".join(outcome.changes) if outcome.changed else "nothing changed"
+    print(f"{environment} is up in {seconds:.0f}s ({summary})")
+    for name, url in outcome.urls.items():
+        print(f"  {name:<18} {url}")
+    if outcome.login:
+        print(f"  login              {outcome.login[0]} / {outcome.login[1]}")
+    return EXIT_OK
+
+
+def run_down(environment: str, volumes: bool) -> int:
+    client = engine.connect()
+    removed = reconcile.down(client, environment, volumes=volumes, report=progress)
+    kept = "" if volumes else " (data and secrets kept; --volumes removes them)"
+    print(f"{environment}: {removed} containers removed{kept}")
+    return EXIT_OK
+
+
+def running_rows(client: docker.DockerClient) -> list[tuple[str, ...]]:
+    rows = []
+    for container in client.containers.list(all=True, filters={"label": f"{LABEL}.environment"}):
+        labels = container.labels
+        tier = labels.get(f"{LABEL}.tier", "")
+        if tier == "secrets" or (tier in ("migrate",) or tier.startswith("register-")):
+            continue  # records, not workloads
+        environment, stack = (
+            labels.get(f"{LABEL}.environment", ""),
+            labels.get(f"{LABEL}.stack", ""),
+        )
+        url = ""
+        if tier in ("api", "app") and environment in ENVIRONMENT_INDEX:
+            url = f"http://127.0.0.1:{topology.host_port(environment, stack, tier)}"
+        image = (container.image.tags or [container.image.short_id])[0] if container.image else ""
+        rows.append(
+            (environment, stack, tier, container.status, image.rsplit("/", 1)[-1][:48], url)
+        )
+    return sorted(rows)
+
+
+def print_running() -> None:
+    """What runs on this machine's engine, if one answers."""
+    try:
+        client = docker.from_env(timeout=5)
+        rows = running_rows(client)
+    except docker.errors.DockerException:
+        print("\nrunning here: no Docker engine answers at $DOCKER_HOST")
+        return
+    print("\nrunning here (uo up):" if rows else "\nrunning here: nothing (start with ./uo up)")
+    _table(("ENV", "STACK", "TIER", "STATE", "IMAGE", "URL"), rows)
+
+
+def _table(header: tuple[str, ...], rows: list[tuple[str, ...]]) -> None:
+    if not rows:
+        return
+    widths = [max(len(row[i]) for row in [header, *rows]) for i in range(len(header))]
+    for row in [header, *rows]:
+        print(
+            "  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip()
+        )
+
+
+def run_logs(environment: str, stack: str, tier: str, tail: int, follow: bool) -> int:
+    client = engine.connect()
+    found = engine.containers(client, environment, stack=stack, tier=tier)
+    if not found:
+        print(f"uo logs: no {stack}-{tier} in {environment} (see ./uo status)", file=sys.stderr)
+        return EXIT_FAILURE
+    container = sorted(found, key=lambda c: c.attrs["Created"])[-1]
+    if follow:
+        for chunk in container.logs(stream=True, follow=True, tail=tail):
+            sys.stdout.write(chunk.decode(errors="replace"))
+            sys.stdout.flush()
+    else:
+        sys.stdout.write(container.logs(tail=tail).decode(errors="replace"))
+    return EXIT_OK
+
+
+__all__ = ["print_running", "run_down", "run_logs", "run_up", "running_rows"]

@@ -1,0 +1,235 @@
+"""The Docker engine, as `uo up` uses it: labelled networks, volumes and containers, readiness
+checks, one-shot jobs. Everything `uo up` knows about a running environment is read back from
+these labels, never from files of its own."""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable
+from typing import Any
+
+import docker
+import docker.errors
+import httpx
+from docker.models.containers import Container
+
+from uo.local.topology import LABEL, ContainerSpec, NetworkSpec
+
+
+class EngineError(Exception):
+    """The engine is unreachable, or refused or failed an operation `uo up` needed."""
+
+
+class NotReadyError(Exception):
+    """A new container never became ready; carries the reason and the end of its log."""
+
+
+def connect(timeout: int = 120) -> docker.DockerClient:
+    try:
+        client = docker.from_env(timeout=timeout)
+        client.ping()
+    except docker.errors.DockerException as exc:
+        raise EngineError(
+            "no Docker engine answers at $DOCKER_HOST; `./uo up` starts the project's own "
+            f"(build-support/services/docker.sh) ({type(exc).__name__})"
+        ) from exc
+    return client
+
+
+def env_filter(environment: str, **labels: str) -> dict[str, list[str]]:
+    return {
+        "label": [f"{LABEL}.environment={environment}"]
+        + [f"{LABEL}.{key}={value}" for key, value in labels.items()]
+    }
+
+
+def ensure_network(client: docker.DockerClient, environment: str, spec: NetworkSpec) -> bool:
+    """Create the network unless it exists; True when created."""
+    if client.networks.list(names=[spec.name]):
+        return False
+    client.networks.create(
+        spec.name,
+        driver="bridge",
+        internal=spec.internal,
+        labels={f"{LABEL}.environment": environment},
+    )
+    return True
+
+
+def ensure_volume(client: docker.DockerClient, environment: str, name: str, stack: str) -> None:
+    try:
+        client.volumes.get(name)
+    except docker.errors.NotFound:
+        client.volumes.create(
+            name, labels={f"{LABEL}.environment": environment, f"{LABEL}.stack": stack}
+        )
+
+
+def containers(client: docker.DockerClient, environment: str, **labels: str) -> list[Container]:
+    found: list[Container] = client.containers.list(
+        all=True, filters=env_filter(environment, **labels)
+    )
+    return found
+
+
+def create(client: docker.DockerClient, spec: ContainerSpec) -> Container:
+    """Create (not start) the container on its client networks, or on its serving networks when
+    it has no client network (PostgreSQL)."""
+    try:
+        stale = client.containers.get(spec.name)
+        stale.remove(force=True)  # a leftover of an interrupted run with the same spec
+    except docker.errors.NotFound:
+        pass
+    first_networks = spec.client_networks or spec.serving_networks
+    first, *rest = first_networks.items()
+    mounts = {name: {"bind": path, "mode": "rw"} for name, path in spec.volumes.items()}
+    mounts.update({host: {"bind": path, "mode": "ro"} for host, path in spec.binds.items()})
+    container: Container = client.containers.create(
+        spec.image,
+        command=list(spec.command) or None,
+        name=spec.name,
+        environment=spec.env,
+        labels=spec.labels(),
+        network=first[0],
+        ports={f"{inner}/tcp": ("127.0.0.1", outer) for inner, outer in spec.ports.items()},
+        volumes=mounts,
+        stop_signal="SIGTERM",
+        init=True,  # reaps children and forwards SIGTERM to the program
+    )
+    if first[1]:
+        # The first network is joined at create time without aliases; re-join it with them.
+        client.networks.get(first[0]).disconnect(container)
+        client.networks.get(first[0]).connect(container, aliases=list(first[1]))
+    for name, aliases in rest:
+        client.networks.get(name).connect(container, aliases=list(aliases) or None)
+    return container
+
+
+def join_serving_networks(
+    client: docker.DockerClient, container: Container, spec: ContainerSpec
+) -> None:
+    if not spec.client_networks:
+        return  # already joined at create time
+    for name, aliases in spec.serving_networks.items():
+        client.networks.get(name).connect(container, aliases=list(aliases))
+
+
+def address(container: Container) -> str:
+    container.reload()
+    networks: dict[str, Any] = container.attrs["NetworkSettings"]["Networks"]
+    for settings in networks.values():
+        if settings.get("IPAddress"):
+            return str(settings["IPAddress"])
+    raise EngineError(f"{container.name} has no IP address")
+
+
+def log_tail(container: Container, lines: int = 12) -> str:
+    """The end of a container's log for a person: its plain lines (the one-line reasons the
+    programs print), or the messages of its JSON log lines when it printed nothing else."""
+    try:
+        raw: bytes = container.logs(tail=lines)
+    except docker.errors.APIError:
+        return ""
+    text = raw.decode(errors="replace").strip().splitlines()
+    plain = [line for line in text if not line.startswith("{")]
+    if plain:
+        return "\n".join(plain)
+    messages = []
+    for line in text:
+        try:
+            messages.append(str(json.loads(line).get("message", line)))
+        except ValueError:
+            messages.append(line)
+    return "\n".join(messages)
+
+
+def wait_ready(
+    container: Container,
+    spec: ContainerSpec,
+    timeout: float,
+    on_wait: Callable[[], None] | None = None,
+) -> float:
+    """Seconds until ready; NotReadyError when the container exits or the time runs out."""
+    started = time.monotonic()
+    kind = spec.readiness.kind
+    last = "not checked yet"
+    while time.monotonic() - started < timeout:
+        container.reload()
+        if container.status in ("exited", "dead"):
+            code = container.attrs["State"]["ExitCode"]
+            raise NotReadyError(f"exited with code {code}\n{log_tail(container)}")
+        if container.status == "running":
+            if kind == "none":
+                return time.monotonic() - started
+            if kind == "postgres":
+                try:
+                    result = container.exec_run(
+                        ["pg_isready", "-q", "-h", "127.0.0.1", "-p", str(spec.readiness.port)]
+                    )
+                except docker.errors.APIError:
+                    continue  # it stopped meanwhile; the next round reports how it exited
+                if result.exit_code == 0:
+                    return time.monotonic() - started
+                last = "PostgreSQL is not accepting connections yet"
+            else:
+                url = f"http://{address(container)}:{spec.readiness.port}{spec.readiness.path}"
+                try:
+                    response = httpx.get(url, timeout=2)
+                    if response.status_code == 200:
+                        return time.monotonic() - started
+                    answer = f"{response.status_code}: {response.text[:200]}"
+                    last = f"{spec.readiness.path} answered {answer}"
+                except httpx.HTTPError as exc:
+                    last = f"{spec.readiness.path}: {type(exc).__name__}"
+        if on_wait:
+            on_wait()
+        time.sleep(0.25)
+    raise NotReadyError(f"not ready after {timeout:.0f}s ({last})\n{log_tail(container)}")
+
+
+def run_job(client: docker.DockerClient, spec: ContainerSpec, timeout: float) -> tuple[int, str]:
+    """Run a one-shot container to completion: (exit code, end of its log)."""
+    container = create(client, spec)
+    container.start()
+    try:
+        result = container.wait(timeout=timeout)
+    except Exception as exc:  # the SDK raises the transport's own timeout types
+        container.remove(force=True)
+        raise EngineError(f"{spec.tier} of {spec.stack} did not finish in {timeout:.0f}s") from exc
+    return int(result.get("StatusCode", 1)), log_tail(container, 20)
+
+
+def stop_and_remove(container: Container, grace_seconds: int) -> None:
+    try:
+        if container.status == "running":
+            container.stop(timeout=grace_seconds)
+        container.remove(force=True)
+    except docker.errors.NotFound:
+        pass
+
+
+def image_id(client: docker.DockerClient, reference: str) -> str | None:
+    try:
+        return str(client.images.get(reference).id)
+    except docker.errors.ImageNotFound:
+        return None
+
+
+__all__ = [
+    "EngineError",
+    "NotReadyError",
+    "address",
+    "connect",
+    "containers",
+    "create",
+    "ensure_network",
+    "ensure_volume",
+    "env_filter",
+    "image_id",
+    "join_serving_networks",
+    "log_tail",
+    "run_job",
+    "stop_and_remove",
+    "wait_ready",
+]

@@ -1,0 +1,147 @@
+"""Where `uo up` gets its images: built from the working tree (environment ``local``), or the
+ones an environment's infra files record (pulled from the registry when the engine lacks them)."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import docker
+import docker.errors
+import yaml
+
+from unifyops_core.desired_state import DesiredStateError, read_stack
+from unifyops_core.naming import PYTHON_TIERS, STACKS, Component
+from uo.images import info_file
+from uo.local.reconcile import MissingImageError
+from uo.local.topology import StackImages
+from uo.pants_runner import Pants
+
+POSTGRES_TARGET = "src/docker/postgres:image"
+EDGE_TARGET = "src/python/uo_edge:image"
+DEFAULT_REGISTRY = "127.0.0.1:5000"
+
+
+def tier_target(stack: str, tier: str) -> str:
+    return Component(stack, tier).pex_target.replace(":bin", ":image")
+
+
+def image_targets(stacks: list[str]) -> list[str]:
+    targets = [tier_target(stack, tier) for stack in stacks for tier in PYTHON_TIERS]
+    return [*targets, POSTGRES_TARGET, EDGE_TARGET]
+
+
+def _built_reference(dist: Path, target: str) -> str:
+    path = info_file(dist, target)
+    try:
+        info: dict[str, Any] = json.loads(path.read_text())
+        return str(info["image_id"])
+    except (OSError, ValueError, KeyError) as exc:
+        raise MissingImageError(f"{target} was not built ({path} is missing)") from exc
+
+
+def from_dist(dist: Path, stacks: list[str]) -> tuple[dict[str, StackImages], str]:
+    """The images Pants' docker-info files under ``dist`` name (per stack, and the edge)."""
+    images = {
+        stack: StackImages(
+            database=_built_reference(dist, POSTGRES_TARGET),
+            service=_built_reference(dist, tier_target(stack, "service")),
+            api=_built_reference(dist, tier_target(stack, "api")),
+        )
+        for stack in stacks
+    }
+    return images, _built_reference(dist, EDGE_TARGET)
+
+
+def build_working_tree(
+    repo: Path, stacks: list[str], report: Callable[[str], None]
+) -> tuple[dict[str, StackImages], str]:
+    """`pants package` the images of these stacks (Pants and the engine's layer cache skip what
+    did not change), then read what was built."""
+    targets = image_targets(stacks)
+    report(f"[local] building {len(targets)} images with Pants (unchanged ones are cached)")
+    Pants(repo).run("package", *targets)
+    return from_dist(repo / "dist", stacks)
+
+
+def _reference(registry: str, repository: str, tag: str | None, digest: str | None) -> str:
+    if digest:
+        return f"{registry}/{repository}@{digest}"
+    if tag:
+        return f"{registry}/{repository}:{tag}"
+    raise MissingImageError(f"{repository}: the infra file records neither a tag nor a digest")
+
+
+def _database_image(infra: Path, environment: str, stack: str, registry: str) -> str:
+    path = infra / environment / f"{stack}.yaml"
+    data = yaml.safe_load(path.read_text()) or {}
+    image = ((data.get("database") or {}).get("internal") or {}).get("image") or {}
+    return _reference(registry, "unifyops/postgres", image.get("tag"), image.get("digest"))
+
+
+def recorded(
+    infra: Path, environment: str, stacks: list[str], registry: str
+) -> dict[str, StackImages]:
+    """The image references ``infra/environments/<env>/<stack>.yaml`` records, per stack."""
+    images = {}
+    for stack in stacks:
+        try:
+            state = read_stack(infra, environment, stack)
+        except DesiredStateError as exc:
+            raise MissingImageError(str(exc)) from exc
+        refs = {
+            tier: _reference(registry, f"unifyops/{stack}-{tier}", image.tag, image.digest)
+            for tier, image in state.tiers.items()
+            if tier in PYTHON_TIERS
+        }
+        images[stack] = StackImages(
+            database=_database_image(infra, environment, stack, registry),
+            service=refs["service"],
+            api=refs["api"],
+        )
+    return images
+
+
+def pull_missing(
+    client: docker.DockerClient, references: list[str], report: Callable[[str], None]
+) -> None:
+    """Pull what the engine lacks; a reference the registry does not hold fails before anything
+    is changed."""
+    missing = []
+    for reference in references:
+        try:
+            client.images.get(reference)
+            continue
+        except docker.errors.ImageNotFound:
+            pass
+        report(f"pulling {reference}")
+        try:
+            client.images.pull(reference)
+        except docker.errors.APIError as exc:
+            missing.append(f"{reference} ({exc.explanation or exc})")
+    if missing:
+        raise MissingImageError(
+            "images neither on the engine nor in the registry, nothing was changed: "
+            + "; ".join(missing)
+        )
+
+
+def stacks_or_all(selected: list[str] | None) -> list[str]:
+    chosen = list(dict.fromkeys(selected or STACKS))
+    if "auth" not in chosen:
+        chosen.insert(0, "auth")  # every stack's api needs the auth stack
+    return chosen
+
+
+__all__ = [
+    "DEFAULT_REGISTRY",
+    "EDGE_TARGET",
+    "build_working_tree",
+    "from_dist",
+    "image_targets",
+    "pull_missing",
+    "recorded",
+    "stacks_or_all",
+]

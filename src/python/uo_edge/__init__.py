@@ -1,0 +1,1 @@
+"""The local environment's front door (see proxy.py)."""
