@@ -25,7 +25,7 @@ from uo.local import commands as local
 from uo.local.engine import EngineError
 from uo.local.reconcile import RolloutError
 from uo.local.sources import DEFAULT_REGISTRY
-from uo.local.topology import ENVIRONMENT_INDEX, ROLLED_TIERS
+from uo.local.topology import CLI_ENVIRONMENTS, ROLLED_TIERS
 from uo.pants_runner import Pants, PantsError
 from uo.render import RenderError, render_target, targets
 from uo.repo import RepoNotFoundError, find_repo_root
@@ -182,7 +182,7 @@ def add_local_commands(commands: Any) -> None:
     up.add_argument(
         "--env",
         default="local",
-        choices=list(ENVIRONMENT_INDEX),
+        choices=CLI_ENVIRONMENTS,
         help="environment (default: local)",
     )
     up.add_argument(
@@ -204,7 +204,7 @@ def add_local_commands(commands: Any) -> None:
         description="Stop an environment's containers (front door first, databases last) and "
         "remove its networks. Data and generated secrets are kept unless --volumes.",
     )  # fmt: skip
-    down.add_argument("--env", default="local", choices=list(ENVIRONMENT_INDEX), help="environment")
+    down.add_argument("--env", default="local", choices=CLI_ENVIRONMENTS, help="environment")
     down.add_argument("--volumes", action="store_true", help="also delete databases and secrets")
     logs = commands.add_parser(
         "logs", help="print the log of a running tier",
@@ -212,7 +212,7 @@ def add_local_commands(commands: Any) -> None:
     )  # fmt: skip
     logs.add_argument("stack", choices=sorted(STACKS))
     logs.add_argument("tier", choices=[*ROLLED_TIERS, "database", "migrate"])
-    logs.add_argument("--env", default="local", choices=list(ENVIRONMENT_INDEX), help="environment")
+    logs.add_argument("--env", default="local", choices=CLI_ENVIRONMENTS, help="environment")
     logs.add_argument("--tail", type=int, default=100, help="lines from the end (default: 100)")
     logs.add_argument("-f", "--follow", action="store_true", help="keep printing new lines")
 

@@ -5,6 +5,7 @@ these labels, never from files of its own."""
 from __future__ import annotations
 
 import json
+import socket
 import time
 from collections.abc import Callable
 from typing import Any
@@ -162,7 +163,13 @@ def wait_ready(
         if container.status == "running":
             if kind == "none":
                 return time.monotonic() - started
-            if kind == "postgres":
+            if kind == "tcp":
+                try:
+                    socket.create_connection(("127.0.0.1", spec.readiness.port), timeout=1).close()
+                    return time.monotonic() - started
+                except OSError as exc:
+                    last = f"127.0.0.1:{spec.readiness.port}: {type(exc).__name__}"
+            elif kind == "postgres":
                 try:
                     result = container.exec_run(
                         ["pg_isready", "-q", "-h", "127.0.0.1", "-p", str(spec.readiness.port)]

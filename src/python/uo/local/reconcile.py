@@ -215,11 +215,12 @@ class Reconciler:
         secrets = vault.load_or_create(self.client, env, plan.edge_image, stacks)
         for network in topology.environment_networks(env):
             engine.ensure_network(self.client, env, network)
+        for stack in stacks:
+            for network in topology.stack_networks(env, stack):
+                engine.ensure_network(self.client, env, network)
         trusted_jwks: str | None = None
         for stack in stacks:
             images, own = plan.images[stack], secrets.stacks[stack]
-            for network in topology.stack_networks(env, stack):
-                engine.ensure_network(self.client, env, network)
             engine.ensure_volume(self.client, env, topology.data_volume(env, stack), stack)
             self.replace(topology.database(env, stack, images.database, own))
             # Settings only the auth service has (it refuses to start, or migrate, without them).
@@ -250,7 +251,7 @@ class Reconciler:
                     infra_dir=plan.infra_dir if stack == "environment" else None,
                 )
             )
-            api = self.roll(topology.gateway(env, stack, images.api, own))
+            api = self.roll(topology.gateway(env, stack, images.api, own, stacks))
             if images.app:
                 self.roll(topology.app(env, stack, images.app))
             if stack == AUTH_STACK:

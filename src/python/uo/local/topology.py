@@ -3,13 +3,16 @@
 Pure data, derived from the naming contract and mirroring the chart's NetworkPolicies with one
 internal network per hop:
 
-    public (published ports) ─ edge ─ <stack>-edge ─ app, api ─ <stack>-svc ─ service
-    service, migrate ─ <stack>-db ─ PostgreSQL            every api ─ auth-jwks ─ auth-api
+    public (published ports) ─ edge ─ <stack>-edge ─ app, api
+    api ─ <stack>-svc ─ service ─ <stack>-db ─ PostgreSQL (and migrate)
+    <stack>-api ─ <stack>-jwks ─ auth-api
 
 Internal networks have no route out (the private engine runs without IP forwarding), so a
-container reaches exactly the containers that share one of its networks. Each tier *serves* on
-some networks (where it carries its alias, joined only once it is ready) and is a *client* on
-others (joined at start, to reach its own dependencies).
+container reaches exactly the containers that share one of its networks. A network joins the two
+ends of one hop, so the callee can also open the caller's listening port (a service can reach its
+own api's public endpoints); the cluster's NetworkPolicies close that direction as well. Each tier
+*serves* on some networks (where it carries its alias, joined only once it is ready) and is a
+*client* on others (joined at start, to reach its own dependencies).
 """
 
 from __future__ import annotations
@@ -22,8 +25,10 @@ from typing import Final
 from unifyops_core.naming import DATABASE_PORT, HEALTH_READY_PATH, STACKS, TIER_PORTS
 
 LABEL: Final = "io.unifyops.local"
-# The environments `uo up` knows: `local` (the working tree) and the ones infra/ records.
-ENVIRONMENT_INDEX: Final = {"local": 0, "dev": 1, "staging": 2, "prod": 3}
+# The environments `uo up` knows: `local` (the working tree), the ones infra/ records, and `test`
+# (the e2e tests' own, so they leave a developer's `local` alone).
+ENVIRONMENT_INDEX: Final = {"local": 0, "dev": 1, "staging": 2, "prod": 3, "test": 4}
+CLI_ENVIRONMENTS: Final = ("local", "dev", "staging", "prod")
 AUTH_STACK: Final = "auth"
 ROLLED_TIERS: Final = ("service", "api", "app")
 
@@ -55,9 +60,10 @@ class NetworkSpec:
 
 @dataclass(frozen=True)
 class Readiness:
-    """How to tell a container is ready: an HTTP GET from the host, or ``pg_isready`` inside."""
+    """How to tell a container is ready: an HTTP GET from the host, ``pg_isready`` inside, or a
+    published port that accepts connections on 127.0.0.1."""
 
-    kind: str  # "http" | "postgres" | "none"
+    kind: str  # "http" | "postgres" | "tcp" | "none"
     port: int = 0
     path: str = HEALTH_READY_PATH
 
@@ -113,17 +119,13 @@ class StackSecrets:
 
 
 def stack_networks(environment: str, stack: str) -> list[NetworkSpec]:
-    return [
-        NetworkSpec(network_name(environment, f"{stack}-{hop}"), internal=True)
-        for hop in ("edge", "svc", "db")
-    ]
+    # One jwks hop per stack (not one shared by all gateways), so gateways cannot reach each other.
+    hops = ("edge", "svc", "db") if stack == AUTH_STACK else ("edge", "svc", "db", "jwks")
+    return [NetworkSpec(network_name(environment, f"{stack}-{hop}"), internal=True) for hop in hops]
 
 
 def environment_networks(environment: str) -> list[NetworkSpec]:
-    return [
-        NetworkSpec(network_name(environment, "public"), internal=False),
-        NetworkSpec(network_name(environment, f"{AUTH_STACK}-jwks"), internal=True),
-    ]
+    return [NetworkSpec(network_name(environment, "public"), internal=False)]
 
 
 def database_env(stack: str, secrets: StackSecrets) -> dict[str, str]:
@@ -239,10 +241,13 @@ def service(
     )
 
 
-def gateway(environment: str, stack: str, image: str, secrets: StackSecrets) -> ContainerSpec:
+def gateway(
+    environment: str, stack: str, image: str, secrets: StackSecrets, stacks: list[str]
+) -> ContainerSpec:
+    """A stack's api; ``stacks`` (all running stacks) matters to auth-api, which serves the keys
+    and tokens on every other stack's jwks hop."""
     service_url = f"http://{alias(stack, 'service')}:{TIER_PORTS['service']}"
     auth_api = f"http://{alias(AUTH_STACK, 'api')}:{TIER_PORTS['api']}"
-    jwks_network = network_name(environment, f"{AUTH_STACK}-jwks")
     client_networks: dict[str, tuple[str, ...]] = {network_name(environment, f"{stack}-svc"): ()}
     serving_networks: dict[str, tuple[str, ...]] = {
         network_name(environment, f"{stack}-edge"): (alias(stack, "api"),)
@@ -257,10 +262,14 @@ def gateway(environment: str, stack: str, image: str, secrets: StackSecrets) -> 
     if stack == AUTH_STACK:
         # auth-api serves the keys and tokens every other gateway needs, and takes its own
         # service tokens straight from its service.
-        serving_networks[jwks_network] = (alias(AUTH_STACK, "api"),)
+        for caller in stacks:
+            if caller != AUTH_STACK:
+                serving_networks[network_name(environment, f"{caller}-jwks")] = (
+                    alias(AUTH_STACK, "api"),
+                )
         env["UO_TOKEN_URL"] = f"{service_url}/oauth/token"
     else:
-        client_networks[jwks_network] = ()
+        client_networks[network_name(environment, f"{stack}-jwks")] = ()
     return ContainerSpec(
         environment,
         stack,
@@ -311,12 +320,14 @@ def edge(environment: str, image: str, stacks: dict[str, bool]) -> ContainerSpec
             **{network_name(environment, f"{stack}-edge"): () for stack in stacks},
         },
         ports=ports,
+        readiness=Readiness("tcp", next(iter(ports))) if ports else Readiness("none"),
         stop_grace_seconds=12,
     )
 
 
 __all__ = [
     "AUTH_STACK",
+    "CLI_ENVIRONMENTS",
     "ENVIRONMENT_INDEX",
     "LABEL",
     "ROLLED_TIERS",

@@ -1,0 +1,128 @@
+"""The e2e tests' environment: the images Pants built for this run, brought up by the same
+reconciler `uo up` uses, as environment ``test`` (its own names, networks and ports, so a
+developer's ``local`` environment on the same engine is left alone)."""
+
+from __future__ import annotations
+
+import io
+import tarfile
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+import docker
+import httpx
+
+from unifyops_core.naming import STACKS
+from uo.local import engine, reconcile, sources, topology, vault
+from uo.local.topology import StackImages
+
+ENVIRONMENT = "test"
+PASSWORD = "a long enough passphrase"
+UNIFORM_KEYS = {"status_code", "message", "error_id", "error_type", "timestamp"}
+
+
+@dataclass
+class Running:
+    client: docker.DockerClient
+    plan: reconcile.Plan
+    outcome: reconcile.Outcome
+
+    def url(self, name: str, path: str = "") -> str:
+        return self.outcome.urls[name] + path
+
+    def up(self, **changes: object) -> reconcile.Outcome:
+        """Reconcile again with some fields of the plan changed (e.g. ``images=``); the changed
+        plan becomes the current one when it succeeds."""
+        candidate = replace(self.plan, **changes)  # type: ignore[arg-type]
+        self.outcome = reconcile.up(self.client, candidate, print)
+        self.plan = candidate
+        return self.outcome
+
+    def with_image(self, stack: str, **tiers: str) -> dict[str, StackImages]:
+        images = dict(self.plan.images)
+        images[stack] = replace(images[stack], **tiers)
+        return images
+
+    def container(self, stack: str, tier: str) -> docker.models.containers.Container:
+        found = [
+            c
+            for c in engine.containers(self.client, self.plan.environment, stack=stack, tier=tier)
+            if c.status == "running"
+        ]
+        assert len(found) == 1, [c.name for c in found]
+        return found[0]
+
+    def secrets(self) -> vault.EnvironmentSecrets:
+        return vault.load_or_create(
+            self.client, self.plan.environment, self.plan.edge_image, list(self.plan.images)
+        )
+
+
+def plan(root: Path, environment: str = ENVIRONMENT) -> reconcile.Plan:
+    images, edge_image = sources.from_dist(root, list(STACKS))
+    return reconcile.Plan(
+        environment,
+        images,
+        edge_image,
+        infra_dir=str(root / "infra"),
+        ready_timeout=60,
+    )
+
+
+def derive(
+    client: docker.DockerClient,
+    base: str,
+    name: str,
+    instructions: list[str],
+    files: dict[str, bytes] | None = None,
+) -> str:
+    """A new image on top of ``base`` (an id): a few Dockerfile lines and files; returns its id."""
+    tag = f"uo-e2e/{name}:base"
+    client.images.get(base).tag(f"uo-e2e/{name}", "base")
+    dockerfile = "\n".join([f"FROM {tag}", *instructions]).encode()
+    buffer = io.BytesIO()
+    with tarfile.open(fileobj=buffer, mode="w") as context:
+        for path, data in {"Dockerfile": dockerfile, **(files or {})}.items():
+            info = tarfile.TarInfo(path)
+            info.size = len(data)
+            info.mode = 0o644
+            context.addfile(info, io.BytesIO(data))
+    buffer.seek(0)
+    image, _ = client.images.build(
+        fileobj=buffer, custom_context=True, tag=f"uo-e2e/{name}:derived", rm=True
+    )
+    return str(image.id)
+
+
+def register_and_login(running: Running, email: str) -> dict[str, str]:
+    auth = running.url("auth-api")
+    registered = httpx.post(f"{auth}/v1/auth/register", json={"email": email, "password": PASSWORD})
+    assert registered.status_code == 201, registered.text
+    login = httpx.post(f"{auth}/v1/auth/login", json={"email": email, "password": PASSWORD})
+    assert login.status_code == 200, login.text
+    tokens: dict[str, str] = login.json()
+    return tokens
+
+
+def assert_uniform(response: httpx.Response, status: int) -> dict[str, object]:
+    assert response.status_code == status, response.text
+    body: dict[str, object] = response.json()
+    assert set(body) >= UNIFORM_KEYS, body
+    assert response.headers["X-Error-ID"] == body["error_id"]
+    return body
+
+
+def bearer(token: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {token}"}
+
+
+__all__ = [
+    "ENVIRONMENT",
+    "Running",
+    "assert_uniform",
+    "bearer",
+    "derive",
+    "plan",
+    "register_and_login",
+    "topology",
+]

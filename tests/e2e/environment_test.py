@@ -1,0 +1,321 @@
+"""Environment ``test`` on the real engine, in the order a user meets it: the flows through the
+front door, isolation from inside the containers, then updates that must not hurt (a failing
+migration, an image that never gets ready, a missing image, a rolling update under load).
+
+One file, because Pants runs each test file in its own process and the environment is the
+expensive part; the tests run in file order.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+import uuid
+from collections import Counter
+from pathlib import Path
+
+import httpx
+import pytest
+from docker.models.containers import Container
+
+from e2e.environment import (
+    Running,
+    assert_uniform,
+    bearer,
+    derive,
+    register_and_login,
+)
+from unifyops.identity.user import user_service
+from unifyops_core import migrations
+from unifyops_core.naming import STACKS
+from uo.local import reconcile
+from uo.local.topology import network_name
+
+PORTS = {"database": 5432, "service": 8001, "api": 8002}
+# Tries a TCP connection to every (address, port) of every target; prints which target answered.
+PROBE = """
+import json, socket, sys
+from concurrent.futures import ThreadPoolExecutor
+
+def answers(endpoint):
+    try:
+        socket.create_connection(tuple(endpoint), timeout=1.5).close()
+        return True
+    except OSError:
+        return False
+
+targets = json.loads(sys.argv[1])
+with ThreadPoolExecutor(64) as pool:  # every endpoint at once: one timeout in all, not one each
+    futures = {name: [pool.submit(answers, e) for e in endpoints] for name, endpoints in targets.items()}
+    print(json.dumps({name: any(f.result() for f in fs) for name, fs in futures.items()}))
+"""
+
+
+def unique_email() -> str:
+    return f"e2e-{uuid.uuid4().hex[:10]}@example.com"
+
+
+def test_register_login_update_profile_and_see_the_environments(running: Running) -> None:
+    email = unique_email()
+    tokens = register_and_login(running, email)
+    headers = bearer(tokens["access_token"])
+
+    profile = httpx.get(running.url("user-api", "/v1/profile"), headers=headers)
+    assert profile.status_code == 200, profile.text
+    assert profile.json()["email"] == email
+    updated = httpx.patch(
+        running.url("user-api", "/v1/profile"),
+        json={"display_name": "Ada", "timezone": "Europe/London"},
+        headers={**headers, "If-Match": profile.headers["ETag"]},
+    )
+    assert updated.status_code == 200, updated.text
+    assert updated.json()["display_name"] == "Ada"
+
+    environments = httpx.get(running.url("environment-api", "/v1/environments"), headers=headers)
+    assert environments.status_code == 200, environments.text
+    by_name = {env["name"]: env for env in environments.json()}
+    assert set(by_name) == {"dev", "staging", "prod"}
+    # Versions as the repository's infra files record them (mounted into environment-service).
+    recorded = (Path.cwd() / "infra/environments/prod/user.yaml").read_text()
+    assert by_name["prod"]["stacks"]["user"]["tiers"]["api"]["tag"] in recorded
+
+
+def test_every_failure_has_the_uniform_error_shape(running: Running) -> None:
+    wrong = httpx.post(
+        running.url("auth-api", "/v1/auth/login"),
+        json={"email": unique_email(), "password": "not the password"},
+    )
+    assert assert_uniform(wrong, 401)["error_type"] == "authentication_failed"
+    invalid = httpx.post(running.url("auth-api", "/v1/auth/register"), json={"email": "nope"})
+    assert_uniform(invalid, 422)
+    assert_uniform(httpx.get(running.url("user-api", "/v1/profile")), 401)
+    assert_uniform(httpx.get(running.url("environment-api", "/v1/environments")), 401)
+
+
+def test_the_operator_login_works(running: Running) -> None:
+    assert running.outcome.login is not None
+    email, password = running.outcome.login
+    login = httpx.post(
+        running.url("auth-api", "/v1/auth/login"), json={"email": email, "password": password}
+    )
+    assert login.status_code == 200, login.text
+
+
+# -- isolation ---------------------------------------------------------------------------------
+
+
+def _endpoints(container: Container, port: int) -> list[tuple[str, int]]:
+    container.reload()
+    networks = container.attrs["NetworkSettings"]["Networks"].values()
+    return [(net["IPAddress"], port) for net in networks if net.get("IPAddress")]
+
+
+def _targets(running: Running) -> dict[str, list[tuple[str, int]]]:
+    """Every database, service and api of every stack, by every address it has."""
+    return {
+        f"{stack}-{tier}": _endpoints(running.container(stack, tier), port)
+        for stack in STACKS
+        for tier, port in PORTS.items()
+    }
+
+
+def _probe_from(container: Container, targets: dict[str, list[tuple[str, int]]]) -> set[str]:
+    result = container.exec_run(["python3", "-c", PROBE, json.dumps(targets)])
+    assert result.exit_code == 0, result.output
+    answered: dict[str, bool] = json.loads(result.output.decode().strip().splitlines()[-1])
+    return {name for name, ok in answered.items() if ok}
+
+
+def expected_reach(stack: str, tier: str) -> set[str]:
+    """The chart's NetworkPolicy chain, as seen from inside one container: the next hop, plus
+    the listening ports of whoever calls this tier over the same hop network (a network is
+    shared by both ends; only public endpoints listen there)."""
+    if tier == "service":
+        return {f"{stack}-database", f"{stack}-api"}
+    if stack == "auth":  # auth-api: its service; the other gateways call it for keys and tokens
+        return {"auth-service"} | {f"{other}-api" for other in STACKS if other != "auth"}
+    return {f"{stack}-service", "auth-api"}
+
+
+@pytest.mark.parametrize("tier", ["service", "api"])
+@pytest.mark.parametrize("stack", list(STACKS))
+def test_each_tier_reaches_exactly_its_hops(running: Running, stack: str, tier: str) -> None:
+    reached = _probe_from(running.container(stack, tier), _targets(running))
+    assert reached - {f"{stack}-{tier}"} == expected_reach(stack, tier)
+
+
+def test_no_service_reaches_another_stacks_database(running: Running) -> None:
+    targets = _targets(running)
+    for stack in STACKS:
+        reached = _probe_from(running.container(stack, "service"), targets)
+        assert {name for name in reached if name.endswith("-database")} == {f"{stack}-database"}
+
+
+@pytest.mark.parametrize("stack", list(STACKS))
+def test_the_app_position_reaches_only_its_api(running: Running, stack: str) -> None:
+    """A container where the app tier sits (only on the stack's edge network) reaches that
+    stack's api and no service or database."""
+    targets = _targets(running)
+    output = running.client.containers.run(
+        running.plan.edge_image,
+        entrypoint=["python3", "-c", PROBE, json.dumps(targets)],
+        network=network_name(running.plan.environment, f"{stack}-edge"),
+        remove=True,
+    )
+    answered: dict[str, bool] = json.loads(output.decode().strip().splitlines()[-1])
+    assert {name for name, ok in answered.items() if ok} == {f"{stack}-api"}
+
+
+# -- updates -------------------------------------------------------------------------------------
+
+
+def _running_ids(running: Running) -> dict[str, str]:
+    return {
+        f"{stack}-{tier}": running.container(stack, tier).id
+        for stack in STACKS
+        for tier in ("database", "service", "api")
+    }
+
+
+def test_a_second_up_changes_nothing(running: Running) -> None:
+    before = _running_ids(running)
+    outcome = running.up()
+    assert outcome.changes == []
+    assert _running_ids(running) == before
+
+
+def _profile_loop(
+    running: Running, stop: threading.Event, results: Counter[str], limit: int = 4000
+) -> None:
+    """Authenticated profile reads through edge → api → service → PostgreSQL, one new connection
+    per request, until ``stop`` (bounded by ``limit`` requests)."""
+    tokens = register_and_login(running, unique_email())
+    url = running.url("user-api", "/v1/profile")
+    limits = httpx.Limits(max_keepalive_connections=0)
+    with httpx.Client(timeout=15, limits=limits, headers=bearer(tokens["access_token"])) as http:
+        for _ in range(limit):
+            if stop.is_set():
+                return
+            try:
+                response = http.get(url)
+                ok = response.status_code == 200 and "email" in response.json()
+                results["ok" if ok else f"status {response.status_code}"] += 1
+            except (httpx.HTTPError, ValueError) as exc:
+                results[type(exc).__name__] += 1
+
+
+def _under_load(running: Running, action: object, workers: int = 4) -> Counter[str]:
+    stop, results = threading.Event(), Counter[str]()
+    threads = [
+        threading.Thread(target=_profile_loop, args=(running, stop, results))
+        for _ in range(workers)
+    ]
+    for thread in threads:
+        thread.start()
+    try:
+        assert callable(action)
+        action()
+    finally:
+        stop.set()
+        for thread in threads:
+            thread.join(timeout=60)
+    return results
+
+
+def _broken_migration() -> tuple[str, bytes]:
+    """A real Alembic revision on top of the user service's head that fails in PostgreSQL."""
+    versions = Path(user_service.__file__).parent / "migrations"
+    (head,) = migrations.heads(versions)
+    source = f'''
+from alembic import op
+
+revision = "e2e_broken"
+down_revision = "{head}"
+branch_labels = None
+depends_on = None
+
+
+def upgrade() -> None:
+    op.execute("ALTER TABLE no_such_table ADD COLUMN never integer")
+
+
+def downgrade() -> None:
+    pass
+'''
+    return "9999_e2e_broken.py", source.encode()
+
+
+def test_a_failing_migration_leaves_the_old_version_serving(running: Running) -> None:
+    before = _running_ids(running)
+    name, source = _broken_migration()
+    site = "/app/venv/lib/python3.11/site-packages/unifyops/identity/user/user_service"
+    broken = derive(
+        running.client,
+        running.plan.images["user"].service,
+        "user-service-broken-migration",
+        [f"COPY {name} {site}/migrations/versions/{name}"],
+        {name: source},
+    )
+
+    def attempt() -> None:
+        with pytest.raises(reconcile.RolloutError, match="user: migrations failed") as failure:
+            running.up(images=running.with_image("user", service=broken))
+        assert "no_such_table" in str(failure.value)
+        assert "keeps serving" in str(failure.value)
+
+    results = _under_load(running, attempt)
+    assert results["ok"] > 0
+    assert set(results) == {"ok"}, results
+    assert _running_ids(running) == before  # the new service never started
+
+
+def test_an_image_that_never_gets_ready_gets_no_traffic(running: Running) -> None:
+    before = _running_ids(running)
+    # Answers HTTP on the api's port, but 404 on /health/ready: never ready.
+    unready = derive(
+        running.client,
+        running.plan.images["user"].api,
+        "user-api-unready",
+        ['ENTRYPOINT ["python3", "-m", "http.server", "8002"]', "CMD []"],
+    )
+
+    def attempt() -> None:
+        with pytest.raises(reconcile.RolloutError, match="never became ready") as failure:
+            running.up(images=running.with_image("user", api=unready), ready_timeout=8)
+        assert "keeps serving" in str(failure.value)
+
+    results = _under_load(running, attempt)
+    assert results["ok"] > 0
+    assert set(results) == {"ok"}, results  # every answer came from the old version
+    assert _running_ids(running) == before
+
+
+def test_a_missing_image_stops_nothing(running: Running) -> None:
+    before = _running_ids(running)
+    missing = "127.0.0.1:5000/unifyops/user-api:no-such-tag"
+    with pytest.raises(reconcile.MissingImageError, match="no-such-tag"):
+        running.up(images=running.with_image("user", api=missing))
+    assert _running_ids(running) == before
+
+
+def test_a_rolling_update_under_load_fails_no_request(running: Running) -> None:
+    images = running.plan.images["user"]
+    new_service = derive(running.client, images.service, "user-service-next", ["LABEL e2e=next"])
+    new_api = derive(running.client, images.api, "user-api-next", ["LABEL e2e=next"])
+    before = _running_ids(running)
+
+    results = _under_load(
+        running,
+        lambda: running.up(images=running.with_image("user", service=new_service, api=new_api)),
+    )
+
+    assert results["ok"] > 0
+    assert set(results) == {"ok"}, results
+    after = _running_ids(running)
+    assert after["user-service"] != before["user-service"]
+    assert after["user-api"] != before["user-api"]
+    assert running.container("user", "service").image.id == new_service
+    assert running.container("user", "api").image.id == new_api
+    # Everything else was left alone.
+    unchanged = {k: v for k, v in after.items() if k not in ("user-service", "user-api")}
+    assert unchanged == {k: v for k, v in before.items() if k in unchanged}

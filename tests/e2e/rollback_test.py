@@ -1,0 +1,133 @@
+"""Rollback is a git revert: bump dev to a new image, `uo up --env dev`, revert the bump commit,
+`uo up --env dev` again, and the previous digest runs again. The infra files live in a throwaway
+git repository; the images are pushed to the local registry and pulled back by digest, as for a
+real environment. Only the auth stack runs (every other stack is the same machinery)."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+from pathlib import Path
+
+import docker
+import httpx
+import pytest
+from ruamel.yaml import YAML
+
+from e2e.environment import derive
+from unifyops_core.naming import STACKS
+from uo.bump import Release, bump
+from uo.images import inspect
+from uo.local import engine, reconcile, sources
+
+REGISTRY = sources.DEFAULT_REGISTRY
+ENV = "dev"
+
+
+def git(repo: Path, *args: str) -> str:
+    result = subprocess.run(["git", *args], cwd=repo, capture_output=True, text=True, check=True)
+    return result.stdout.strip()
+
+
+def push(client: docker.DockerClient, image_id: str, repository: str, tag: str) -> str:
+    """Push an image as registry/repository:tag; returns the digest the registry holds."""
+    client.images.get(image_id).tag(f"{REGISTRY}/{repository}", tag)
+    for line in client.images.push(f"{REGISTRY}/{repository}", tag, stream=True, decode=True):
+        assert "error" not in line, line
+    with httpx.Client(timeout=10) as http:
+        return inspect(http, REGISTRY, repository, tag).digest
+
+
+@pytest.fixture
+def infra_repo(tmp_path: Path) -> Path:
+    repo = tmp_path / "repo"
+    shutil.copytree(Path.cwd() / "infra", repo / "infra")
+    git(repo.parent, "init", "-q", "-b", "main", str(repo))
+    git(repo, "config", "user.email", "e2e@example.com")
+    git(repo, "config", "user.name", "e2e")
+    git(repo, "add", "-A")
+    git(repo, "commit", "-q", "-m", "infra as in the repository")
+    return repo
+
+
+def running_image(client: docker.DockerClient, tier: str) -> str:
+    (container,) = [
+        c for c in engine.containers(client, ENV, stack="auth", tier=tier) if c.status == "running"
+    ]
+    return str(container.image.id)
+
+
+def assert_only_the_service_rolled(outcome: reconcile.Outcome) -> None:
+    """A new service image reruns its stack's jobs (migrations, client registration) and rolls
+    the service; the api, database and edge stay as they are."""
+    assert "auth-service updated" in outcome.changes
+    rolled = {change for change in outcome.changes if change.endswith(("updated", "created"))}
+    assert rolled == {"auth-service updated"}
+
+
+def test_git_revert_of_a_bump_brings_the_previous_digest_back(infra_repo: Path) -> None:
+    client = engine.connect()
+    reconcile.down(client, ENV, volumes=True, report=print)
+    images, edge_image = sources.from_dist(Path.cwd(), list(STACKS))
+    auth = images["auth"]
+    second_service = derive(client, auth.service, "auth-service-rollback", ["LABEL e2e=second"])
+
+    first = {
+        tier: Release(
+            "auth",
+            tier,
+            "e2e-rollback-1",
+            push(client, image, f"unifyops/auth-{tier}", "e2e-rollback-1"),
+            None,
+        )
+        for tier, image in (("service", auth.service), ("api", auth.api))
+    }
+    database_digest = push(client, auth.database, "unifyops/postgres", "e2e-rollback-1")
+    second = Release(
+        "auth",
+        "service",
+        "e2e-rollback-2",
+        push(client, second_service, "unifyops/auth-service", "e2e-rollback-2"),
+        None,
+    )
+    # The starting point: dev's auth stack (database included) on the first images.
+    auth_file = infra_repo / f"infra/environments/{ENV}/auth.yaml"
+    yaml = YAML()
+    document = yaml.load(auth_file.read_text())
+    document["database"]["internal"]["image"] = {"tag": "e2e-rollback-1", "digest": database_digest}
+    yaml.dump(document, auth_file)
+    git(infra_repo, "commit", "-q", "-am", "dev database image")
+    assert bump(infra_repo, ENV, list(first.values()))
+
+    def up() -> reconcile.Outcome:
+        recorded = sources.recorded(infra_repo / "infra/environments", ENV, ["auth"], REGISTRY)
+        sources.pull_missing(
+            client,
+            [recorded["auth"].service, recorded["auth"].api, recorded["auth"].database],
+            print,
+        )
+        plan = reconcile.Plan(ENV, recorded, edge_image, ready_timeout=60)
+        return reconcile.up(client, plan, print)
+
+    try:
+        up()
+        first_id = running_image(client, "service")
+        assert (
+            first_id
+            == client.images.get(f"{REGISTRY}/unifyops/auth-service@{first['service'].digest}").id
+        )
+
+        bump_commit = bump(infra_repo, ENV, [second])
+        assert bump_commit
+        outcome = up()
+        assert_only_the_service_rolled(outcome)
+        assert running_image(client, "service") == second_service
+
+        git(infra_repo, "revert", "--no-edit", bump_commit)
+        outcome = up()
+        assert_only_the_service_rolled(outcome)
+        assert running_image(client, "service") == first_id
+        health = httpx.get(outcome.urls["auth-api"] + "/health/ready", timeout=5)
+        assert health.status_code == 200
+    finally:
+        reconcile.down(client, ENV, volumes=True, report=print)
