@@ -40,7 +40,7 @@ def test_status_lists_every_environment_stack_and_tier(
 ) -> None:
     assert len(status_rows(repo)) == 3 * 3 * 3
     assert main(["status"]) == 0
-    out = capsys.readouterr().out.splitlines()
+    out = capsys.readouterr().out.split("\n\n")[0].splitlines()  # the desired-state table
     assert out[0].split()[:3] == ["ENV", "STACK", "TIER"]
     assert len(out) == 28
 
