@@ -57,3 +57,63 @@ def unifyops_python_image(stack, tier, entry_point):
             'CMD ["serve"]',
         ],
     )
+
+
+def unifyops_app_image(stack):
+    """The app tier of a stack: its React bundle (built by npm inside a Pants sandbox) and the app
+    server (src/python/uo_appserver) in one image on :3000.
+
+    The bundle's inputs are the workspace files, the shared package and this app's own sources
+    (not the tests), so only those select the image in `uo affected`.
+    """
+    app = "%s_app" % stack
+    files(
+        name="%s_sources" % app,
+        sources=[
+            "%s/package.json" % app,
+            "%s/index.html" % app,
+            "%s/vite.config.ts" % app,
+            "%s/src/**/*" % app,
+            "!%s/src/**/*.test.*" % app,
+        ],
+    )
+    shell_command(
+        name="%s_bundle" % app,
+        # --ignore-scripts: nothing the build needs runs at install time (esbuild ships its
+        # binary as a package); npm takes the registry from the machine's own configuration.
+        command="npm ci --no-audit --no-fund --loglevel=error --ignore-scripts "
+        "&& npm run build --workspace %s" % app,
+        tools=["npm", "node", "bash", "sh", "env", "uname"],
+        execution_dependencies=[":workspace", ":shared_sources", ":%s_sources" % app],
+        output_directories=["%s/dist" % app],
+        extra_env_vars=["HOME"],
+        timeout=900,
+    )
+    docker_image(
+        name="%s_image" % app,
+        repository="unifyops/%s-app" % stack,
+        image_tags=["{build_args.UO_GIT_SHA}"],
+        dependencies=[":%s_bundle" % app, "src/python/uo_appserver:bin"],
+        extra_build_args=["UO_BASE_PYTHON_IMAGE", "UO_GIT_SHA", "UO_CORE_VERSION"],
+        image_labels={
+            "org.opencontainers.image.revision": "{build_args.UO_GIT_SHA}",
+            "org.opencontainers.image.version": "{build_args.UO_GIT_SHA}",
+            "org.opencontainers.image.source": "https://git.unifyops.internal/platform/unifyops",
+            "org.opencontainers.image.created": "1970-01-01T00:00:00Z",
+            "org.opencontainers.image.title": "%s-app" % stack,
+            "io.unifyops.stack": stack,
+            "io.unifyops.tier": "app",
+        },
+        instructions=[
+            "ARG UO_BASE_PYTHON_IMAGE",
+            "FROM ${UO_BASE_PYTHON_IMAGE}",
+            "COPY src.python.uo_appserver/bin.pex /app/server.pex",
+            "COPY src/web/%s/dist /app/bundle" % app,
+            "ENV PEX_ROOT=/tmp/pex PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1 UO_PORT=3000 "
+            "UO_BUNDLE_DIR=/app/bundle",
+            "USER 10001:10001",
+            "WORKDIR /app",
+            "EXPOSE 3000",
+            'ENTRYPOINT ["python3", "/app/server.pex"]',
+        ],
+    )

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import io
+import os
 import statistics
 import subprocess
 import sys
@@ -32,7 +33,8 @@ from unifyops_core.service_tokens import ServiceTokenProvider
 from uo.local import engine, reconcile, sources, vault
 from uo.local.topology import host_port
 
-ROOT = Path(__file__).resolve().parents[2]
+# `pants run` executes a pex outside the tree; the launcher says where the tree is.
+ROOT = Path(os.environ.get("UO_REPO_ROOT") or Path.cwd())
 ENV = "local"
 CONCURRENCY = 32
 SECONDS = 8.0
@@ -40,7 +42,9 @@ SECONDS = 8.0
 
 def timed_uo(*args: str) -> float:
     started = time.monotonic()
-    result = subprocess.run(["./uo", *args], cwd=ROOT, capture_output=True, text=True)
+    # This script runs under `pants run`; the ./pants that ./uo calls must not wait for it.
+    env = {**os.environ, "PANTS_CONCURRENT": "True"}
+    result = subprocess.run(["./uo", *args], cwd=ROOT, capture_output=True, text=True, env=env)
     if result.returncode != 0:
         raise SystemExit(f"./uo {' '.join(args)} failed:\n{result.stderr[-2000:]}")
     return time.monotonic() - started

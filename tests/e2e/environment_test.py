@@ -9,6 +9,8 @@ expensive part; the tests run in file order.
 from __future__ import annotations
 
 import json
+import os
+import subprocess
 import threading
 import uuid
 from collections import Counter
@@ -29,9 +31,8 @@ from unifyops.identity.user import user_service
 from unifyops_core import migrations
 from unifyops_core.naming import STACKS
 from uo.local import reconcile
-from uo.local.topology import network_name
 
-PORTS = {"database": 5432, "service": 8001, "api": 8002}
+PORTS = {"database": 5432, "service": 8001, "api": 8002, "app": 3000}
 # Tries a TCP connection to every (address, port) of every target; prints which target answered.
 PROBE = """
 import json, socket, sys
@@ -46,7 +47,7 @@ def answers(endpoint):
 
 targets = json.loads(sys.argv[1])
 with ThreadPoolExecutor(64) as pool:  # every endpoint at once: one timeout in all, not one each
-    futures = {name: [pool.submit(answers, e) for e in endpoints] for name, endpoints in targets.items()}
+    futures = {name: [pool.submit(answers, e) for e in ends] for name, ends in targets.items()}
     print(json.dumps({name: any(f.result() for f in fs) for name, fs in futures.items()}))
 """
 
@@ -101,6 +102,51 @@ def test_the_operator_login_works(running: Running) -> None:
     assert login.status_code == 200, login.text
 
 
+def test_the_apps_in_a_real_browser(running: Running) -> None:
+    """src/web/browser/flows.test.mjs in headless Chromium against this environment's apps.
+
+    It runs from the checkout (UO_REPO_ROOT), where the README's test command installed the npm
+    workspace; screenshots land in dist/test/screenshots there.
+    """
+    repo = Path(os.environ["UO_REPO_ROOT"])
+    script = repo / "src/web/browser/flows.test.mjs"
+    assert (repo / "src/web/node_modules/playwright-core").is_dir(), "run npm ci in src/web first"
+    assert Path("/usr/bin/chromium").is_file(), (
+        "Debian's chromium is needed (build-support/run-tests installs it)"
+    )
+    env = {
+        **os.environ,
+        "UO_AUTH_APP": running.url("auth-app"),
+        "UO_USER_APP": running.url("user-app"),
+        "UO_ENVIRONMENT_APP": running.url("environment-app"),
+        "UO_SCREENSHOT_DIR": str(repo / "dist/test/screenshots"),
+    }
+    result = subprocess.run(
+        ["node", "--test", "--test-reporter=tap", str(script)],
+        cwd=script.parent,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    print(result.stdout[-4000:])
+    assert result.returncode == 0, result.stdout[-4000:] + result.stderr[-2000:]
+    assert "# pass 4" in result.stdout, result.stdout[-2000:]
+    assert "# fail 0" in result.stdout, result.stdout[-2000:]
+
+
+def test_each_app_serves_its_bundle_and_forwards_to_its_own_gateway(running: Running) -> None:
+    for stack in STACKS:
+        page = httpx.get(running.url(f"{stack}-app", "/"))
+        assert page.status_code == 200
+        assert '<div id="root">' in page.text
+        relayed = httpx.post(
+            running.url(f"{stack}-app", "/api/v1/auth/login"),
+            json={"email": unique_email(), "password": "not the password"},
+        )
+        assert assert_uniform(relayed, 401)["error_type"] == "authentication_failed"
+
+
 # -- isolation ---------------------------------------------------------------------------------
 
 
@@ -129,15 +175,19 @@ def _probe_from(container: Container, targets: dict[str, list[tuple[str, int]]])
 def expected_reach(stack: str, tier: str) -> set[str]:
     """The chart's NetworkPolicy chain, as seen from inside one container: the next hop, plus
     the listening ports of whoever calls this tier over the same hop network (a network is
-    shared by both ends; only public endpoints listen there)."""
+    shared by both ends; only the callers' own serving ports listen there)."""
+    if tier == "app":
+        return {f"{stack}-api"}
     if tier == "service":
         return {f"{stack}-database", f"{stack}-api"}
     if stack == "auth":  # auth-api: its service; the other gateways call it for keys and tokens
-        return {"auth-service"} | {f"{other}-api" for other in STACKS if other != "auth"}
-    return {f"{stack}-service", "auth-api"}
+        return {"auth-service", "auth-app"} | {
+            f"{other}-api" for other in STACKS if other != "auth"
+        }
+    return {f"{stack}-service", "auth-api", f"{stack}-app"}
 
 
-@pytest.mark.parametrize("tier", ["service", "api"])
+@pytest.mark.parametrize("tier", ["app", "api", "service"])
 @pytest.mark.parametrize("stack", list(STACKS))
 def test_each_tier_reaches_exactly_its_hops(running: Running, stack: str, tier: str) -> None:
     reached = _probe_from(running.container(stack, tier), _targets(running))
@@ -151,21 +201,6 @@ def test_no_service_reaches_another_stacks_database(running: Running) -> None:
         assert {name for name in reached if name.endswith("-database")} == {f"{stack}-database"}
 
 
-@pytest.mark.parametrize("stack", list(STACKS))
-def test_the_app_position_reaches_only_its_api(running: Running, stack: str) -> None:
-    """A container where the app tier sits (only on the stack's edge network) reaches that
-    stack's api and no service or database."""
-    targets = _targets(running)
-    output = running.client.containers.run(
-        running.plan.edge_image,
-        entrypoint=["python3", "-c", PROBE, json.dumps(targets)],
-        network=network_name(running.plan.environment, f"{stack}-edge"),
-        remove=True,
-    )
-    answered: dict[str, bool] = json.loads(output.decode().strip().splitlines()[-1])
-    assert {name for name, ok in answered.items() if ok} == {f"{stack}-api"}
-
-
 # -- updates -------------------------------------------------------------------------------------
 
 
@@ -173,7 +208,7 @@ def _running_ids(running: Running) -> dict[str, str]:
     return {
         f"{stack}-{tier}": running.container(stack, tier).id
         for stack in STACKS
-        for tier in ("database", "service", "api")
+        for tier in ("database", "service", "api", "app")
     }
 
 

@@ -70,6 +70,8 @@ def test_git_revert_of_a_bump_brings_the_previous_digest_back(infra_repo: Path) 
     reconcile.down(client, ENV, volumes=True, report=print)
     images, edge_image = sources.from_dist(Path.cwd(), list(STACKS))
     auth = images["auth"]
+    assert auth.app is not None
+    app_image = auth.app
     second_service = derive(client, auth.service, "auth-service-rollback", ["LABEL e2e=second"])
 
     first = {
@@ -80,7 +82,7 @@ def test_git_revert_of_a_bump_brings_the_previous_digest_back(infra_repo: Path) 
             push(client, image, f"unifyops/auth-{tier}", "e2e-rollback-1"),
             None,
         )
-        for tier, image in (("service", auth.service), ("api", auth.api))
+        for tier, image in (("service", auth.service), ("api", auth.api), ("app", app_image))
     }
     database_digest = push(client, auth.database, "unifyops/postgres", "e2e-rollback-1")
     second = Release(
@@ -101,11 +103,9 @@ def test_git_revert_of_a_bump_brings_the_previous_digest_back(infra_repo: Path) 
 
     def up() -> reconcile.Outcome:
         recorded = sources.recorded(infra_repo / "infra/environments", ENV, ["auth"], REGISTRY)
-        sources.pull_missing(
-            client,
-            [recorded["auth"].service, recorded["auth"].api, recorded["auth"].database],
-            print,
-        )
+        stack = recorded["auth"]
+        assert stack.app is not None
+        sources.pull_missing(client, [stack.service, stack.api, stack.app, stack.database], print)
         plan = reconcile.Plan(ENV, recorded, edge_image, ready_timeout=60)
         return reconcile.up(client, plan, print)
 

@@ -94,6 +94,7 @@ def running_platform(infra: Path) -> Iterator[Platform]:
                             client_secret=platform.secrets["user"],
                             jwks_url=jwks_url,
                             token_url=token_url,
+                            auth_url=platform.url("auth-api"),
                         )
                     )
                 )
@@ -114,6 +115,7 @@ def running_platform(infra: Path) -> Iterator[Platform]:
                             client_secret=platform.secrets["environment"],
                             jwks_url=jwks_url,
                             token_url=token_url,
+                            auth_url=platform.url("auth-api"),
                         )
                     )
                 )

@@ -89,6 +89,31 @@ def test_register_login_profile_refresh_logout(platform: Platform) -> None:
     assert assert_uniform(after, 401)["error_type"] == "authentication_failed"
 
 
+@pytest.mark.parametrize("gateway", ["user-api", "environment-api"])
+def test_every_gateway_relays_sign_in_to_the_auth_stack(platform: Platform, gateway: str) -> None:
+    """An app reaches only its own gateway; signing in there must work like at auth-api."""
+    email = f"relay-{uuid.uuid4().hex[:8]}@example.com"
+    credentials = {"email": email, "password": PASSWORD}
+    registered = httpx.post(platform.url(gateway, "/v1/auth/register"), json=credentials)
+    assert registered.status_code == 201, registered.text
+    login = httpx.post(platform.url(gateway, "/v1/auth/login"), json=credentials)
+    assert login.status_code == 200, login.text
+    tokens = login.json()
+    refreshed = httpx.post(
+        platform.url(gateway, "/v1/auth/refresh"), json={"refresh_token": tokens["refresh_token"]}
+    )
+    assert refreshed.status_code == 200, refreshed.text
+    wrong = httpx.post(
+        platform.url(gateway, "/v1/auth/login"), json={**credentials, "password": "wrong password!"}
+    )
+    assert assert_uniform(wrong, 401)["error_type"] == "authentication_failed"
+    logout = httpx.post(
+        platform.url(gateway, "/v1/auth/logout"),
+        json={"refresh_token": refreshed.json()["refresh_token"]},
+    )
+    assert logout.status_code == 204
+
+
 def test_environments_and_their_versions(platform: Platform) -> None:
     _, tokens = register_and_login(platform)
     response = httpx.get(

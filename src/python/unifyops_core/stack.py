@@ -29,6 +29,7 @@ from unifyops_core.keys import JwksKeys, KeySource, StaticKeys
 from unifyops_core.naming import Component
 from unifyops_core.security import install_auth, require_service
 from unifyops_core.service_tokens import ServiceTokenProvider
+from unifyops_core.session_relay import SessionRelay
 from unifyops_core.settings import ServiceSettings
 from unifyops_core.tokens import TokenValidator
 
@@ -59,6 +60,9 @@ class GatewayTierSettings(TierSettings):
     jwks_url: str = "http://auth-api:8002/.well-known/jwks.json"
     token_url: str = "http://auth-api:8002/oauth/token"
     client_secret: SecretStr = SecretStr("")
+    # Where session calls (sign in, refresh, sign out) are relayed, so each app needs only its
+    # own gateway.
+    auth_url: str = "http://auth-api:8002"
 
 
 def create_service_tier(
@@ -121,8 +125,14 @@ def create_gateway_tier(
     token_provider: ServiceTokenProvider | None = None,
     service_transport: httpx.AsyncBaseTransport | None = None,
     core_requirement: str | None = None,
+    relay_sessions: bool = True,
+    auth_transport: httpx.AsyncBaseTransport | None = None,
 ) -> FastAPI:
-    """A gateway tier: user tokens checked, ``app.state.service`` calls the stack's service."""
+    """A gateway tier: user tokens checked, ``app.state.service`` calls the stack's service.
+
+    With ``relay_sessions`` (every gateway but auth's own) it also relays the session calls to the
+    auth stack (unifyops_core.session_relay).
+    """
     if core_requirement:
         check_core(core_requirement, service=component.name)
     service = Component(component.stack, "service")
@@ -139,10 +149,14 @@ def create_gateway_tier(
         transport=service_transport,
     )
 
+    relay = SessionRelay(settings.auth_url, transport=auth_transport) if relay_sessions else None
+
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         yield
         await client.aclose()
+        if relay is not None:
+            await relay.aclose()
 
     app = create_service_app(settings, version=version, lifespan=lifespan)
     app.state.service = client
@@ -157,6 +171,8 @@ def create_gateway_tier(
     )
     for router in routers:
         app.include_router(router)
+    if relay is not None:
+        app.include_router(relay.router)
     return app
 
 

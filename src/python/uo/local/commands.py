@@ -32,7 +32,10 @@ def run_up(
         images = sources.recorded(repo / "infra" / "environments", environment, chosen, registry)
         _, edge_image = sources.build_working_tree(repo, [], progress)
         references = [
-            ref for stack in images.values() for ref in (stack.database, stack.service, stack.api)
+            ref
+            for stack in images.values()
+            for ref in (stack.database, stack.service, stack.api, stack.app)
+            if ref
         ]
         sources.pull_missing(client, references, progress)
     plan = reconcile.Plan(

@@ -28,9 +28,13 @@ def tier_target(stack: str, tier: str) -> str:
     return Component(stack, tier).pex_target.replace(":bin", ":image")
 
 
+def app_target(stack: str) -> str:
+    return f"src/web:{stack}_app_image"
+
+
 def image_targets(stacks: list[str]) -> list[str]:
     targets = [tier_target(stack, tier) for stack in stacks for tier in PYTHON_TIERS]
-    return [*targets, POSTGRES_TARGET, EDGE_TARGET]
+    return [*targets, *(app_target(stack) for stack in stacks), POSTGRES_TARGET, EDGE_TARGET]
 
 
 def _built_reference(dist: Path, target: str) -> str:
@@ -49,6 +53,7 @@ def from_dist(dist: Path, stacks: list[str]) -> tuple[dict[str, StackImages], st
             database=_built_reference(dist, POSTGRES_TARGET),
             service=_built_reference(dist, tier_target(stack, "service")),
             api=_built_reference(dist, tier_target(stack, "api")),
+            app=_built_reference(dist, app_target(stack)),
         )
         for stack in stacks
     }
@@ -94,12 +99,13 @@ def recorded(
         refs = {
             tier: _reference(registry, f"unifyops/{stack}-{tier}", image.tag, image.digest)
             for tier, image in state.tiers.items()
-            if tier in PYTHON_TIERS
+            if image.tag or image.digest or tier in PYTHON_TIERS
         }
         images[stack] = StackImages(
             database=_database_image(infra, environment, stack, registry),
             service=refs["service"],
             api=refs["api"],
+            app=refs.get("app"),
         )
     return images
 
@@ -138,6 +144,7 @@ def stacks_or_all(selected: list[str] | None) -> list[str]:
 __all__ = [
     "DEFAULT_REGISTRY",
     "EDGE_TARGET",
+    "app_target",
     "build_working_tree",
     "from_dist",
     "image_targets",

@@ -29,6 +29,7 @@ def create_app(
         core_requirement=CORE_REQUIREMENT,
         routers=[auth.router, keys.router],
         token_provider=token_provider,
+        relay_sessions=False,  # these are its own routes
     )
 
 

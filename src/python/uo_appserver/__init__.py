@@ -1,0 +1,1 @@
+"""The app tier's server (see server.py)."""

@@ -1,0 +1,94 @@
+// The three apps in headless Chromium (Debian's, driven by playwright-core), against a running
+// environment (tests/e2e starts one and passes the URLs): sign-in errors, register, sign in,
+// edit the profile in the user app (the session follows through the httpOnly cookie), and the
+// dashboard with every environment and its versions. Screenshots go to $UO_SCREENSHOT_DIR.
+import assert from "node:assert/strict";
+import { mkdirSync } from "node:fs";
+import { join } from "node:path";
+import { after, before, test } from "node:test";
+import { chromium } from "playwright-core";
+
+const AUTH_APP = process.env.UO_AUTH_APP;
+const USER_APP = process.env.UO_USER_APP;
+const ENVIRONMENT_APP = process.env.UO_ENVIRONMENT_APP;
+const SHOTS = process.env.UO_SCREENSHOT_DIR ?? "screenshots";
+const EMAIL = `browser-${Date.now()}@example.com`;
+const PASSWORD = "a long enough passphrase";
+// Headless without reaching any outside host (see shared/ENVIRONMENT.md of the project).
+const FLAGS = ["--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking",
+  "--disable-component-update", "--disable-sync"];
+
+let browser;
+let page;
+
+before(async () => {
+  assert.ok(AUTH_APP && USER_APP && ENVIRONMENT_APP, "UO_AUTH_APP, UO_USER_APP and UO_ENVIRONMENT_APP must be set");
+  mkdirSync(SHOTS, { recursive: true });
+  browser = await chromium.launch({ executablePath: process.env.UO_CHROMIUM ?? "/usr/bin/chromium", args: FLAGS });
+  const context = await browser.newContext({ viewport: { width: 1280, height: 800 } });
+  page = await context.newPage();
+  page.setDefaultTimeout(20_000);
+});
+
+after(async () => {
+  await browser?.close();
+});
+
+test("a wrong password shows the server's message with its error id", async () => {
+  await page.goto(AUTH_APP);
+  await page.getByLabel("Email").fill("nobody@example.com");
+  await page.getByLabel("Password").fill("not the right one");
+  await page.getByRole("button", { name: "Sign in" }).click();
+  const alert = page.getByRole("alert");
+  await alert.waitFor();
+  assert.match(await alert.textContent(), /Invalid email or password \(error id [0-9a-f-]{36}\)/);
+  await page.screenshot({ path: join(SHOTS, "login-error.png") });
+});
+
+test("register, then sign in", async () => {
+  await page.goto(AUTH_APP);
+  await page.screenshot({ path: join(SHOTS, "login.png") });
+  await page.getByRole("button", { name: "Create an account" }).click();
+  await page.getByLabel("Email").fill(EMAIL);
+  await page.getByLabel("Password").fill(PASSWORD);
+  await page.getByRole("button", { name: "Create account" }).click();
+  await page.getByText("Account created").waitFor();
+  await page.getByLabel("Password").fill(PASSWORD);
+  await page.getByRole("button", { name: "Sign in" }).click();
+  await page.getByText(`You are signed in as ${EMAIL}`).waitFor();
+  const stored = await page.evaluate(() => localStorage.length + sessionStorage.length);
+  assert.equal(stored, 0, "no token may be kept in web storage");
+  const cookies = await page.context().cookies();
+  const session = cookies.find((cookie) => cookie.name === "uo_refresh");
+  assert.ok(session?.httpOnly, "the refresh token lives in an httpOnly cookie");
+  assert.equal(await page.evaluate(() => document.cookie), "", "script cannot read it");
+});
+
+test("the user app resumes the session and saves a profile change", async () => {
+  await page.goto(USER_APP);
+  const name = page.getByLabel("Display name");
+  await name.waitFor();
+  await name.fill("Ada Lovelace");
+  await page.getByLabel("Time zone").fill("Europe/London");
+  await page.getByRole("button", { name: "Save" }).click();
+  await page.getByText("Saved.").waitFor();
+  await page.reload();
+  await page.getByLabel("Display name").waitFor();
+  assert.equal(await page.getByLabel("Display name").inputValue(), "Ada Lovelace");
+  await page.screenshot({ path: join(SHOTS, "profile.png") });
+});
+
+test("the dashboard shows every environment with its versions", async () => {
+  await page.goto(ENVIRONMENT_APP);
+  const table = page.getByRole("table", { name: "Environments" });
+  await table.waitFor();
+  const headers = await table.locator("thead th").allTextContents();
+  assert.deepEqual(headers, ["Stack", "dev", "staging", "prod"]);
+  const rows = await table.locator("tbody th").allTextContents();
+  assert.deepEqual(rows, ["auth", "environment", "user"]);
+  const cell = await table.locator('[data-cell="prod/user"]').textContent();
+  assert.match(cell, /api\s*[0-9a-f]{8}/);
+  assert.match(cell, /core \d+\.\d+\.\d+/);
+  await page.getByRole("region", { name: "Promotion" }).getByText(/→/).first().waitFor();
+  await page.screenshot({ path: join(SHOTS, "dashboard.png"), fullPage: true });
+});
