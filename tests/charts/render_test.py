@@ -150,3 +150,14 @@ def test_ingress_routes_the_environment_host_to_the_app_with_tls() -> None:
     assert ingress["spec"]["tls"][0]["secretName"] == "uo-prod-wildcard-tls"
     backend = ingress["spec"]["rules"][0]["http"]["paths"][0]["backend"]["service"]
     assert backend == {"name": "user-app", "port": {"name": "http"}}
+
+
+def test_the_app_tier_forwards_to_its_own_gateway_with_a_secure_cookie() -> None:
+    (app,) = [
+        o
+        for o in rendered(Target("prod", "user"))
+        if o["kind"] == "Deployment" and o["metadata"]["name"] == "user-app"
+    ]
+    env = {e["name"]: e.get("value") for e in app["spec"]["template"]["spec"]["containers"][0]["env"]}
+    assert env["UO_API_URL"] == "http://user-api:8002"
+    assert env["UO_SECURE_COOKIE"] == "true"

@@ -27,8 +27,16 @@ IMAGES = {
     "environment-api": f"{PY}/platform/environment/environment_api:image",
     "environment-service": f"{PY}/platform/environment/environment_service:image",
     "postgres": "src/docker/postgres:image",
+    "edge": "src/python/uo_edge:image",
+    "auth-app": "src/web:auth_app_image",
+    "user-app": "src/web:user_app_image",
+    "environment-app": "src/web:environment_app_image",
 }
+# Every image on the Python base (the tiers, the edge, the apps' server).
 PYTHON_IMAGES = {name for name in IMAGES if name != "postgres"}
+# What unifyops_core is part of: the api and service tiers.
+CORE_IMAGES = {name for name in IMAGES if name.endswith(("-api", "-service"))}
+APP_IMAGES = {"auth-app", "user-app", "environment-app"}
 
 
 def git(repo: Path, *args: str) -> str:
@@ -77,7 +85,7 @@ def bump_lock_pin(project: str) -> Callable[[Path], None]:
 
 
 SCENARIOS: dict[str, tuple[Callable[[Path], None], set[str]]] = {
-    "core source": (append("src/python/unifyops_core/redaction.py"), PYTHON_IMAGES),
+    "core source": (append("src/python/unifyops_core/redaction.py"), CORE_IMAGES),
     "one service's source": (
         append(f"{PY}/identity/user/user_service/profiles.py"),
         {"user-service"},
@@ -100,6 +108,12 @@ SCENARIOS: dict[str, tuple[Callable[[Path], None], set[str]]] = {
     ),
     "a test-only file": (append(f"{PY}/identity/user/user_service/service_test.py"), set()),
     "the README": (append("README.md", "\nMore words.\n"), set()),
+    "one app's source": (append("src/web/user_app/src/Profile.tsx", "// changed\n"), {"user-app"}),
+    "an app's test only": (append("src/web/user_app/src/Profile.test.tsx", "// changed\n"), set()),
+    "the shared UI package": (append("src/web/shared/src/Layout.tsx", "// changed\n"), APP_IMAGES),
+    "the npm lockfile": (append("src/web/package-lock.json", "\n"), APP_IMAGES),
+    "the app server": (append("src/python/uo_appserver/server.py"), APP_IMAGES),
+    "the edge": (append("src/python/uo_edge/proxy.py"), {"edge"}),
 }
 
 
