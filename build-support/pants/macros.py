@@ -109,8 +109,9 @@ def unifyops_app_image(stack):
             "FROM ${UO_BASE_PYTHON_IMAGE}",
             "COPY src.python.uo_appserver/bin.pex /app/server.pex",
             "COPY src/web/%s/dist /app/bundle" % app,
+            # The gateway by its naming-contract name, as the other tiers default to theirs.
             "ENV PEX_ROOT=/tmp/pex PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1 UO_PORT=3000 "
-            "UO_BUNDLE_DIR=/app/bundle",
+            "UO_BUNDLE_DIR=/app/bundle UO_API_URL=http://%s-api:8002" % stack,
             "USER 10001:10001",
             "WORKDIR /app",
             "EXPOSE 3000",

@@ -24,6 +24,9 @@ PYTHON_COMPONENTS = [
     for stack in ("auth", "user", "environment")
     for tier in ("api", "service")
 ]
+# The app tier: the React bundle behind the app server (no unifyops_core inside).
+APP_COMPONENTS = [Component(stack, "app") for stack in ("auth", "user", "environment")]
+ALL_COMPONENTS = PYTHON_COMPONENTS + APP_COMPONENTS
 START_BUDGET_SECONDS = 20.0
 REQUIRED_LABELS = (
     "org.opencontainers.image.revision",
@@ -88,19 +91,24 @@ def wait_for_live(base_url: str, container: Container) -> float:
     )
 
 
-def test_one_image_per_service_and_gateway_plus_the_database() -> None:
-    expected = {c.image_repository for c in PYTHON_COMPONENTS} | {"unifyops/postgres"}
+def test_one_image_per_tier_plus_the_database() -> None:
+    expected = {c.image_repository for c in ALL_COMPONENTS} | {"unifyops/postgres"}
     assert set(IMAGES) == expected
 
 
-@pytest.mark.parametrize("component", PYTHON_COMPONENTS, ids=lambda c: c.name)
+@pytest.mark.parametrize("component", ALL_COMPONENTS, ids=lambda c: c.name)
 def test_image_metadata_follows_the_contract(
     engine: docker.DockerClient, component: Component
 ) -> None:
     image = engine.images.get(image_for(component).image_id)
     config = image.attrs["Config"]
     labels = config["Labels"]
-    assert all(labels.get(label) for label in REQUIRED_LABELS), labels
+    required = [
+        label
+        for label in REQUIRED_LABELS
+        if component.tier != "app" or label != "io.unifyops.core-version"
+    ]
+    assert all(labels.get(label) for label in required), labels
     assert (labels["io.unifyops.stack"], labels["io.unifyops.tier"]) == (
         component.stack,
         component.tier,
@@ -116,7 +124,7 @@ def test_image_metadata_follows_the_contract(
     )
 
 
-@pytest.mark.parametrize("component", PYTHON_COMPONENTS, ids=lambda c: c.name)
+@pytest.mark.parametrize("component", ALL_COMPONENTS, ids=lambda c: c.name)
 def test_image_starts_serves_health_as_non_root_and_stops_gracefully(
     engine: docker.DockerClient, network: Network, component: Component
 ) -> None:
@@ -125,8 +133,9 @@ def test_image_starts_serves_health_as_non_root_and_stops_gracefully(
         wait_for_live(base_url, container)
         assert container.exec_run("id -u").output.decode().strip() == "10001"
         ready = httpx.get(f"{base_url}/health/ready", timeout=5)
-        # Gateways have no dependency check; services have no database here, so they are not ready.
-        if component.tier == "api":
+        # Gateways have no dependency check and apps need only their bundle; services have no
+        # database here, so they are not ready.
+        if component.tier in ("api", "app"):
             assert ready.status_code == 200
         else:
             assert ready.status_code == 503

@@ -12,6 +12,7 @@ import httpx
 import pytest
 
 from images.built import built_images
+from unifyops_core._version import __version__
 from uo.images import RegistryError, record
 
 REGISTRY = "127.0.0.1:5000"
@@ -35,7 +36,7 @@ def test_pushed_images_are_recorded_with_their_digest_and_labels(tmp_path: Path)
     (recorded,) = record(dist, output)
 
     assert recorded.digest == pushed_digest
-    assert (recorded.stack, recorded.tier, recorded.core_version) == ("user", "api", "0.1.0")
+    assert (recorded.stack, recorded.tier, recorded.core_version) == ("user", "api", __version__)
     assert json.loads(output.read_text())["images"][0]["digest"] == pushed_digest
     catalog = httpx.get(f"http://{REGISTRY}/v2/_catalog").json()["repositories"]
     assert "unifyops/user-api" in catalog

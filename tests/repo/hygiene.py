@@ -64,6 +64,8 @@ RULES: dict[str, re.Pattern[str]] = {
 
 LOCKFILE_RULE = "download URL in a lockfile"
 _LOCKFILE_URL = re.compile(r'"(?:url|resolved)"\s*:\s*"(?:https?|ftp)://', re.IGNORECASE)
+# npm lockfiles download from "resolved"; their "url" keys are only funding links to a project.
+_NPM_LOCKFILE_URL = re.compile(r'"resolved"\s*:\s*"(?:https?|ftp)://', re.IGNORECASE)
 _LOCKFILE_NAMES = re.compile(r"(?:\.lock|-lock\.json|lock\.ya?ml)$")
 
 
@@ -80,7 +82,9 @@ class Finding:
 
 def scan_text(path: str, text: str) -> Iterator[Finding]:
     rules = dict(RULES)
-    if _LOCKFILE_NAMES.search(path):
+    if path.endswith("package-lock.json"):
+        rules[LOCKFILE_RULE] = _NPM_LOCKFILE_URL
+    elif _LOCKFILE_NAMES.search(path):
         rules[LOCKFILE_RULE] = _LOCKFILE_URL
     for number, line in enumerate(text.splitlines(), start=1):
         for rule, pattern in rules.items():

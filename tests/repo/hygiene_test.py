@@ -43,6 +43,8 @@ def test_flags_download_urls_only_in_lockfiles() -> None:
     assert LOCKFILE_RULE in _rules("src/web/package-lock.json", line.replace("url", "resolved"))
     assert LOCKFILE_RULE not in _rules("docs/notes.json", line)
     assert not _rules("default.lock", '"url": "file://${WHEELHOUSE}/fastapi-1-py3-none-any.whl"')
+    # An npm lockfile's "url" keys are funding links of a package, not where it downloads from.
+    assert LOCKFILE_RULE not in _rules("src/web/package-lock.json", line)
 
 
 def test_flags_private_keys() -> None:
