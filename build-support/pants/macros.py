@@ -5,6 +5,34 @@
 
 
 
+def unifyops_image_labels(stack, tier, with_core):
+    """The OCI and io.unifyops labels of a tier's image (the app tier carries no core)."""
+    labels = {
+        "org.opencontainers.image.revision": "{build_args.UO_GIT_SHA}",
+        "org.opencontainers.image.version": "{build_args.UO_GIT_SHA}",
+        "org.opencontainers.image.source": "https://git.unifyops.internal/platform/unifyops",
+        # Fixed, so the same inputs give the same image config.
+        "org.opencontainers.image.created": "1970-01-01T00:00:00Z",
+        "org.opencontainers.image.title": "%s-%s" % (stack, tier),
+        "io.unifyops.stack": stack,
+        "io.unifyops.tier": tier,
+    }
+    if with_core:
+        labels["io.unifyops.core-version"] = "{build_args.UO_CORE_VERSION}"
+    return labels
+
+
+def unifyops_stack_images():
+    """Every stack's tier images and the database image: what tests that run them depend on."""
+    tiers = [
+        "src/python/unifyops/%s/%s/%s_%s:image" % (domain, stack, stack, tier)
+        for domain, stack in (("identity", "auth"), ("identity", "user"), ("platform", "environment"))
+        for tier in ("api", "service")
+    ]
+    apps = ["src/web:%s_app_image" % stack for stack in ("auth", "user", "environment")]
+    return tiers + apps + ["src/docker/postgres:image"]
+
+
 def unifyops_python_image(stack, tier, entry_point):
     """pex binaries for a tier (full, deps-only, sources-only) and its docker_image.
 
@@ -23,17 +51,7 @@ def unifyops_python_image(stack, tier, entry_point):
         image_tags=["{build_args.UO_GIT_SHA}"],
         dependencies=[":deps", ":srcs"],
         extra_build_args=["UO_BASE_PYTHON_IMAGE", "UO_GIT_SHA", "UO_CORE_VERSION"],
-        image_labels={
-            "org.opencontainers.image.revision": "{build_args.UO_GIT_SHA}",
-            "org.opencontainers.image.version": "{build_args.UO_GIT_SHA}",
-            "org.opencontainers.image.source": "https://git.unifyops.internal/platform/unifyops",
-            # Fixed, so the same inputs give the same image config.
-            "org.opencontainers.image.created": "1970-01-01T00:00:00Z",
-            "org.opencontainers.image.title": "%s-%s" % (stack, tier),
-            "io.unifyops.core-version": "{build_args.UO_CORE_VERSION}",
-            "io.unifyops.stack": stack,
-            "io.unifyops.tier": tier,
-        },
+        image_labels=unifyops_image_labels(stack, tier, with_core=True),
         instructions=[
             "ARG UO_BASE_PYTHON_IMAGE",
             "FROM ${UO_BASE_PYTHON_IMAGE} AS deps",
@@ -95,15 +113,7 @@ def unifyops_app_image(stack):
         image_tags=["{build_args.UO_GIT_SHA}"],
         dependencies=[":%s_bundle" % app, "src/python/uo_appserver:bin"],
         extra_build_args=["UO_BASE_PYTHON_IMAGE", "UO_GIT_SHA", "UO_CORE_VERSION"],
-        image_labels={
-            "org.opencontainers.image.revision": "{build_args.UO_GIT_SHA}",
-            "org.opencontainers.image.version": "{build_args.UO_GIT_SHA}",
-            "org.opencontainers.image.source": "https://git.unifyops.internal/platform/unifyops",
-            "org.opencontainers.image.created": "1970-01-01T00:00:00Z",
-            "org.opencontainers.image.title": "%s-app" % stack,
-            "io.unifyops.stack": stack,
-            "io.unifyops.tier": "app",
-        },
+        image_labels=unifyops_image_labels(stack, "app", with_core=False),
         instructions=[
             "ARG UO_BASE_PYTHON_IMAGE",
             "FROM ${UO_BASE_PYTHON_IMAGE}",

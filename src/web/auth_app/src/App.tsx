@@ -1,10 +1,10 @@
-import { Layout, SignIn, useAuth } from "@unifyops/shared";
+import { AppFrame, useAuth } from "@unifyops/shared";
+
+function SignedIn() {
+  const { email } = useAuth();
+  return <p role="status">You are signed in as {email}.</p>;
+}
 
 export function App() {
-  const auth = useAuth();
-  return (
-    <Layout title="Account" user={auth.email} onSignOut={() => void auth.logout()}>
-      {auth.token ? <p role="status">You are signed in as {auth.email}.</p> : <SignIn />}
-    </Layout>
-  );
+  return <AppFrame title="Account">{() => <SignedIn />}</AppFrame>;
 }

@@ -1,13 +1,4 @@
-import { StrictMode } from "react";
-import { createRoot } from "react-dom/client";
-import { AuthProvider, createApiClient } from "@unifyops/shared";
-import "@unifyops/shared/src/styles.css";
+import { mountApp } from "@unifyops/shared";
 import { App } from "./App";
 
-createRoot(document.getElementById("root")!).render(
-  <StrictMode>
-    <AuthProvider api={createApiClient()}>
-      <App />
-    </AuthProvider>
-  </StrictMode>,
-);
+mountApp(App);

@@ -1,13 +1,8 @@
-import { Layout, SignIn, createApiClient, useAuth } from "@unifyops/shared";
+import { AppFrame, createApiClient } from "@unifyops/shared";
 import { Dashboard } from "./Dashboard";
 
 const api = createApiClient();
 
 export function App() {
-  const auth = useAuth();
-  return (
-    <Layout title="Environments" user={auth.email} onSignOut={() => void auth.logout()}>
-      {auth.token ? <Dashboard api={api} /> : <SignIn />}
-    </Layout>
-  );
+  return <AppFrame title="Environments">{() => <Dashboard api={api} />}</AppFrame>;
 }

@@ -5,3 +5,4 @@ export type { AccessToken, AuthState } from "./auth";
 export { ErrorMessage, Layout } from "./Layout";
 export type { LayoutProps } from "./Layout";
 export { SignIn } from "./SignIn";
+export { AppFrame, mountApp } from "./mount";
