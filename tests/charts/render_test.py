@@ -158,6 +158,7 @@ def test_the_app_tier_forwards_to_its_own_gateway_with_a_secure_cookie() -> None
         for o in rendered(Target("prod", "user"))
         if o["kind"] == "Deployment" and o["metadata"]["name"] == "user-app"
     ]
-    env = {e["name"]: e.get("value") for e in app["spec"]["template"]["spec"]["containers"][0]["env"]}
+    (container,) = app["spec"]["template"]["spec"]["containers"]
+    env = {e["name"]: e.get("value") for e in container["env"]}
     assert env["UO_API_URL"] == "http://user-api:8002"
     assert env["UO_SECURE_COOKIE"] == "true"
