@@ -60,6 +60,8 @@ if ! command -v dockerd >/dev/null 2>&1; then
 fi
 
 mkdir -p "${root}/data" "${root}/exec"
+# `uo up` gives every environment a dozen networks; the engine's default pools hold only 31, so
+# the private engine hands out /24s from one /16 (256 networks).
 isolate_networks
 say "starting a private engine (${root}; log: ${root}/dockerd.log)"
 nohup dockerd \
@@ -69,6 +71,7 @@ nohup dockerd \
   --pidfile "${root}/dockerd.pid" \
   --storage-driver vfs \
   --iptables=false --ip6tables=false --bridge=none --ip-forward=false \
+  --default-address-pool base=10.213.0.0/16,size=24 \
   >"${root}/dockerd.log" 2>&1 &
 for _ in $(seq 1 60); do
   if answers "${socket}"; then
