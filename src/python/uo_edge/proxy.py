@@ -19,7 +19,11 @@ import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-CONNECT_TIMEOUT_SECONDS = 5.0
+CONNECT_TIMEOUT_SECONDS = 4.0
+# Addresses are tried staggered, not one after another: during a rolling update the name can
+# still resolve to a container that just stopped, whose address no longer answers at all.
+HAPPY_EYEBALLS_DELAY = 0.25
+CONNECT_ATTEMPTS = 2
 DRAIN_SECONDS = 10.0
 CHUNK = 64 * 1024
 
@@ -87,6 +91,27 @@ async def _pipe(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> N
         writer.close()
 
 
+async def connect(route: Route) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
+    """Resolve the upstream afresh and connect, once more after a short pause if nothing
+    answered (the moment a rolling update swaps the containers behind the name)."""
+    failure: OSError | TimeoutError = OSError(f"{route.upstream_host} did not answer")
+    for attempt in range(CONNECT_ATTEMPTS):
+        if attempt:
+            await asyncio.sleep(0.2)
+        try:
+            return await asyncio.wait_for(
+                asyncio.open_connection(
+                    route.upstream_host,
+                    route.upstream_port,
+                    happy_eyeballs_delay=HAPPY_EYEBALLS_DELAY,
+                ),
+                CONNECT_TIMEOUT_SECONDS,
+            )
+        except (OSError, TimeoutError) as exc:
+            failure = exc
+    raise failure
+
+
 class Edge:
     def __init__(self, routes: list[Route]) -> None:
         self.routes = routes
@@ -101,10 +126,7 @@ class Edge:
         upstream = f"{route.upstream_host}:{route.upstream_port}"
         try:
             try:
-                up_reader, up_writer = await asyncio.wait_for(
-                    asyncio.open_connection(route.upstream_host, route.upstream_port),
-                    CONNECT_TIMEOUT_SECONDS,
-                )
+                up_reader, up_writer = await connect(route)
             except (OSError, TimeoutError) as exc:
                 log("upstream_unavailable", upstream=upstream, error=type(exc).__name__)
                 client_writer.write(unavailable_response(upstream))

@@ -84,3 +84,20 @@ def test_an_absent_upstream_gets_the_uniform_error_shape() -> None:
     assert error["status_code"] == 503
     assert error["error_type"] == "dependency_unavailable"
     assert f"X-Error-ID: {error['error_id']}".encode() in head
+
+
+def test_an_upstream_that_appears_a_moment_later_still_gets_the_connection() -> None:
+    """The swap in a rolling update: nothing answers at first, the new container right after."""
+
+    async def run() -> bytes:
+        upstream_port = _free_port()
+        listen = _free_port()
+        async with _edge([Route(listen, "127.0.0.1", upstream_port)]):
+            exchange = asyncio.create_task(_exchange(listen, b"late"))
+            await asyncio.sleep(0.05)  # the first attempt has been refused by now
+            upstream = await asyncio.start_server(_echo_upper, "127.0.0.1", upstream_port)
+            answer = await exchange
+            upstream.close()
+        return answer
+
+    assert asyncio.run(run()) == b"LATE"
