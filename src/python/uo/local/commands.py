@@ -27,10 +27,10 @@ def run_up(
     chosen = sources.stacks_or_all(stacks)
     client = engine.connect()
     if environment == "local":
-        images, edge_image = sources.build_working_tree(repo, chosen, progress)
+        images, edge_image = sources.build_working_tree(repo, chosen, progress, client)
     else:
         images = sources.recorded(repo / "infra" / "environments", environment, chosen, registry)
-        _, edge_image = sources.build_working_tree(repo, [], progress)
+        _, edge_image = sources.build_working_tree(repo, [], progress, client)
         references = [
             ref
             for stack in images.values()

@@ -4,6 +4,7 @@ ones an environment's infra files record (pulled from the registry when the engi
 from __future__ import annotations
 
 import json
+import subprocess
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -60,14 +61,46 @@ def from_dist(dist: Path, stacks: list[str]) -> tuple[dict[str, StackImages], st
     return images, _built_reference(dist, EDGE_TARGET)
 
 
+def clean_commit(repo: Path) -> str | None:
+    """HEAD when the working tree has no change at all (untracked files included), else None."""
+
+    def git(*args: str) -> str:
+        result = subprocess.run(["git", *args], cwd=repo, capture_output=True, text=True)
+        return result.stdout.strip() if result.returncode == 0 else "?"
+
+    if git("status", "--porcelain") != "":
+        return None
+    head = git("rev-parse", "HEAD")
+    return None if head == "?" else head
+
+
+def already_built(dist: Path, targets: list[str], commit: str, client: docker.DockerClient) -> bool:
+    """Every target's last build is of ``commit`` (its tag) and its image is still on the engine."""
+    for target in targets:
+        try:
+            info: dict[str, Any] = json.loads(info_file(dist, target).read_text())
+            tag = info["registries"][0]["tags"][0]["tag"]
+            client.images.get(info["image_id"])
+        except (OSError, ValueError, KeyError, IndexError, docker.errors.ImageNotFound):
+            return False
+        if tag != commit:
+            return False
+    return True
+
+
 def build_working_tree(
-    repo: Path, stacks: list[str], report: Callable[[str], None]
+    repo: Path, stacks: list[str], report: Callable[[str], None], client: docker.DockerClient
 ) -> tuple[dict[str, StackImages], str]:
-    """`pants package` the images of these stacks (Pants and the engine's layer cache skip what
-    did not change), then read what was built."""
+    """The images of these stacks as the working tree defines them: reused when a clean tree's
+    commit was built already, else `pants package` (Pants and the engine's layer cache skip what
+    did not change)."""
     targets = image_targets(stacks)
-    report(f"[local] building {len(targets)} images with Pants (unchanged ones are cached)")
-    Pants(repo).run("package", *targets)
+    commit = clean_commit(repo)
+    if commit and already_built(repo / "dist", targets, commit, client):
+        report(f"[local] the images of {commit[:12]} are built; nothing to build")
+    else:
+        report(f"[local] building {len(targets)} images with Pants (unchanged ones are cached)")
+        Pants(repo).run("package", *targets)
     return from_dist(repo / "dist", stacks)
 
 
@@ -144,8 +177,10 @@ def stacks_or_all(selected: list[str] | None) -> list[str]:
 __all__ = [
     "DEFAULT_REGISTRY",
     "EDGE_TARGET",
+    "already_built",
     "app_target",
     "build_working_tree",
+    "clean_commit",
     "from_dist",
     "image_targets",
     "pull_missing",
