@@ -136,7 +136,7 @@ def rolling_update_under_load() -> tuple[float, Counter[str]]:
     client.images.get(base).tag("uo-bench/user-service", "base")
     new_image, _ = client.images.build(
         fileobj=io.BytesIO(
-            f"FROM uo-bench/user-service:base\nLABEL bench={time.time()}\n".encode()
+            f"FROM uo-bench/user-service:base\nENV UO_BENCH_GENERATION={time.time()}\n".encode()
         ),
         tag="uo-bench/user-service:next",
         rm=True,

@@ -219,6 +219,17 @@ def test_a_second_up_changes_nothing(running: Running) -> None:
     assert _running_ids(running) == before
 
 
+def test_an_image_that_differs_only_in_its_labels_is_left_alone(running: Running) -> None:
+    """A new commit re-labels every image (its revision); only content changes roll a tier."""
+    before = _running_ids(running)
+    relabelled = derive(
+        running.client, running.plan.images["user"].api, "user-api-relabelled", ["LABEL e2e=new"]
+    )
+    outcome = running.up(images=running.with_image("user", api=relabelled))
+    assert outcome.changes == []
+    assert _running_ids(running) == before
+
+
 def _profile_loop(
     running: Running, stop: threading.Event, results: Counter[str], limit: int = 4000
 ) -> None:
@@ -335,8 +346,10 @@ def test_a_missing_image_stops_nothing(running: Running) -> None:
 
 def test_a_rolling_update_under_load_fails_no_request(running: Running) -> None:
     images = running.plan.images["user"]
-    new_service = derive(running.client, images.service, "user-service-next", ["LABEL e2e=next"])
-    new_api = derive(running.client, images.api, "user-api-next", ["LABEL e2e=next"])
+    new_service = derive(
+        running.client, images.service, "user-service-next", ["ENV UO_E2E_GENERATION=next"]
+    )
+    new_api = derive(running.client, images.api, "user-api-next", ["ENV UO_E2E_GENERATION=next"])
     before = _running_ids(running)
 
     results = _under_load(

@@ -72,7 +72,9 @@ def test_git_revert_of_a_bump_brings_the_previous_digest_back(infra_repo: Path) 
     auth = images["auth"]
     assert auth.app is not None
     app_image = auth.app
-    second_service = derive(client, auth.service, "auth-service-rollback", ["LABEL e2e=second"])
+    second_service = derive(
+        client, auth.service, "auth-service-rollback", ["ENV UO_E2E_GENERATION=second"]
+    )
 
     first = {
         tier: Release(

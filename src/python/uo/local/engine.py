@@ -4,6 +4,7 @@ these labels, never from files of its own."""
 
 from __future__ import annotations
 
+import hashlib
 import json
 import socket
 import time
@@ -216,6 +217,20 @@ def stop_and_remove(container: Container, grace_seconds: int) -> None:
         pass
 
 
+def image_content(client: docker.DockerClient, reference: str) -> str | None:
+    """A digest of what an image runs: its layers and run configuration, without its labels."""
+    try:
+        attrs: dict[str, Any] = client.images.get(reference).attrs
+    except docker.errors.ImageNotFound:
+        return None
+    config = attrs.get("Config") or {}
+    content = {
+        "layers": (attrs.get("RootFS") or {}).get("Layers"),
+        **{key: config.get(key) for key in ("Env", "Entrypoint", "Cmd", "User", "WorkingDir")},
+    }
+    return "content:" + hashlib.sha256(json.dumps(content, sort_keys=True).encode()).hexdigest()
+
+
 def image_id(client: docker.DockerClient, reference: str) -> str | None:
     try:
         return str(client.images.get(reference).id)
@@ -233,6 +248,7 @@ __all__ = [
     "ensure_network",
     "ensure_volume",
     "env_filter",
+    "image_content",
     "image_id",
     "join_serving_networks",
     "log_tail",

@@ -18,7 +18,8 @@ def test_a_commit_counts_only_for_a_tree_without_any_change(tmp_path: Path) -> N
     git(tmp_path, "add", "a.py")
     git(tmp_path, "-c", "user.email=t@example.com", "-c", "user.name=t", "commit", "-qm", "one")
     head = sources.clean_commit(tmp_path)
-    assert head is not None and len(head) == 40
+    assert head is not None
+    assert len(head) == 40
     (tmp_path / "new.py").write_text("y = 2\n")  # untracked: a build could pick it up
     assert sources.clean_commit(tmp_path) is None
     (tmp_path / "new.py").unlink()

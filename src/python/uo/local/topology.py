@@ -84,10 +84,17 @@ class ContainerSpec:
     binds: dict[str, str] = field(default_factory=dict)  # host path -> read-only mount point
     readiness: Readiness = Readiness("none")
     stop_grace_seconds: int = 25
+    # What the image holds (layers and run configuration, not its labels), when known: a commit
+    # that leaves a tier's content alone then leaves its container alone, although the image's
+    # revision label (and so its id) changed.
+    image_content: str = ""
 
     def fingerprint(self) -> str:
-        """Changes exactly when the container must be replaced (image, config, wiring)."""
-        return hashlib.sha256(json.dumps(asdict(self), sort_keys=True).encode()).hexdigest()[:12]
+        """Changes exactly when the container must be replaced (image content, config, wiring)."""
+        identity = asdict(self)
+        if self.image_content:
+            identity["image"] = self.image_content
+        return hashlib.sha256(json.dumps(identity, sort_keys=True).encode()).hexdigest()[:12]
 
     @property
     def name(self) -> str:

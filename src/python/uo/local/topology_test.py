@@ -73,3 +73,19 @@ def test_only_the_edge_publishes_ports_and_only_its_network_is_external() -> Non
         topology.database("dev", "user", "i", SECRETS),
     ):
         assert spec.ports == {}
+
+
+def test_a_new_image_id_with_the_same_content_is_no_change() -> None:
+    """Every commit stamps its revision into the image labels; content decides, not the id."""
+    one = topology.service("local", "user", "sha256:aaa", SECRETS, trusted_jwks="{}")
+    relabelled = topology.service("local", "user", "sha256:bbb", SECRETS, trusted_jwks="{}")
+    same_content = {"image_content": "content:123"}
+    assert (
+        topology.ContainerSpec(**{**one.__dict__, **same_content}).fingerprint()
+        == topology.ContainerSpec(**{**relabelled.__dict__, **same_content}).fingerprint()
+    )
+    other_content = topology.ContainerSpec(**{**one.__dict__, "image_content": "content:456"})
+    assert (
+        other_content.fingerprint()
+        != topology.ContainerSpec(**{**one.__dict__, **same_content}).fingerprint()
+    )
