@@ -219,17 +219,6 @@ def test_a_second_up_changes_nothing(running: Running) -> None:
     assert _running_ids(running) == before
 
 
-def test_an_image_that_differs_only_in_its_labels_is_left_alone(running: Running) -> None:
-    """A new commit re-labels every image (its revision); only content changes roll a tier."""
-    before = _running_ids(running)
-    relabelled = derive(
-        running.client, running.plan.images["user"].api, "user-api-relabelled", ["LABEL e2e=new"]
-    )
-    outcome = running.up(images=running.with_image("user", api=relabelled))
-    assert outcome.changes == []
-    assert _running_ids(running) == before
-
-
 def _profile_loop(
     running: Running, stop: threading.Event, results: Counter[str], limit: int = 4000
 ) -> None:
