@@ -94,13 +94,15 @@ class Reconciler:
         self.report(f"[{self.plan.environment}] {spec.stack}-{spec.tier}: {text}")
 
     def _resolved(self, spec: ContainerSpec) -> ContainerSpec:
-        """The spec with its image as an id, so a re-tagged image counts as a change."""
+        """The spec with its image as an id (what to run) and its content digest (what counts
+        as a change: a re-tagged image does, a new revision label alone does not)."""
         image_id = engine.image_id(self.client, spec.image)
-        if image_id is None:
+        content = engine.image_content(self.client, spec.image)
+        if image_id is None or content is None:
             raise MissingImageError(
                 f"{spec.stack}-{spec.tier}: image {spec.image} is not on the engine"
             )
-        return ContainerSpec(**{**spec.__dict__, "image": image_id})
+        return ContainerSpec(**{**spec.__dict__, "image": image_id, "image_content": content})
 
     def _unchanged(self, spec: ContainerSpec, current: list[Container]) -> bool:
         same = [
