@@ -150,6 +150,18 @@ def enforce_policy(container: Container, spec: ContainerSpec) -> None:
     firewall.apply(pid, firewall.Rules(serving, client_ports, probes, gateways))
 
 
+def join_serving_networks(
+    client: docker.DockerClient, container: Container, spec: ContainerSpec
+) -> None:
+    """Join the networks it serves on, under its Services' names, and open its ports there."""
+    container.reload()
+    joined = container.attrs["NetworkSettings"]["Networks"]
+    for name, attachment in spec.serving_networks.items():
+        if name not in joined:
+            client.networks.get(name).connect(container, aliases=list(attachment.aliases))
+    enforce_policy(container, spec)
+
+
 def address(container: Container) -> str:
     container.reload()
     networks: dict[str, Any] = container.attrs["NetworkSettings"]["Networks"]
@@ -198,11 +210,14 @@ def wait_ready(
             if kind == "none":
                 return time.monotonic() - started
             if kind == "tcp":
+                # The container's own address: a published port on 127.0.0.1 is accepted by the
+                # engine's proxy even while nothing listens inside.
+                target = (address(container), spec.readiness.port)
                 try:
-                    socket.create_connection(("127.0.0.1", spec.readiness.port), timeout=1).close()
+                    socket.create_connection(target, timeout=1).close()
                     return time.monotonic() - started
                 except OSError as exc:
-                    last = f"127.0.0.1:{spec.readiness.port}: {type(exc).__name__}"
+                    last = f"{target[0]}:{target[1]}: {type(exc).__name__}"
             elif kind == "exec":
                 try:
                     result = container.exec_run(list(spec.readiness.command))

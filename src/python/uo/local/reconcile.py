@@ -140,11 +140,15 @@ class Reconciler:
     def _unchanged(self, specs_: list[ContainerSpec], current: list[Container]) -> bool:
         """Every replica of this version runs, and nothing else: leave them alone."""
         fingerprint = specs_[0].fingerprint()
+        # Running and serving: a container an interrupted run left before it joined its
+        # Services' networks is not this version yet.
+        serving = set(specs_[0].serving_networks)
         same = [
             c
             for c in current
             if c.labels.get(f"{topology.LABEL}.fingerprint") == fingerprint
             and c.status == "running"
+            and serving <= set(c.attrs["NetworkSettings"]["Networks"])
         ]
         if len(same) < len(specs_):
             return False

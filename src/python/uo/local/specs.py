@@ -172,6 +172,7 @@ def edge_spec(
         ports=ports,
         readiness=Readiness("tcp", next(iter(ports))) if ports else Readiness("none"),
         security=Security(read_only=True, cap_drop=("ALL",), no_new_privileges=True),
+        tmpfs=("/tmp",),
         stop_grace_seconds=12,
     )
 

@@ -49,7 +49,7 @@ class NetworkSpec:
 @dataclass(frozen=True)
 class Readiness:
     """How to tell a container is ready: an HTTP GET from the host (the kubelet's view), a
-    command inside it, or a published port that accepts connections on 127.0.0.1."""
+    command inside it, or a TCP port of the container that accepts connections."""
 
     kind: str  # "http" | "exec" | "tcp" | "none"
     port: int = 0
