@@ -40,8 +40,10 @@ def push(client: docker.DockerClient, image_id: str, repository: str, tag: str) 
 
 @pytest.fixture
 def infra_repo(tmp_path: Path) -> Path:
+    """A checkout of its own: infra/ to bump and revert, and the chart `uo up` renders."""
     repo = tmp_path / "repo"
     shutil.copytree(Path.cwd() / "infra", repo / "infra")
+    shutil.copytree(Path.cwd() / "src/charts", repo / "src/charts")
     git(repo.parent, "init", "-q", "-b", "main", str(repo))
     git(repo, "config", "user.email", "e2e@example.com")
     git(repo, "config", "user.name", "e2e")
@@ -104,11 +106,16 @@ def test_git_revert_of_a_bump_brings_the_previous_digest_back(infra_repo: Path) 
     assert bump(infra_repo, ENV, list(first.values()))
 
     def up() -> reconcile.Outcome:
-        recorded = sources.recorded(infra_repo / "infra/environments", ENV, ["auth"], REGISTRY)
-        stack = recorded["auth"]
-        assert stack.app is not None
-        sources.pull_missing(client, [stack.service, stack.api, stack.app, stack.database], print)
-        plan = reconcile.Plan(ENV, recorded, edge_image, ready_timeout=60)
+        """`uo up --env dev` of the auth stack: what infra records, pulled by digest."""
+        plan = reconcile.Plan(
+            ENV,
+            None,
+            edge_image,
+            repo=str(infra_repo),
+            stacks=("auth",),
+            registry=REGISTRY,
+            ready_timeout=60,
+        )
         return reconcile.up(client, plan, print)
 
     try:

@@ -25,7 +25,7 @@ from uo.local import engine, manifests, specs
 from uo.local.manifests import Workload
 from uo.local.topology import ContainerSpec
 from uo.local.wiring import Attachment, Wiring
-from uo.render import render_target, targets
+from uo.render import Manifest, render_target, targets
 from uo.secret_values import generate
 
 IMAGES = built_images()
@@ -63,10 +63,13 @@ def network(client: docker.DockerClient) -> Iterator[str]:
     net.remove()
 
 
-def spec_for(workload: Workload, objects: list[manifests.Manifest], network: str) -> ContainerSpec:
+def spec_for(workload: Workload, objects: list[Manifest], network: str) -> ContainerSpec:
     rendered_image = workload.container["image"]
     built = IMAGES[repository_of(rendered_image)]
-    secrets = {(name, key): generate(stack, name, key) for stack, name, key in manifests.secret_refs(objects)}
+    secrets = {
+        (name, key): generate(stack, name, key)
+        for stack, name, key in manifests.secret_refs(objects)
+    }
     aliases = tuple(s.name for s in manifests.services(objects) if s.selects(workload))
     # One network for the whole stack, no isolation: this checks the containers, not the
     # policies (the e2e tests do). Jobs may open PostgreSQL's port through their firewall.
@@ -103,6 +106,8 @@ def test_every_rendered_container_starts_in_the_built_image(
             assert code == 0, f"{workload.name}: exit {code}\n{tail}"
         else:
             probe = workload.container["livenessProbe"]["httpGet"]
-            port = workload.ports()[probe["port"]] if isinstance(probe["port"], str) else probe["port"]
+            port = (
+                workload.ports()[probe["port"]] if isinstance(probe["port"], str) else probe["port"]
+            )
             liveness = replace(spec.readiness, kind="http", port=port, path=probe["path"])
             engine.wait_ready(start(client, spec), replace(spec, readiness=liveness), LIVE_TIMEOUT)

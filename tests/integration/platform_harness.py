@@ -154,7 +154,9 @@ def running_platform(infra: Path) -> Iterator[Platform]:
     databases = {stack: asyncio.run(create_test_database()) for stack in STACKS}
     wiring = Wiring(objects, databases)
     platform = Platform(
-        secrets={stack: wiring.secrets[(f"{stack}-api-client", "client-secret")] for stack in STACKS}
+        secrets={
+            stack: wiring.secrets[(f"{stack}-api-client", "client-secret")] for stack in STACKS
+        }
     )
     try:
         with ExitStack() as servers:

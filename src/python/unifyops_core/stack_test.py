@@ -7,7 +7,9 @@ from unifyops_core.stack import ServiceTierSettings
 
 
 def test_a_jwks_url_means_fetched_and_cached_keys() -> None:
-    settings = ServiceTierSettings(service_name="user-service", jwks_url="http://auth-api:8002/.well-known/jwks.json")
+    settings = ServiceTierSettings(
+        service_name="user-service", jwks_url="http://auth-api:8002/.well-known/jwks.json"
+    )
     assert isinstance(settings.trusted_keys(), JwksKeys)
 
 

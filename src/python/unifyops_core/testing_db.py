@@ -145,9 +145,9 @@ __all__ = [
     "TestDatabaseUnavailableError",
     "admin_dsn",
     "check_migrations",
-    "free_port",
     "create_test_database",
     "drop_test_database",
+    "free_port",
     "fresh_database",
     "serve_on_loopback",
 ]

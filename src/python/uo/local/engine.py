@@ -76,7 +76,9 @@ def containers(client: docker.DockerClient, environment: str, **labels: str) -> 
     return found
 
 
-def create(client: docker.DockerClient, spec: ContainerSpec, *, serving_now: bool = False) -> Container:
+def create(
+    client: docker.DockerClient, spec: ContainerSpec, *, serving_now: bool = False
+) -> Container:
     """Create (not start) the container on its client networks; on its serving networks too
     when ``serving_now`` or when it calls nothing (PostgreSQL, the edge's public side)."""
     try:
@@ -84,7 +86,7 @@ def create(client: docker.DockerClient, spec: ContainerSpec, *, serving_now: boo
         stale.remove(force=True)  # a leftover of an interrupted run with the same spec
     except docker.errors.NotFound:
         pass
-    networks = {name: () for name in spec.client_networks}
+    networks: dict[str, tuple[str, ...]] = dict.fromkeys(spec.client_networks, ())
     if serving_now or not spec.client_networks:
         networks.update({name: a.aliases for name, a in spec.serving_networks.items()})
     (first, first_aliases), *rest = networks.items()
@@ -101,7 +103,7 @@ def create(client: docker.DockerClient, spec: ContainerSpec, *, serving_now: boo
         network=first,
         ports={f"{inner}/tcp": ("127.0.0.1", outer) for inner, outer in spec.ports.items()},
         volumes=mounts,
-        tmpfs={path: "rw,nosuid,nodev,mode=1777" for path in spec.tmpfs},
+        tmpfs=dict.fromkeys(spec.tmpfs, "rw,nosuid,nodev,mode=1777"),
         user=security.user or None,
         group_add=list(security.group_add) or None,
         read_only=security.read_only,

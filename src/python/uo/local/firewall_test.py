@@ -4,10 +4,17 @@ from __future__ import annotations
 
 from uo.local import firewall
 
-IP_LINK = """1: lo: <LOOPBACK,UP,LOWER_UP> mtu 65536 qdisc noqueue state UNKNOWN mode DEFAULT group default qlen 1000\\    link/loopback 00:00:00:00:00:00 brd 00:00:00:00:00:00
-42: eth0@if43: <BROADCAST,MULTICAST,UP,LOWER_UP> mtu 1500 qdisc noqueue state UP mode DEFAULT group default \\    link/ether 02:42:ac:16:00:03 brd ff:ff:ff:ff:ff:ff link-netnsid 0
-44: eth1@if45: <BROADCAST,MULTICAST,UP,LOWER_UP> mtu 1500 qdisc noqueue state UP mode DEFAULT group default \\    link/ether 02:42:AC:17:00:02 brd ff:ff:ff:ff:ff:ff link-netnsid 0
-"""
+# `ip -o link` as printed in a container's namespace (one line per interface, `\` for breaks)
+IP_LINK = "\n".join(
+    [
+        "1: lo: <LOOPBACK,UP,LOWER_UP> mtu 65536 qdisc noqueue state UNKNOWN mode DEFAULT"
+        " group default qlen 1000\\    link/loopback 00:00:00:00:00:00 brd 00:00:00:00:00:00",
+        "42: eth0@if43: <BROADCAST,MULTICAST,UP,LOWER_UP> mtu 1500 qdisc noqueue state UP"
+        " mode DEFAULT group default \\    link/ether 02:42:ac:16:00:03 brd ff:ff:ff:ff:ff:ff",
+        "44: eth1@if45: <BROADCAST,MULTICAST,UP,LOWER_UP> mtu 1500 qdisc noqueue state UP"
+        " mode DEFAULT group default \\    link/ether 02:42:AC:17:00:02 brd ff:ff:ff:ff:ff:ff",
+    ]
+)
 
 
 def test_interfaces_are_found_by_mac_address() -> None:

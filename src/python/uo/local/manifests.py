@@ -59,7 +59,10 @@ class Workload:
         return first
 
     def ports(self) -> dict[str, int]:
-        return {p.get("name", str(p["containerPort"])): p["containerPort"] for p in self.container.get("ports", [])}
+        return {
+            p.get("name", str(p["containerPort"])): p["containerPort"]
+            for p in self.container.get("ports", [])
+        }
 
     def order(self) -> tuple[int, int, int, str]:
         tier = self.tier.split("-", 1)[0]

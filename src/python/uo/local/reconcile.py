@@ -82,7 +82,9 @@ def engine_tag(client: docker.DockerClient, reference: str, repository: str) -> 
     return tag
 
 
-def rendered_objects(client: docker.DockerClient, plan: Plan) -> tuple[list[Manifest], dict[str, Any]]:
+def rendered_objects(
+    client: docker.DockerClient, plan: Plan
+) -> tuple[list[Manifest], dict[str, Any]]:
     """Every stack's rendered objects, and the values of the first (for environment-wide ones)."""
     repo = Path(plan.repo)
     objects: list[Manifest] = []
@@ -171,7 +173,9 @@ class Reconciler:
             engine.enforce_policy(container, spec)
         except firewall.FirewallError as exc:
             engine.stop_and_remove(container, 2)
-            raise RolloutError(f"{spec.stack}-{spec.tier}: its NetworkPolicy could not be enforced: {exc}") from exc
+            raise RolloutError(
+                f"{spec.stack}-{spec.tier}: its NetworkPolicy could not be enforced: {exc}"
+            ) from exc
         return container
 
     def replace(self, spec: ContainerSpec) -> Container:
@@ -203,7 +207,11 @@ class Reconciler:
         current = self._running(first)
         if self._unchanged(replicas, current):
             return
-        old = [c for c in current if c.labels.get(f"{topology.LABEL}.fingerprint") != first.fingerprint()]
+        old = [
+            c
+            for c in current
+            if c.labels.get(f"{topology.LABEL}.fingerprint") != first.fingerprint()
+        ]
         for spec in replicas:
             self._say(spec, "starting new version" if current else "starting")
             container = self._start(spec, serving_now=False)
@@ -255,7 +263,7 @@ class Reconciler:
     # -- the environment ------------------------------------------------------------------
 
     def run(self) -> Outcome:
-        plan, env = self.plan, self.plan.environment
+        plan = self.plan
         if not firewall.available():
             raise RolloutError(
                 "nsenter, ip and nft are needed to enforce the NetworkPolicies "
@@ -273,7 +281,9 @@ class Reconciler:
             raise RolloutError(f"the rendered chart cannot run here: {exc}") from exc
         return self.outcome
 
-    def _run_objects(self, objects: list[Manifest], first_values: dict[str, Any], stacks: list[str]) -> None:
+    def _run_objects(
+        self, objects: list[Manifest], first_values: dict[str, Any], stacks: list[str]
+    ) -> None:
         plan, env = self.plan, self.plan.environment
         items = manifests.workloads(objects)
         images = {w.workload_id: w.container["image"] for w in items}
@@ -293,7 +303,9 @@ class Reconciler:
             manifests.routes(objects),
             values.ingress_controller(first_values),
         )
-        engine.ensure_network(self.client, env, topology.NetworkSpec(topology.public_network(env), internal=False))
+        engine.ensure_network(
+            self.client, env, topology.NetworkSpec(topology.public_network(env), internal=False)
+        )
         for name in wired.networks:
             engine.ensure_network(self.client, env, topology.NetworkSpec(name, internal=True))
         config_maps = manifests.config_maps(objects)
@@ -302,9 +314,14 @@ class Reconciler:
             for item in [w for w in items if w.stack == stack]:
                 self._run_workload(item, wired.wiring[item.workload_id], lookup, config_maps)
         published = {
-            r.published: topology.host_port(env, *r.published.split("-", 1)) for r in wired.edge_routes
+            r.published: topology.host_port(env, *r.published.split("-", 1))
+            for r in wired.edge_routes
         }
-        self.replace(specs.edge_spec(env, plan.edge_image, wired.wiring[wiring.EDGE], wired.edge_routes, published))
+        self.replace(
+            specs.edge_spec(
+                env, plan.edge_image, wired.wiring[wiring.EDGE], wired.edge_routes, published
+            )
+        )
         for name in sorted(published, key=lambda n: (stacks.index(n.split("-", 1)[0]), n)):
             self.outcome.urls[name] = f"http://127.0.0.1:{published[name]}"
         self.outcome.login = self.operator_login(secrets)
@@ -317,9 +334,15 @@ class Reconciler:
         config_maps: dict[str, dict[str, str]],
     ) -> None:
         env = specs.resolve_env(item, lookup, config_maps)
-        replicas = specs.container_specs(self.plan.environment, item, wired, env, item.container["image"])
+        replicas = specs.container_specs(
+            self.plan.environment, item, wired, env, item.container["image"]
+        )
         if item.is_job:
-            what = "migrations" if item.tier == "migrate" else f"registration of {item.tier.split('-', 1)[-1]}-api"
+            what = (
+                "migrations"
+                if item.tier == "migrate"
+                else f"registration of {item.tier.split('-', 1)[-1]}-api"
+            )
             self.job(replicas[0], what)
         elif item.kind == "StatefulSet":
             for volume in replicas[0].volumes:

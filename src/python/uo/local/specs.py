@@ -6,7 +6,6 @@ the networks the NetworkPolicies give it (uo.local.wiring)."""
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
 
 from uo.local.manifests import ManifestError, Workload, cpu_nanos, memory_bytes
 from uo.local.topology import ContainerSpec, Readiness, Security, public_network
@@ -28,7 +27,9 @@ def resolve_env(
         if "secretKeyRef" in source:
             ref = source["secretKeyRef"]
             if (ref["name"], ref["key"]) not in secrets:
-                raise ManifestError(f"{workload.workload_id}: Secret {ref['name']} has no {ref['key']}")
+                raise ManifestError(
+                    f"{workload.workload_id}: Secret {ref['name']} has no {ref['key']}"
+                )
             resolved[name] = secrets[(ref["name"], ref["key"])]
         elif "configMapKeyRef" in source:
             ref = source["configMapKeyRef"]
@@ -172,10 +173,9 @@ def edge_spec(
         ports=ports,
         readiness=Readiness("tcp", next(iter(ports))) if ports else Readiness("none"),
         security=Security(read_only=True, cap_drop=("ALL",), no_new_privileges=True),
-        tmpfs=("/tmp",),
+        tmpfs=("/tmp",),  # noqa: S108 - a private tmpfs, like an emptyDir
         stop_grace_seconds=12,
     )
-
 
 
 __all__ = ["container_specs", "edge_spec", "mounts", "readiness", "resolve_env", "security"]

@@ -9,6 +9,7 @@ import pytest
 from uo.local import manifests, specs
 from uo.local.manifests import ManifestError, Workload
 from uo.local.rendered_testutil import rendered, topology
+from uo.local.topology import ContainerSpec
 from uo.local.wiring import Wiring
 
 SECRETS = {
@@ -25,7 +26,7 @@ def workload(workload_id: str) -> Workload:
     return found
 
 
-def spec_of(workload_id: str) -> specs.ContainerSpec:
+def spec_of(workload_id: str) -> ContainerSpec:
     item = workload(workload_id)
     objects, _ = rendered()
     every = {(name, key): f"{name}/{key}" for _, name, key in manifests.secret_refs(objects)}
@@ -55,9 +56,10 @@ def test_a_missing_secret_key_is_an_error_naming_it() -> None:
 def test_security_context_limits_probe_and_termination() -> None:
     spec = spec_of("user-api")
     assert spec.security.user == "10001:10001"
-    assert spec.security.read_only and spec.security.no_new_privileges
+    assert spec.security.read_only
+    assert spec.security.no_new_privileges
     assert spec.security.cap_drop == ("ALL",)
-    assert spec.tmpfs == ("/tmp",)
+    assert spec.tmpfs == ("/tmp",)  # noqa: S108 - the rendered emptyDir
     assert spec.memory_limit == 256 * 2**20
     assert (spec.readiness.kind, spec.readiness.port, spec.readiness.path) == (
         "http",

@@ -107,7 +107,8 @@ class ContainerSpec:
 
     @property
     def name(self) -> str:
-        return f"{prefix(self.environment)}-{self.stack}-{self.tier}-{self.fingerprint()}-{self.replica}"
+        base = f"{prefix(self.environment)}-{self.stack}-{self.tier}"
+        return f"{base}-{self.fingerprint()}-{self.replica}"
 
     def labels(self) -> dict[str, str]:
         return {

@@ -46,7 +46,9 @@ def stack_values(
     engine) for ``local``/``test``; None for a recorded environment."""
     folder = repo / ENVIRONMENTS_PATH
     if image_tags is None:
-        values = load_values([folder / environment / "env.yaml", folder / environment / f"{stack}.yaml"])
+        values = load_values(
+            [folder / environment / "env.yaml", folder / environment / f"{stack}.yaml"]
+        )
         values = deep_merge(values, load_values([repo / OVERLAY]))
         values = deep_merge(values, {"image": {"registry": registry}})
     else:
@@ -75,12 +77,16 @@ def namespace(environment: str) -> str:
     return f"uo-{environment}"
 
 
-def render_stack(repo: Path, environment: str, stack: str, values: dict[str, Any]) -> list[Manifest]:
+def render_stack(
+    repo: Path, environment: str, stack: str, values: dict[str, Any]
+) -> list[Manifest]:
     return render_values(repo, values, release=stack, namespace=namespace(environment))
 
 
 def ingress_controller(values: Mapping[str, Any]) -> Mapping[str, Any]:
-    controller: Mapping[str, Any] = (values.get("networkPolicy") or {}).get("ingressController") or {}
+    controller: Mapping[str, Any] = (values.get("networkPolicy") or {}).get(
+        "ingressController"
+    ) or {}
     return controller
 
 

@@ -34,7 +34,9 @@ class EnvironmentSecrets:
     values: dict[str, dict[str, str]] = field(default_factory=dict)  # Secret -> key -> value
 
     def lookup(self) -> dict[tuple[str, str], str]:
-        return {(name, key): value for name, keys in self.values.items() for key, value in keys.items()}
+        return {
+            (name, key): value for name, keys in self.values.items() for key, value in keys.items()
+        }
 
     def with_refs(self, refs: Iterable[tuple[str, str, str]]) -> EnvironmentSecrets:
         """These secrets plus fresh values for references that have none yet."""
@@ -47,7 +49,9 @@ class EnvironmentSecrets:
         return EnvironmentSecrets(self.operator_password, values) if changed else self
 
     def to_json(self) -> str:
-        return json.dumps({"operator_password": self.operator_password, "values": self.values}, sort_keys=True)
+        return json.dumps(
+            {"operator_password": self.operator_password, "values": self.values}, sort_keys=True
+        )
 
     @classmethod
     def from_json(cls, text: str) -> EnvironmentSecrets:

@@ -107,10 +107,16 @@ def topology(
             wiring[caller].client[net] = Attachment(ports=tuple(sorted(caller_ports)))
     edge_routes = []
     for route in routes:
-        selected = [wid for wid, w in items.items() if any(s.name == route.service and s.selects(w) for s in services)]
+        selected = [
+            wid
+            for wid, w in items.items()
+            if any(s.name == route.service and s.selects(w) for s in services)
+        ]
         service = next((s for s in services if s.name == route.service), None)
         if service is None or len(selected) != 1:
-            raise ManifestError(f"Ingress {route.ingress}: backend {route.service} selects no workload")
+            raise ManifestError(
+                f"Ingress {route.ingress}: backend {route.service} selects no workload"
+            )
         server = items[selected[0]]
         port = _resolve_port(service, route.port, server)
         if not model.allows(edge, pods[server.workload_id], port):
@@ -122,4 +128,13 @@ def topology(
     return Topology(networks, wiring, edge_routes, allowed)
 
 
-__all__ = ["EDGE", "Attachment", "EdgeRoute", "Topology", "Wiring", "edge_pod", "network_name", "topology"]
+__all__ = [
+    "EDGE",
+    "Attachment",
+    "EdgeRoute",
+    "Topology",
+    "Wiring",
+    "edge_pod",
+    "network_name",
+    "topology",
+]
