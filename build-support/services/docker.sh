@@ -31,7 +31,20 @@ isolate_networks() {
   fi
 }
 
+# `uo up` writes each container's NetworkPolicy into its network namespace with nft (Debian's
+# nftables); without it the engine's networks would be symmetric.
+ensure_policy_tools() {
+  command -v nft >/dev/null 2>&1 && return 0
+  if [[ ${EUID} -ne 0 ]]; then
+    say "WARNING: nft (Debian nftables) is missing; uo up needs it to enforce NetworkPolicies"
+    return 0
+  fi
+  say "installing Debian's nftables (uo up enforces NetworkPolicies with it)"
+  apt-get update -qq >&2 && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends nftables >&2
+}
+
 ensure_client
+ensure_policy_tools
 if [[ -n "${DOCKER_HOST:-}" ]] && answers "${DOCKER_HOST}"; then
   say "using DOCKER_HOST=${DOCKER_HOST}"
   echo "${DOCKER_HOST}"

@@ -90,11 +90,11 @@ async def chain_vs_direct() -> dict[str, dict[str, float]]:
     api = engine.containers(docker_client, ENV, stack="user", tier="api")[0]
     service = engine.containers(docker_client, ENV, stack="user", tier="service")[0]
     edge_image = engine.containers(docker_client, ENV, tier="edge")[0].image.id
-    secrets = vault.load_or_create(docker_client, ENV, edge_image, list(STACKS))
+    secrets = vault.load_or_create(docker_client, ENV, edge_image, [])
     provider = ServiceTokenProvider(
         token_url=f"http://127.0.0.1:{host_port(ENV, 'auth', 'api')}/oauth/token",
         client_id="user-api",
-        client_secret=secrets.stacks["user"].client_secret,
+        client_secret=secrets.values["user-api-client"]["client-secret"],
     )
     service_token = await provider.token_for("user-service")
     limits = httpx.Limits(max_connections=CONCURRENCY, max_keepalive_connections=CONCURRENCY)
@@ -142,7 +142,7 @@ def rolling_update_under_load() -> tuple[float, Counter[str]]:
         rm=True,
     )
     images["user"] = replace(images["user"], service=new_image.id)
-    plan = reconcile.Plan(ENV, images, edge_image, infra_dir=str(ROOT / "infra"))
+    plan = reconcile.Plan(ENV, images, edge_image, repo=str(ROOT))
     _, token = login()
     url = f"http://127.0.0.1:{host_port(ENV, 'user', 'api')}/v1/profile"
     stop, results = threading.Event(), Counter[str]()

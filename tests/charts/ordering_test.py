@@ -1,5 +1,6 @@
 """Argo CD ordering: database (wave 0) before the migration Job (wave 1, a Sync hook) before the
-apps (wave 2), and a migration Job that survives image bumps."""
+client registrations (wave 2, Sync hooks of the auth release) before the apps (wave 3), and hook
+Jobs that survive image bumps."""
 
 from __future__ import annotations
 
@@ -13,20 +14,46 @@ def wave(obj: Manifest) -> int:
     return int(obj["metadata"]["annotations"]["argocd.argoproj.io/sync-wave"])
 
 
-def test_database_then_migrations_then_apps_in_every_render() -> None:
+def tier(obj: Manifest) -> str:
+    return str(obj["spec"]["template"]["metadata"]["labels"]["unifyops.io/tier"])
+
+
+def test_database_then_migrations_then_registrations_then_apps_in_every_render() -> None:
     for target in ALL_TARGETS:
         objects = rendered(target)
-        by_kind: dict[str, list[int]] = {}
+        waves: dict[str, list[int]] = {}
         for obj in objects:
             if obj["kind"] in ("StatefulSet", "Job", "Deployment"):
-                by_kind.setdefault(obj["kind"], []).append(wave(obj))
-        assert max(by_kind["StatefulSet"]) < min(by_kind["Job"]) < min(by_kind["Deployment"]), (
-            target
-        )
+                waves.setdefault(tier(obj) if obj["kind"] == "Job" else obj["kind"], []).append(
+                    wave(obj)
+                )
+        assert max(waves["StatefulSet"]) < min(waves["migrate"]) < min(waves["Deployment"]), target
+        if target.stack == "auth":
+            assert max(waves["migrate"]) < min(waves["register"]) < min(waves["Deployment"])
+        else:
+            assert "register" not in waves, target
+
+
+def test_the_auth_release_registers_every_stacks_gateway() -> None:
+    for target in ALL_TARGETS:
+        if target.stack != "auth":
+            continue
+        jobs = [o for o in rendered(target) if o["kind"] == "Job" and tier(o) == "register"]
+        commands = {
+            tuple(job["spec"]["template"]["spec"]["containers"][0]["command"][1:]) for job in jobs
+        }
+        assert commands == {
+            ("register-client", f"{stack}-api", "--audience", f"{stack}-service")
+            for stack in ("auth", "user", "environment")
+        }, target
+        for job in jobs:
+            annotations = job["metadata"]["annotations"]
+            assert annotations["argocd.argoproj.io/hook"] == "Sync"
+            assert annotations["argocd.argoproj.io/hook-delete-policy"] == "BeforeHookCreation"
 
 
 def migration_job(objects: list[Manifest]) -> Manifest:
-    (job,) = [o for o in objects if o["kind"] == "Job"]
+    (job,) = [o for o in objects if o["kind"] == "Job" and tier(o) == "migrate"]
     return job
 
 
@@ -46,7 +73,7 @@ def test_migration_job_runs_the_service_image_and_its_migrate_command(
     ]
     container = job["spec"]["template"]["spec"]["containers"][0]
     assert container["image"] == service["spec"]["template"]["spec"]["containers"][0]["image"]
-    assert container["command"] == ["/app/bin/service", "migrate"]
+    assert container["command"] == ["/app/venv/pex", "migrate"]
     assert job["spec"]["backoffLimit"] >= 0
     assert {"UO_DATABASE__HOST", "UO_DATABASE__PASSWORD"} <= {e["name"] for e in container["env"]}
 

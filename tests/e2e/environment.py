@@ -1,6 +1,7 @@
 """The e2e tests' environment: the images Pants built for this run, brought up by the same
-reconciler `uo up` uses, as environment ``test`` (its own names, networks and ports, so a
-developer's ``local`` environment on the same engine is left alone)."""
+reconciler `uo up` uses — the rendered chart, with dev's stack files and the local overlay — as
+environment ``test`` (its own names, networks and ports, so a developer's ``local`` environment
+on the same engine is left alone)."""
 
 from __future__ import annotations
 
@@ -13,7 +14,7 @@ import docker
 import httpx
 
 from unifyops_core.naming import STACKS
-from uo.local import engine, reconcile, sources, topology, vault
+from uo.local import engine, manifests, reconcile, sources, topology, values, vault, wiring
 from uo.local.topology import StackImages
 
 ENVIRONMENT = "test"
@@ -39,7 +40,7 @@ class Running:
         return self.outcome
 
     def with_image(self, stack: str, **tiers: str) -> dict[str, StackImages]:
-        images = dict(self.plan.images)
+        images = dict(self.images())
         images[stack] = replace(images[stack], **tiers)
         return images
 
@@ -53,20 +54,30 @@ class Running:
         return found[0]
 
     def secrets(self) -> vault.EnvironmentSecrets:
-        return vault.load_or_create(
-            self.client, self.plan.environment, self.plan.edge_image, list(self.plan.images)
+        return vault.load_or_create(self.client, self.plan.environment, self.plan.edge_image, [])
+
+    def images(self) -> dict[str, StackImages]:
+        assert self.plan.images is not None
+        return self.plan.images
+
+    def topology(self) -> wiring.Topology:
+        """What the rendered NetworkPolicies allow, for this plan (the model the e2e tests
+        compare the running containers with)."""
+        objects, first = reconcile.rendered_objects(self.client, self.plan)
+        return wiring.topology(
+            self.plan.environment,
+            values.namespace(self.plan.environment),
+            manifests.workloads(objects),
+            manifests.services(objects),
+            [o for o in objects if o["kind"] == "NetworkPolicy"],
+            manifests.routes(objects),
+            values.ingress_controller(first),
         )
 
 
 def plan(root: Path, environment: str = ENVIRONMENT) -> reconcile.Plan:
     images, edge_image = sources.from_dist(root, list(STACKS))
-    return reconcile.Plan(
-        environment,
-        images,
-        edge_image,
-        infra_dir=str(root / "infra"),
-        ready_timeout=60,
-    )
+    return reconcile.Plan(environment, images, edge_image, repo=str(root), ready_timeout=60)
 
 
 def derive(

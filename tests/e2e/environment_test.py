@@ -157,7 +157,7 @@ def _endpoints(container: Container, port: int) -> list[tuple[str, int]]:
 
 
 def _targets(running: Running) -> dict[str, list[tuple[str, int]]]:
-    """Every database, service and api of every stack, by every address it has."""
+    """Every tier of every stack, by every address it has, on its listening port."""
     return {
         f"{stack}-{tier}": _endpoints(running.container(stack, tier), port)
         for stack in STACKS
@@ -172,26 +172,32 @@ def _probe_from(container: Container, targets: dict[str, list[tuple[str, int]]])
     return {name for name, ok in answered.items() if ok}
 
 
-def expected_reach(stack: str, tier: str) -> set[str]:
-    """The chart's NetworkPolicy chain, as seen from inside one container: the next hop, plus
-    the listening ports of whoever calls this tier over the same hop network (a network is
-    shared by both ends; only the callers' own serving ports listen there)."""
-    if tier == "app":
-        return {f"{stack}-api"}
-    if tier == "service":
-        return {f"{stack}-database", f"{stack}-api"}
-    if stack == "auth":  # auth-api: its service; the other gateways call it for keys and tokens
-        return {"auth-service", "auth-app"} | {
-            f"{other}-api" for other in STACKS if other != "auth"
-        }
-    return {f"{stack}-service", "auth-api", f"{stack}-app"}
+@pytest.fixture(scope="module")
+def allowed(running: Running) -> set[tuple[str, str]]:
+    """(source, target) pairs the rendered NetworkPolicies allow (uo.netpolicy's model)."""
+    return {(source, target) for source, target, _, _ in running.topology().allowed}
 
 
-@pytest.mark.parametrize("tier", ["app", "api", "service"])
-@pytest.mark.parametrize("stack", list(STACKS))
-def test_each_tier_reaches_exactly_its_hops(running: Running, stack: str, tier: str) -> None:
-    reached = _probe_from(running.container(stack, tier), _targets(running))
-    assert reached - {f"{stack}-{tier}"} == expected_reach(stack, tier)
+SOURCES = [(stack, tier) for stack in STACKS for tier in ("app", "api", "service")]
+
+
+@pytest.mark.parametrize(("stack", "tier"), [*SOURCES, ("platform", "edge")])
+def test_each_container_reaches_exactly_what_the_network_policies_allow(
+    running: Running, allowed: set[tuple[str, str]], stack: str, tier: str
+) -> None:
+    """Both directions: a callee cannot open its caller's port, callers of one server cannot
+    reach each other, and no hop the policies allow is missing."""
+    source = "edge" if tier == "edge" else f"{stack}-{tier}"
+    targets = _targets(running)
+    reached = _probe_from(running.container(stack, tier), targets)
+    expected = {target for src, target in allowed if src == source and target in targets}
+    assert reached - {source} == expected
+
+
+def test_the_model_is_not_vacuous(allowed: set[tuple[str, str]]) -> None:
+    assert ("user-api", "user-service") in allowed
+    assert ("user-service", "user-api") not in allowed
+    assert ("user-app", "edge") not in allowed
 
 
 def test_no_service_reaches_another_stacks_database(running: Running) -> None:
@@ -199,6 +205,20 @@ def test_no_service_reaches_another_stacks_database(running: Running) -> None:
     for stack in STACKS:
         reached = _probe_from(running.container(stack, "service"), targets)
         assert {name for name in reached if name.endswith("-database")} == {f"{stack}-database"}
+
+
+def test_every_container_runs_read_only_as_non_root_without_capabilities(
+    running: Running,
+) -> None:
+    for stack in STACKS:
+        for tier in PORTS:
+            config = running.container(stack, tier).attrs
+            host = config["HostConfig"]
+            assert config["Config"]["User"] == "10001:10001", (stack, tier)
+            assert host["ReadonlyRootfs"] is True, (stack, tier)
+            assert host["CapDrop"] == ["ALL"], (stack, tier)
+            assert "no-new-privileges" in (host.get("SecurityOpt") or []), (stack, tier)
+            assert host["Memory"] > 0, (stack, tier)
 
 
 # -- updates -------------------------------------------------------------------------------------
@@ -286,7 +306,7 @@ def test_a_failing_migration_leaves_the_old_version_serving(running: Running) ->
     site = "/app/venv/lib/python3.11/site-packages/unifyops/identity/user/user_service"
     broken = derive(
         running.client,
-        running.plan.images["user"].service,
+        running.images()["user"].service,
         "user-service-broken-migration",
         [f"COPY {name} {site}/migrations/versions/{name}"],
         {name: source},
@@ -309,7 +329,7 @@ def test_an_image_that_never_gets_ready_gets_no_traffic(running: Running) -> Non
     # Answers HTTP on the api's port, but 404 on /health/ready: never ready.
     unready = derive(
         running.client,
-        running.plan.images["user"].api,
+        running.images()["user"].api,
         "user-api-unready",
         ['ENTRYPOINT ["python3", "-m", "http.server", "8002"]', "CMD []"],
     )
@@ -334,7 +354,7 @@ def test_a_missing_image_stops_nothing(running: Running) -> None:
 
 
 def test_a_rolling_update_under_load_fails_no_request(running: Running) -> None:
-    images = running.plan.images["user"]
+    images = running.images()["user"]
     new_service = derive(
         running.client, images.service, "user-service-next", ["ENV UO_E2E_GENERATION=next"]
     )

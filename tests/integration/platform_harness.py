@@ -1,23 +1,33 @@
-"""All three stacks running for real: six uvicorn servers on loopback, three fresh PostgreSQL
-databases, client credentials registered, every tier wired to the next by URL, as in a cluster.
+"""All three stacks running for real in this process: six uvicorn servers on loopback, three fresh
+PostgreSQL databases, wired exactly as the chart renders them.
+
+Nothing here says how the tiers connect: each tier's settings come from its rendered Deployment's
+env (secrets generated for the referenced names, as `uo up` does), and the migration and client
+registration Jobs run their rendered command with their rendered env. Only what a process on
+loopback cannot share with a cluster is rewritten: Service URLs (`http://user-service:8001`)
+become the loopback URL of that server, the database settings point at a test database, and the
+environment service reads a copy of infra/.
 """
 
 from __future__ import annotations
 
 import asyncio
-import secrets
-from collections.abc import Iterator
+import os
+import re
+import sys
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
+from unittest import mock
 
-import httpx
+from fastapi import FastAPI
 
 from unifyops.identity.auth.auth_api import config as auth_api_config
 from unifyops.identity.auth.auth_api import main as auth_api
 from unifyops.identity.auth.auth_service import config as auth_service_config
 from unifyops.identity.auth.auth_service import main as auth_service
-from unifyops.identity.auth.auth_service.clients import register_client
 from unifyops.identity.user.user_api import config as user_api_config
 from unifyops.identity.user.user_api import main as user_api
 from unifyops.identity.user.user_service import config as user_service_config
@@ -26,100 +36,149 @@ from unifyops.platform.environment.environment_api import config as environment_
 from unifyops.platform.environment.environment_api import main as environment_api
 from unifyops.platform.environment.environment_service import config as environment_service_config
 from unifyops.platform.environment.environment_service import main as environment_service
-from unifyops_core.db import Database, DatabaseSettings
+from unifyops_core.db import DatabaseSettings
 from unifyops_core.naming import STACKS
-from unifyops_core.testing_db import create_test_database, drop_test_database, serve_on_loopback
+from unifyops_core.testing_db import (
+    create_test_database,
+    drop_test_database,
+    free_port,
+    serve_on_loopback,
+)
+from uo.local import manifests, values
+from uo.render import Manifest
+from uo.secret_values import generate
+
+ENVIRONMENT = "test"
+# tier -> (Settings class, app factory, command line) per stack
+TIERS: dict[str, dict[str, tuple[type[Any], Callable[..., FastAPI], Callable[..., int]]]] = {
+    "auth": {
+        "service": (auth_service_config.Settings, auth_service.create_app, auth_service.main),
+        "api": (auth_api_config.Settings, auth_api.create_app, auth_api.main),
+    },
+    "user": {
+        "service": (user_service_config.Settings, user_service.create_app, user_service.main),
+        "api": (user_api_config.Settings, user_api.create_app, user_api.main),
+    },
+    "environment": {
+        "service": (
+            environment_service_config.Settings,
+            environment_service.create_app,
+            environment_service.main,
+        ),
+        "api": (environment_api_config.Settings, environment_api.create_app, environment_api.main),
+    },
+}
+SERVICE_URL = re.compile(r"http://([a-z0-9-]+):(\d+)")
 
 
 @dataclass
 class Platform:
     urls: dict[str, str] = field(default_factory=dict)  # "user-api" -> "http://127.0.0.1:port"
-    secrets: dict[str, str] = field(default_factory=dict)  # gateway client secrets
+    secrets: dict[str, str] = field(default_factory=dict)  # gateway client secrets, by stack
 
     def url(self, name: str, path: str = "") -> str:
         return self.urls[name] + path
 
 
-async def _register_clients(database: DatabaseSettings, client_secrets: dict[str, str]) -> None:
-    db = Database(database)
-    try:
-        async with db.sessions() as session:
-            for stack, secret in client_secrets.items():
-                await register_client(session, f"{stack}-api", secret, [f"{stack}-service"])
-    finally:
-        await db.dispose()
+def rendered() -> list[Manifest]:
+    repo = Path.cwd()
+    objects: list[Manifest] = []
+    for stack in STACKS:
+        tags = {"database": "t", "service": "t", "api": "t"}  # images do not matter here
+        stack_values = values.stack_values(repo, ENVIRONMENT, stack, image_tags=tags, registry="")
+        objects += values.render_stack(repo, ENVIRONMENT, stack, stack_values)
+    return objects
+
+
+def database_env(database: DatabaseSettings) -> dict[str, str]:
+    return {
+        "UO_DATABASE__HOST": database.host,
+        "UO_DATABASE__PORT": str(database.port),
+        "UO_DATABASE__USER": database.user,
+        "UO_DATABASE__PASSWORD": database.password.get_secret_value(),
+        "UO_DATABASE__NAME": database.name,
+    }
+
+
+class Wiring:
+    """Rendered env per workload, with Service URLs pointed at the loopback servers."""
+
+    def __init__(self, objects: list[Manifest], databases: Mapping[str, DatabaseSettings]) -> None:
+        self.items = {w.workload_id: w for w in manifests.workloads(objects)}
+        self.secrets = {
+            (name, key): generate(stack, name, key)
+            for stack, name, key in manifests.secret_refs(objects)
+        }
+        self.config_maps = manifests.config_maps(objects)
+        self.services = manifests.services(objects)
+        self.databases = databases
+        # Service name -> loopback base URL, chosen before anything starts: a tier may call
+        # itself (auth-api checks user tokens against its own published keys).
+        self.ports = {wid: free_port() for wid, item in self.items.items() if not item.is_job}
+        self.loopback = {
+            service.name: f"http://127.0.0.1:{self.ports[wid]}"
+            for service in self.services
+            for wid, item in self.items.items()
+            if wid in self.ports and service.selects(item)
+        }
+
+    def env(self, workload_id: str, **extra: str) -> dict[str, str]:
+        from uo.local.specs import resolve_env
+
+        item = self.items[workload_id]
+        env = resolve_env(item, self.secrets, self.config_maps)
+        if "UO_DATABASE__HOST" in env:
+            env.update(database_env(self.databases[item.stack]))
+        for name, value in env.items():
+            env[name] = SERVICE_URL.sub(self._loopback, value)
+        return {**env, **extra}
+
+    def _loopback(self, match: re.Match[str]) -> str:
+        return self.loopback.get(match.group(1), match.group(0))
+
+    def command(self, workload_id: str) -> list[str]:
+        """A Job's arguments to the service's command line (after the image's entry point)."""
+        container = self.items[workload_id].container
+        return [*list(container.get("command") or [])[1:], *list(container.get("args") or [])]
+
+
+@contextmanager
+def environment(env: Mapping[str, str]) -> Iterator[None]:
+    with mock.patch.dict(os.environ, dict(env)):
+        yield
 
 
 @contextmanager
 def running_platform(infra: Path) -> Iterator[Platform]:
-    platform = Platform(secrets={stack: secrets.token_urlsafe(24) for stack in STACKS})
+    objects = rendered()
     databases = {stack: asyncio.run(create_test_database()) for stack in STACKS}
+    wiring = Wiring(objects, databases)
+    platform = Platform(
+        secrets={stack: wiring.secrets[(f"{stack}-api-client", "client-secret")] for stack in STACKS}
+    )
     try:
         with ExitStack() as servers:
-            auth_settings = auth_service_config.Settings(database=databases["auth"])
-            auth_service.migrate(auth_settings)
-            asyncio.run(_register_clients(databases["auth"], platform.secrets))
-            platform.urls["auth-service"] = servers.enter_context(
-                serve_on_loopback(auth_service.create_app(auth_settings))
-            )
-            platform.urls["auth-api"] = servers.enter_context(
-                serve_on_loopback(
-                    auth_api.create_app(
-                        auth_api_config.Settings(
-                            service_url=platform.url("auth-service"),
-                            token_url=platform.url("auth-service", "/oauth/token"),
-                            jwks_url=platform.url("auth-service", "/unused"),
-                            client_secret=platform.secrets["auth"],
-                        )
-                    )
-                )
-            )
-            # The service tiers trust the auth stack's published keys, given as configuration.
-            jwks = httpx.get(platform.url("auth-api", "/.well-known/jwks.json")).text
-            jwks_url = platform.url("auth-api", "/.well-known/jwks.json")
-            token_url = platform.url("auth-api", "/oauth/token")
-
-            user_settings = user_service_config.Settings(
-                database=databases["user"], trusted_jwks=jwks
-            )
-            user_service.migrate(user_settings)
-            platform.urls["user-service"] = servers.enter_context(
-                serve_on_loopback(user_service.create_app(user_settings))
-            )
-            platform.urls["user-api"] = servers.enter_context(
-                serve_on_loopback(
-                    user_api.create_app(
-                        user_api_config.Settings(
-                            service_url=platform.url("user-service"),
-                            client_secret=platform.secrets["user"],
-                            jwks_url=jwks_url,
-                            token_url=token_url,
-                            auth_url=platform.url("auth-api"),
-                        )
-                    )
-                )
-            )
-
-            env_settings = environment_service_config.Settings(
-                database=databases["environment"], trusted_jwks=jwks, infra_path=infra
-            )
-            environment_service.migrate(env_settings)
-            platform.urls["environment-service"] = servers.enter_context(
-                serve_on_loopback(environment_service.create_app(env_settings))
-            )
-            platform.urls["environment-api"] = servers.enter_context(
-                serve_on_loopback(
-                    environment_api.create_app(
-                        environment_api_config.Settings(
-                            service_url=platform.url("environment-service"),
-                            client_secret=platform.secrets["environment"],
-                            jwks_url=jwks_url,
-                            token_url=token_url,
-                            auth_url=platform.url("auth-api"),
-                        )
-                    )
-                )
-            )
+            # The chart's order: per stack, migrations, then (auth) registrations, then the tiers
+            # callee first — auth first, because every other stack calls it.
+            for workload_id, item in wiring.items.items():
+                if not item.is_job:
+                    continue
+                settings_class, _, command_line = TIERS[item.stack]["service"]
+                with environment(wiring.env(workload_id)):
+                    settings_module = sys.modules[settings_class.__module__]
+                    settings_module.get_settings.cache_clear()  # settings of this Job's env
+                    assert command_line(wiring.command(workload_id)) == 0, workload_id
+                    settings_module.get_settings.cache_clear()
+            for stack in STACKS:
+                for tier in ("service", "api"):
+                    workload_id = f"{stack}-{tier}"
+                    settings_class, factory, _ = TIERS[stack][tier]
+                    extra = {"UO_INFRA_PATH": str(infra)} if stack == "environment" else {}
+                    with environment(wiring.env(workload_id, **extra)):
+                        settings = settings_class()
+                    app = factory(settings)
+                    port = wiring.ports[workload_id]
+                    platform.urls[workload_id] = servers.enter_context(serve_on_loopback(app, port))
             yield platform
     finally:
         for database in databases.values():

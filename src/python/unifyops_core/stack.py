@@ -1,8 +1,9 @@
 """The two tiers every stack is made of, built the same way for all stacks.
 
 - a *service* (private, :8001): owns the database; accepts only service tokens whose audience is
-  itself and whose caller is its own gateway. It cannot reach the auth stack (the network allows
-  it its database only), so it trusts signing keys given in configuration (``trusted_jwks``).
+  itself and whose caller is its own gateway. It trusts the auth stack's signing keys fetched from
+  ``jwks_url`` (cached; an unknown ``kid`` after a key rotation triggers one refresh), or, where
+  no URL is set, the keys given in configuration (``trusted_jwks``).
 - a *gateway* (public, :8002): validates user tokens against the auth stack's JWKS and calls its
   service with a service token obtained with its own client credentials.
 """
@@ -48,10 +49,14 @@ class TierSettings(ServiceSettings):
 
 class ServiceTierSettings(TierSettings):
     database: DatabaseSettings = Field(default_factory=DatabaseSettings)
-    # The auth stack's public keys as a JWKS document (JSON), distributed as configuration.
+    # Where the auth stack publishes its keys; fetched and cached, so a rotation needs no redeploy.
+    jwks_url: str = ""
+    # Keys as a JWKS document (JSON), for a service that cannot reach the auth stack.
     trusted_jwks: str = '{"keys": []}'
 
-    def trusted_keys(self) -> StaticKeys:
+    def trusted_keys(self) -> KeySource:
+        if self.jwks_url:
+            return JwksKeys(self.jwks_url)
         return StaticKeys(json.loads(self.trusted_jwks).get("keys", []))
 
 

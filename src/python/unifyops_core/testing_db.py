@@ -108,12 +108,19 @@ async def check_migrations(
         await engine.dispose()
 
 
-@contextmanager
-def serve_on_loopback(app: FastAPI) -> Iterator[str]:
-    """Run ``app`` with uvicorn on 127.0.0.1 (a free port) in a thread; yields its base URL."""
+def free_port() -> int:
+    """A port nothing listens on now (for a server that must know its URL before it starts)."""
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
+        port: int = probe.getsockname()[1]
+    return port
+
+
+@contextmanager
+def serve_on_loopback(app: FastAPI, port: int | None = None) -> Iterator[str]:
+    """Run ``app`` with uvicorn on 127.0.0.1 (``port``, or a free one) in a thread; yields its
+    base URL."""
+    port = port or free_port()
     server = uvicorn.Server(
         uvicorn.Config(
             app, host="127.0.0.1", port=port, log_config=None, access_log=False, lifespan="on"
@@ -138,6 +145,7 @@ __all__ = [
     "TestDatabaseUnavailableError",
     "admin_dsn",
     "check_migrations",
+    "free_port",
     "create_test_database",
     "drop_test_database",
     "fresh_database",

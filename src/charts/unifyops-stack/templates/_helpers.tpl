@@ -97,8 +97,12 @@ capabilities:
 {{- end -}}
 
 {{/* Database connection settings of the service tier (and the migration Job). */}}
+{{- define "unifyops-stack.database.secret" -}}
+{{- .Values.database.credentialsSecret | default (printf "%s-db-credentials" (include "unifyops-stack.stack" .)) -}}
+{{- end -}}
+
 {{- define "unifyops-stack.database.env" -}}
-{{- $secret := required "database.credentialsSecret is required (a Secret with username, password, database)" .Values.database.credentialsSecret -}}
+{{- $secret := include "unifyops-stack.database.secret" . -}}
 - name: UO_DATABASE__HOST
   value: {{ ternary (printf "%s-postgres" (include "unifyops-stack.stack" .)) .Values.database.external.host (eq .Values.database.mode "internal") | quote }}
 - name: UO_DATABASE__PORT
@@ -138,4 +142,69 @@ capabilities:
   ports:
     - {protocol: TCP, port: {{ .Values.database.external.port }}}
 {{- end -}}
+{{- end -}}
+
+{{/* True (non-empty) when this release is the identity provider's stack. */}}
+{{- define "unifyops-stack.isAuth" -}}
+{{- if eq (include "unifyops-stack.stack" .) .Values.auth.stack }}true{{ end -}}
+{{- end -}}
+
+{{- define "unifyops-stack.auth.url" -}}
+{{- printf "http://%s-api:%v" .Values.auth.stack .Values.auth.port -}}
+{{- end -}}
+
+{{/*
+How a tier reaches the tiers it calls, by Service name (the chain and the auth stack), and the
+secrets it needs. The one place the wiring of a stack is written: a cluster and `uo up` run it.
+*/}}
+{{- define "unifyops-stack.tier.wiring" -}}
+{{- $root := .root -}}
+{{- $stack := include "unifyops-stack.stack" $root -}}
+{{- $isAuth := include "unifyops-stack.isAuth" $root -}}
+{{- $authUrl := include "unifyops-stack.auth.url" $root -}}
+{{- if eq .tier "app" }}
+# The app server forwards /api/* to this stack's gateway (the only hop it may reach)
+# and marks the session cookie Secure behind TLS.
+- name: UO_API_URL
+  value: {{ printf "http://%s:%v" (include "unifyops-stack.tier.name" (dict "root" $root "tier" "api")) (include "unifyops-stack.tier.settings" (dict "root" $root "tier" "api") | fromYaml).port | quote }}
+- name: UO_SECURE_COOKIE
+  value: {{ $root.Values.ingress.tls.enabled | toString | quote }}
+{{- else if eq .tier "api" }}
+{{- $service := include "unifyops-stack.tier.settings" (dict "root" $root "tier" "service") | fromYaml }}
+- name: UO_SERVICE_URL
+  value: {{ printf "http://%s-service:%v" $stack $service.port | quote }}
+- name: UO_JWKS_URL
+  value: {{ printf "%s/.well-known/jwks.json" $authUrl | quote }}
+- name: UO_AUTH_URL
+  value: {{ $authUrl | quote }}
+# Service tokens come from the auth stack; its own gateway asks its service directly.
+- name: UO_TOKEN_URL
+  value: {{ ternary (printf "http://%s-service:%v/oauth/token" $stack $service.port) (printf "%s/oauth/token" $authUrl) (eq $isAuth "true") | quote }}
+- name: UO_CLIENT_SECRET
+  valueFrom:
+    secretKeyRef:
+      name: {{ $root.Values.clientSecret | default (printf "%s-api-client" $stack) }}
+      key: client-secret
+{{- else if eq .tier "service" }}
+{{- include "unifyops-stack.database.env" $root }}
+{{- if $isAuth }}
+- name: UO_KEY_ENCRYPTION_KEY
+  valueFrom:
+    secretKeyRef:
+      name: {{ $root.Values.auth.keyEncryptionSecret }}
+      key: key
+{{- else }}
+# Fetched and cached: a key rotation at the auth stack needs no redeploy here.
+- name: UO_JWKS_URL
+  value: {{ printf "%s/.well-known/jwks.json" $authUrl | quote }}
+{{- end }}
+{{- if and $root.Values.desiredState.hostPath (eq $stack $root.Values.desiredState.stack) }}
+- name: UO_INFRA_PATH
+  value: /srv/unifyops/infra/environments
+{{- end }}
+{{- end }}
+{{- end -}}
+
+{{- define "unifyops-stack.desiredState.mounted" -}}
+{{- if and .Values.desiredState.hostPath (eq (include "unifyops-stack.stack" .) .Values.desiredState.stack) }}true{{ end -}}
 {{- end -}}

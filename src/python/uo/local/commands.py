@@ -28,23 +28,21 @@ def run_up(
     client = engine.connect()
     if environment == "local":
         images, edge_image = sources.build_working_tree(repo, chosen, progress, client)
+        plan = reconcile.Plan(
+            environment, images, edge_image, repo=str(repo), ready_timeout=ready_timeout
+        )
     else:
-        images = sources.recorded(repo / "infra" / "environments", environment, chosen, registry)
+        # What infra/environments/<env> records; the reconciler pulls what the engine lacks.
         _, edge_image = sources.build_working_tree(repo, [], progress, client)
-        references = [
-            ref
-            for stack in images.values()
-            for ref in (stack.database, stack.service, stack.api, stack.app)
-            if ref
-        ]
-        sources.pull_missing(client, references, progress)
-    plan = reconcile.Plan(
-        environment,
-        images,
-        edge_image,
-        infra_dir=str(repo / "infra"),
-        ready_timeout=ready_timeout,
-    )
+        plan = reconcile.Plan(
+            environment,
+            None,
+            edge_image,
+            repo=str(repo),
+            stacks=tuple(chosen),
+            registry=registry,
+            ready_timeout=ready_timeout,
+        )
     try:
         outcome = reconcile.up(client, plan, progress)
     except reconcile.RolloutError as exc:

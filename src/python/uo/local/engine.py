@@ -16,6 +16,7 @@ import docker.errors
 import httpx
 from docker.models.containers import Container
 
+from uo.local import firewall
 from uo.local.topology import LABEL, ContainerSpec, NetworkSpec
 
 
@@ -75,46 +76,78 @@ def containers(client: docker.DockerClient, environment: str, **labels: str) -> 
     return found
 
 
-def create(client: docker.DockerClient, spec: ContainerSpec) -> Container:
-    """Create (not start) the container on its client networks, or on its serving networks when
-    it has no client network (PostgreSQL)."""
+def create(client: docker.DockerClient, spec: ContainerSpec, *, serving_now: bool = False) -> Container:
+    """Create (not start) the container on its client networks; on its serving networks too
+    when ``serving_now`` or when it calls nothing (PostgreSQL, the edge's public side)."""
     try:
         stale = client.containers.get(spec.name)
         stale.remove(force=True)  # a leftover of an interrupted run with the same spec
     except docker.errors.NotFound:
         pass
-    first_networks = spec.client_networks or spec.serving_networks
-    first, *rest = first_networks.items()
+    networks = {name: () for name in spec.client_networks}
+    if serving_now or not spec.client_networks:
+        networks.update({name: a.aliases for name, a in spec.serving_networks.items()})
+    (first, first_aliases), *rest = networks.items()
     mounts = {name: {"bind": path, "mode": "rw"} for name, path in spec.volumes.items()}
     mounts.update({host: {"bind": path, "mode": "ro"} for host, path in spec.binds.items()})
+    security = spec.security
     container: Container = client.containers.create(
         spec.image,
+        entrypoint=list(spec.entrypoint) or None,
         command=list(spec.command) or None,
         name=spec.name,
         environment=spec.env,
         labels=spec.labels(),
-        network=first[0],
+        network=first,
         ports={f"{inner}/tcp": ("127.0.0.1", outer) for inner, outer in spec.ports.items()},
         volumes=mounts,
+        tmpfs={path: "rw,nosuid,nodev,mode=1777" for path in spec.tmpfs},
+        user=security.user or None,
+        group_add=list(security.group_add) or None,
+        read_only=security.read_only,
+        cap_drop=list(security.cap_drop) or None,
+        security_opt=["no-new-privileges"] if security.no_new_privileges else None,
+        mem_limit=spec.memory_limit or None,
+        nano_cpus=spec.cpu_limit or None,
         stop_signal="SIGTERM",
         init=True,  # reaps children and forwards SIGTERM to the program
     )
-    if first[1]:
+    if first_aliases:
         # The first network is joined at create time without aliases; re-join it with them.
-        client.networks.get(first[0]).disconnect(container)
-        client.networks.get(first[0]).connect(container, aliases=list(first[1]))
+        client.networks.get(first).disconnect(container)
+        client.networks.get(first).connect(container, aliases=list(first_aliases))
     for name, aliases in rest:
         client.networks.get(name).connect(container, aliases=list(aliases) or None)
     return container
 
 
-def join_serving_networks(
-    client: docker.DockerClient, container: Container, spec: ContainerSpec
-) -> None:
-    if not spec.client_networks:
-        return  # already joined at create time
-    for name, aliases in spec.serving_networks.items():
-        client.networks.get(name).connect(container, aliases=list(aliases))
+def enforce_policy(container: Container, spec: ContainerSpec) -> None:
+    """Write the container's NetworkPolicy into its network namespace (uo.local.firewall), for
+    the networks it has joined so far."""
+    container.reload()
+    pid = int(container.attrs["State"].get("Pid") or 0)
+    if not pid:
+        return  # it exited already; wait_ready reports how
+    joined: dict[str, Any] = container.attrs["NetworkSettings"]["Networks"]
+    by_mac = firewall.links(pid)
+    serving: dict[str, tuple[int, ...]] = {}
+    client_ports: dict[str, tuple[int, ...]] = {}
+    probes: dict[str, tuple[int, ...]] = {}
+    gateways: dict[str, str] = {}
+    own_ports = {p for a in spec.serving_networks.values() for p in a.ports}
+    if spec.readiness.kind == "http":
+        own_ports.add(spec.readiness.port)
+    for network, settings in joined.items():
+        interface = by_mac.get(str(settings.get("MacAddress", "")).lower())
+        if interface is None:
+            raise firewall.FirewallError(f"{container.name}: no interface for network {network}")
+        gateways[interface] = str(settings.get("Gateway") or "")
+        probes[interface] = tuple(sorted(own_ports))
+        if network in spec.serving_networks:
+            serving[interface] = spec.serving_networks[network].ports
+        if network in spec.client_networks:
+            client_ports[interface] = spec.client_networks[network].ports
+    firewall.apply(pid, firewall.Rules(serving, client_ports, probes, gateways))
 
 
 def address(container: Container) -> str:
@@ -170,16 +203,14 @@ def wait_ready(
                     return time.monotonic() - started
                 except OSError as exc:
                     last = f"127.0.0.1:{spec.readiness.port}: {type(exc).__name__}"
-            elif kind == "postgres":
+            elif kind == "exec":
                 try:
-                    result = container.exec_run(
-                        ["pg_isready", "-q", "-h", "127.0.0.1", "-p", str(spec.readiness.port)]
-                    )
+                    result = container.exec_run(list(spec.readiness.command))
                 except docker.errors.APIError:
                     continue  # it stopped meanwhile; the next round reports how it exited
                 if result.exit_code == 0:
                     return time.monotonic() - started
-                last = "PostgreSQL is not accepting connections yet"
+                last = f"{' '.join(spec.readiness.command)} exited {result.exit_code}"
             else:
                 url = f"http://{address(container)}:{spec.readiness.port}{spec.readiness.path}"
                 try:
@@ -200,6 +231,14 @@ def run_job(client: docker.DockerClient, spec: ContainerSpec, timeout: float) ->
     """Run a one-shot container to completion: (exit code, end of its log)."""
     container = create(client, spec)
     container.start()
+    try:
+        enforce_policy(container, spec)
+    except firewall.FirewallError:
+        container.reload()
+        if container.status == "running":
+            container.remove(force=True)
+            raise
+        # It finished before its rules could be written: nothing is left to filter.
     try:
         result = container.wait(timeout=timeout)
     except Exception as exc:  # the SDK raises the transport's own timeout types
@@ -245,6 +284,7 @@ __all__ = [
     "connect",
     "containers",
     "create",
+    "enforce_policy",
     "ensure_network",
     "ensure_volume",
     "env_filter",

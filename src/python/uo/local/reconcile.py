@@ -1,25 +1,30 @@
-"""Make the engine run an environment: the cluster's order (PostgreSQL ready → migrations exit 0 →
-service → api → app, each only once its dependency is ready), health-gated rolling updates, and no
-change at all when nothing changed.
+"""Make the engine run an environment: the rendered chart of every stack (uo.local.values),
+executed in Argo CD's order — phase, then sync wave (database → migration hook → client
+registration hooks → apps), each wave only once the one before is ready — with health-gated
+rolling updates (maxSurge 1, maxUnavailable 0) and no change at all when nothing changed.
 
 A tier whose new container fails stays on its old one: the new container joins the networks it
-serves on only after ``/health/ready`` answers, and the old one is stopped (gracefully) only
-after that. A failed migration stops the stack's rollout before its service is touched.
+serves on only after its readiness probe passes, and the old one is stopped (preStop pause, then
+SIGTERM and its grace period) only after that. A failed hook stops the stack's sync before
+anything of it is rolled.
 """
 
 from __future__ import annotations
 
-import json
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any
 
 import docker
 import httpx
 from docker.models.containers import Container
 
-from uo.local import engine, topology, vault
+from uo.local import engine, firewall, manifests, specs, topology, values, vault, wiring
+from uo.local.manifests import ManifestError, Workload
 from uo.local.topology import AUTH_STACK, ContainerSpec, StackImages
+from uo.render import Manifest, RenderError
 
 Report = Callable[[str], None]
 
@@ -35,11 +40,18 @@ class MissingImageError(RolloutError):
 @dataclass(frozen=True)
 class Plan:
     environment: str
-    images: dict[str, StackImages]  # stack -> images; auth first when present
+    # stack -> images (ids or references on the engine), auth first when present; None: run
+    # what infra/environments/<env> records (dev, staging, prod)
+    images: dict[str, StackImages] | None
     edge_image: str
-    infra_dir: str | None = None  # host path of infra/, mounted into environment-service
+    repo: str  # the checkout: chart, infra/ (values, the overlay; mounted for environment)
+    stacks: tuple[str, ...] = ()  # with images=None: which stacks
+    registry: str = "127.0.0.1:5000"
     ready_timeout: float = 90.0
     job_timeout: float = 180.0
+
+    def stack_names(self) -> list[str]:
+        return ordered_stacks(list(self.images) if self.images is not None else list(self.stacks))
 
 
 @dataclass
@@ -59,21 +71,42 @@ def ordered_stacks(stacks: list[str]) -> list[str]:
     return sorted(stacks, key=lambda stack: stack != AUTH_STACK)
 
 
-def check_images(client: docker.DockerClient, plan: Plan) -> None:
-    wanted = {"edge": plan.edge_image}
-    for stack, images in plan.images.items():
-        wanted[f"{stack}-database"] = images.database
-        wanted[f"{stack}-service"] = images.service
-        wanted[f"{stack}-api"] = images.api
-        if images.app:
-            wanted[f"{stack}-app"] = images.app
-    missing = [
-        f"{name} ({ref})" for name, ref in wanted.items() if engine.image_id(client, ref) is None
-    ]
-    if missing:
-        raise MissingImageError(
-            "images not on the engine, nothing was changed: " + ", ".join(missing)
+def engine_tag(client: docker.DockerClient, reference: str, repository: str) -> str:
+    """Tag an image on the engine under the repository the chart expects, by its id, so the
+    rendered reference names exactly this image (the chart refuses moving tags)."""
+    image_id = engine.image_id(client, reference)
+    if image_id is None:
+        raise MissingImageError(f"image {reference} is not on the engine, nothing was changed")
+    tag = "id-" + image_id.split(":")[-1][:16]
+    client.images.get(image_id).tag(repository, tag)
+    return tag
+
+
+def rendered_objects(client: docker.DockerClient, plan: Plan) -> tuple[list[Manifest], dict[str, Any]]:
+    """Every stack's rendered objects, and the values of the first (for environment-wide ones)."""
+    repo = Path(plan.repo)
+    objects: list[Manifest] = []
+    first: dict[str, Any] = {}
+    for stack in plan.stack_names():
+        tags = None
+        if plan.images is not None:
+            images = plan.images[stack]
+            tags = {
+                "database": engine_tag(client, images.database, "unifyops/postgres"),
+                "service": engine_tag(client, images.service, f"unifyops/{stack}-service"),
+                "api": engine_tag(client, images.api, f"unifyops/{stack}-api"),
+            }
+            if images.app:
+                tags["app"] = engine_tag(client, images.app, f"unifyops/{stack}-app")
+        stack_values = values.stack_values(
+            repo, plan.environment, stack, image_tags=tags, registry=plan.registry
         )
+        try:
+            objects.extend(values.render_stack(repo, plan.environment, stack, stack_values))
+        except RenderError as exc:
+            raise RolloutError(f"{stack}: the chart refused the values: {exc}") from exc
+        first = first or stack_values
+    return objects, first
 
 
 class Reconciler:
@@ -102,34 +135,52 @@ class Reconciler:
             raise MissingImageError(
                 f"{spec.stack}-{spec.tier}: image {spec.image} is not on the engine"
             )
-        return ContainerSpec(**{**spec.__dict__, "image": image_id, "image_content": content})
+        return replace(spec, image=image_id, image_content=content)
 
-    def _unchanged(self, spec: ContainerSpec, current: list[Container]) -> bool:
+    def _unchanged(self, specs_: list[ContainerSpec], current: list[Container]) -> bool:
+        """Every replica of this version runs, and nothing else: leave them alone."""
+        fingerprint = specs_[0].fingerprint()
         same = [
             c
             for c in current
-            if c.labels.get(f"{topology.LABEL}.fingerprint") == spec.fingerprint()
+            if c.labels.get(f"{topology.LABEL}.fingerprint") == fingerprint
             and c.status == "running"
         ]
-        if not same:
+        if len(same) < len(specs_):
             return False
         for extra in current:
-            if extra.id != same[0].id:  # left over from an interrupted run
-                engine.stop_and_remove(extra, spec.stop_grace_seconds)
+            if extra not in same[: len(specs_)]:  # left over from an interrupted run
+                self._stop(extra, specs_[0])
         return True
+
+    def _stop(self, container: Container, spec: ContainerSpec) -> None:
+        """A pod's termination: preStop (keeps serving meanwhile), then SIGTERM and the grace
+        period, then SIGKILL."""
+        if spec.pre_stop_seconds and container.status == "running":
+            time.sleep(spec.pre_stop_seconds)
+        engine.stop_and_remove(container, spec.stop_grace_seconds)
+
+    def _start(self, spec: ContainerSpec, *, serving_now: bool) -> Container:
+        container = engine.create(self.client, spec, serving_now=serving_now)
+        container.start()
+        try:
+            engine.enforce_policy(container, spec)
+        except firewall.FirewallError as exc:
+            engine.stop_and_remove(container, 2)
+            raise RolloutError(f"{spec.stack}-{spec.tier}: its NetworkPolicy could not be enforced: {exc}") from exc
+        return container
 
     def replace(self, spec: ContainerSpec) -> Container:
         """Stop, then start: for what cannot run twice (PostgreSQL on its volume, the edge's
         published ports)."""
         spec = self._resolved(spec)
         current = self._running(spec)
-        if self._unchanged(spec, current):
+        if self._unchanged([spec], current):
             return next(c for c in current if c.status == "running")
         for old in current:
-            engine.stop_and_remove(old, spec.stop_grace_seconds)
+            self._stop(old, spec)
         self._say(spec, "starting")
-        container = engine.create(self.client, spec)
-        container.start()
+        container = self._start(spec, serving_now=True)
         try:
             seconds = engine.wait_ready(container, spec, self.plan.ready_timeout)
         except engine.NotReadyError as exc:
@@ -140,37 +191,41 @@ class Reconciler:
         )
         return container
 
-    def roll(self, spec: ContainerSpec) -> Container:
-        """Start the new container, wait for ready, move traffic to it, then stop the old one."""
-        spec = self._resolved(spec)
-        current = self._running(spec)
-        if self._unchanged(spec, current):
-            return next(c for c in current if c.status == "running")
-        self._say(spec, "starting new version" if current else "starting")
-        container = engine.create(self.client, spec)
-        container.start()
-        try:
-            seconds = engine.wait_ready(container, spec, self.plan.ready_timeout)
-        except engine.NotReadyError as exc:
-            engine.stop_and_remove(container, 2)
-            keeps = " The running version keeps serving." if current else ""
-            raise RolloutError(
-                f"{spec.stack}-{spec.tier}: the new version never became ready.{keeps}\n{exc}"
-            ) from exc
-        engine.join_serving_networks(self.client, container, spec)
-        self._say(spec, f"ready in {seconds:.1f}s, serving")
-        for old in current:
-            engine.stop_and_remove(old, spec.stop_grace_seconds)
+    def roll(self, replicas: list[ContainerSpec]) -> None:
+        """maxSurge 1, maxUnavailable 0: one new replica at a time starts, must pass its
+        readiness probe, joins its Services' networks, and only then is one old one stopped."""
+        replicas = [self._resolved(spec) for spec in replicas]
+        first = replicas[0]
+        current = self._running(first)
+        if self._unchanged(replicas, current):
+            return
+        old = [c for c in current if c.labels.get(f"{topology.LABEL}.fingerprint") != first.fingerprint()]
+        for spec in replicas:
+            self._say(spec, "starting new version" if current else "starting")
+            container = self._start(spec, serving_now=False)
+            try:
+                seconds = engine.wait_ready(container, spec, self.plan.ready_timeout)
+            except engine.NotReadyError as exc:
+                engine.stop_and_remove(container, 2)
+                keeps = " The running version keeps serving." if old else ""
+                raise RolloutError(
+                    f"{spec.stack}-{spec.tier}: the new version never became ready.{keeps}\n{exc}"
+                ) from exc
+            engine.join_serving_networks(self.client, container, spec)
+            self._say(spec, f"ready in {seconds:.1f}s, serving")
+            if old:
+                self._stop(old.pop(0), spec)
+        for leftover in old:
+            self._stop(leftover, first)
         if current:
-            self._say(spec, f"previous version stopped ({len(current)})")
+            self._say(first, f"previous version stopped ({len(current)})")
         self.outcome.changes.append(
-            f"{spec.stack}-{spec.tier} {'updated' if current else 'created'}"
+            f"{first.stack}-{first.tier} {'updated' if current else 'created'}"
         )
-        return container
 
     def job(self, spec: ContainerSpec, what: str) -> None:
-        """Run a one-shot job unless this exact job already succeeded (its container is kept as
-        the record, like a completed Kubernetes Job)."""
+        """Run a hook unless this exact one already succeeded (its container is kept as the
+        record, like a completed Job). BeforeHookCreation: the previous run is removed first."""
         spec = self._resolved(spec)
         previous = self._running(spec)
         for done in previous:
@@ -180,93 +235,106 @@ class Reconciler:
                 and done.attrs["State"]["ExitCode"] == 0
             ):
                 return
+        for old in previous:
+            old.remove(force=True)
         self._say(spec, f"running {what}")
         code, tail = engine.run_job(self.client, spec, self.plan.job_timeout)
-        container = self.client.containers.get(spec.name)
         if code != 0:
-            container.remove(force=True)
+            self.client.containers.get(spec.name).remove(force=True)
             raise RolloutError(
                 f"{spec.stack}: {what} failed (exit code {code}); nothing of this stack was "
                 f"updated and the running version keeps serving.\n{tail}"
             )
-        for old in previous:
-            if old.id != container.id:
-                old.remove(force=True)
         self._say(spec, f"{what} done")
         self.outcome.changes.append(f"{spec.stack} {what}")
-
-    def jwks(self, auth_api: Container) -> str:
-        """The auth stack's published keys, normalised so the same keys give the same text."""
-        url = f"http://{engine.address(auth_api)}:8002/.well-known/jwks.json"
-        try:
-            keys = httpx.get(url, timeout=5).json()["keys"]
-        except (httpx.HTTPError, ValueError, KeyError) as exc:
-            raise RolloutError(f"auth-api does not serve its keys ({type(exc).__name__})") from exc
-        return json.dumps(
-            {"keys": sorted(keys, key=lambda key: key.get("kid", ""))}, sort_keys=True
-        )
 
     # -- the environment ------------------------------------------------------------------
 
     def run(self) -> Outcome:
         plan, env = self.plan, self.plan.environment
-        check_images(self.client, plan)
-        stacks = ordered_stacks(list(plan.images))
-        if stacks and stacks[0] != AUTH_STACK:
-            raise RolloutError("the auth stack is needed by every other stack; include it")
-        secrets = vault.load_or_create(self.client, env, plan.edge_image, stacks)
-        for network in topology.environment_networks(env):
-            engine.ensure_network(self.client, env, network)
-        for stack in stacks:
-            for network in topology.stack_networks(env, stack):
-                engine.ensure_network(self.client, env, network)
-        trusted_jwks: str | None = None
-        for stack in stacks:
-            images, own = plan.images[stack], secrets.stacks[stack]
-            engine.ensure_volume(self.client, env, topology.data_volume(env, stack), stack)
-            self.replace(topology.database(env, stack, images.database, own))
-            # Settings only the auth service has (it refuses to start, or migrate, without them).
-            auth_env = {"UO_KEY_ENCRYPTION_KEY": secrets.key_encryption_key}
-            service_env = auth_env if stack == AUTH_STACK else {}
-            self.job(topology.migration(env, stack, images.service, own, service_env), "migrations")
-            if stack == AUTH_STACK:
-                for caller in stacks:
-                    self.job(
-                        topology.client_registration(
-                            env,
-                            images.service,
-                            own,
-                            auth_env,
-                            caller,
-                            secrets.stacks[caller].client_secret,
-                        ),
-                        f"registration of {caller}-api",
-                    )
-            self.roll(
-                topology.service(
-                    env,
-                    stack,
-                    images.service,
-                    own,
-                    trusted_jwks=None if stack == AUTH_STACK else trusted_jwks,
-                    key_encryption_key=secrets.key_encryption_key if stack == AUTH_STACK else None,
-                    infra_dir=plan.infra_dir if stack == "environment" else None,
-                )
+        if not firewall.available():
+            raise RolloutError(
+                "nsenter, ip and nft are needed to enforce the NetworkPolicies "
+                "(apt-get install nftables iproute2 util-linux)"
             )
-            api = self.roll(topology.gateway(env, stack, images.api, own, stacks))
-            if images.app:
-                self.roll(topology.app(env, stack, images.app))
-            if stack == AUTH_STACK:
-                trusted_jwks = self.jwks(api)
-        self.replace(
-            topology.edge(env, plan.edge_image, {s: bool(plan.images[s].app) for s in stacks})
-        )
-        for stack in stacks:
-            for tier in ("app", "api") if plan.images[stack].app else ("api",):
-                port = topology.host_port(env, stack, tier)
-                self.outcome.urls[f"{stack}-{tier}"] = f"http://127.0.0.1:{port}"
-        self.outcome.login = self.operator_login(secrets)
+        stacks = plan.stack_names()
+        if AUTH_STACK not in stacks:
+            raise RolloutError("the auth stack is needed by every other stack; include it")
+        if engine.image_id(self.client, plan.edge_image) is None:
+            raise MissingImageError(f"the edge image {plan.edge_image} is not on the engine")
+        objects, first_values = rendered_objects(self.client, plan)
+        try:
+            self._run_objects(objects, first_values, stacks)
+        except ManifestError as exc:
+            raise RolloutError(f"the rendered chart cannot run here: {exc}") from exc
         return self.outcome
+
+    def _run_objects(self, objects: list[Manifest], first_values: dict[str, Any], stacks: list[str]) -> None:
+        plan, env = self.plan, self.plan.environment
+        items = manifests.workloads(objects)
+        images = {w.workload_id: w.container["image"] for w in items}
+        if plan.images is None:
+            self._pull_missing(sorted(set(images.values())))
+        else:
+            self._check_images(sorted(set(images.values())))
+        secrets = vault.load_or_create(
+            self.client, env, plan.edge_image, manifests.secret_refs(objects)
+        )
+        wired = wiring.topology(
+            env,
+            values.namespace(env),
+            items,
+            manifests.services(objects),
+            [o for o in objects if o["kind"] == "NetworkPolicy"],
+            manifests.routes(objects),
+            values.ingress_controller(first_values),
+        )
+        engine.ensure_network(self.client, env, topology.NetworkSpec(topology.public_network(env), internal=False))
+        for name in wired.networks:
+            engine.ensure_network(self.client, env, topology.NetworkSpec(name, internal=True))
+        config_maps = manifests.config_maps(objects)
+        lookup = secrets.lookup()
+        for stack in stacks:
+            for item in [w for w in items if w.stack == stack]:
+                self._run_workload(item, wired.wiring[item.workload_id], lookup, config_maps)
+        published = {
+            r.published: topology.host_port(env, *r.published.split("-", 1)) for r in wired.edge_routes
+        }
+        self.replace(specs.edge_spec(env, plan.edge_image, wired.wiring[wiring.EDGE], wired.edge_routes, published))
+        for name in sorted(published, key=lambda n: (stacks.index(n.split("-", 1)[0]), n)):
+            self.outcome.urls[name] = f"http://127.0.0.1:{published[name]}"
+        self.outcome.login = self.operator_login(secrets)
+
+    def _run_workload(
+        self,
+        item: Workload,
+        wired: wiring.Wiring,
+        lookup: dict[tuple[str, str], str],
+        config_maps: dict[str, dict[str, str]],
+    ) -> None:
+        env = specs.resolve_env(item, lookup, config_maps)
+        replicas = specs.container_specs(self.plan.environment, item, wired, env, item.container["image"])
+        if item.is_job:
+            what = "migrations" if item.tier == "migrate" else f"registration of {item.tier.split('-', 1)[-1]}-api"
+            self.job(replicas[0], what)
+        elif item.kind == "StatefulSet":
+            for volume in replicas[0].volumes:
+                engine.ensure_volume(self.client, self.plan.environment, volume, item.stack)
+            self.replace(replicas[0])
+        else:
+            self.roll(replicas)
+
+    def _check_images(self, references: list[str]) -> None:
+        missing = [ref for ref in references if engine.image_id(self.client, ref) is None]
+        if missing:
+            raise MissingImageError(
+                "images not on the engine, nothing was changed: " + ", ".join(missing)
+            )
+
+    def _pull_missing(self, references: list[str]) -> None:
+        from uo.local.sources import pull_missing  # sources builds with Pants; import it late
+
+        pull_missing(self.client, references, self.report)
 
     def operator_login(self, secrets: vault.EnvironmentSecrets) -> tuple[str, str]:
         """A ready-made account, registered through the edge like any user."""

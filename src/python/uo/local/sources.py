@@ -11,9 +11,7 @@ from typing import Any
 
 import docker
 import docker.errors
-import yaml
 
-from unifyops_core.desired_state import DesiredStateError, read_stack
 from unifyops_core.naming import PYTHON_TIERS, STACKS, Component
 from uo.images import info_file
 from uo.local.reconcile import MissingImageError
@@ -104,45 +102,6 @@ def build_working_tree(
     return from_dist(repo / "dist", stacks)
 
 
-def _reference(registry: str, repository: str, tag: str | None, digest: str | None) -> str:
-    if digest:
-        return f"{registry}/{repository}@{digest}"
-    if tag:
-        return f"{registry}/{repository}:{tag}"
-    raise MissingImageError(f"{repository}: the infra file records neither a tag nor a digest")
-
-
-def _database_image(infra: Path, environment: str, stack: str, registry: str) -> str:
-    path = infra / environment / f"{stack}.yaml"
-    data = yaml.safe_load(path.read_text()) or {}
-    image = ((data.get("database") or {}).get("internal") or {}).get("image") or {}
-    return _reference(registry, "unifyops/postgres", image.get("tag"), image.get("digest"))
-
-
-def recorded(
-    infra: Path, environment: str, stacks: list[str], registry: str
-) -> dict[str, StackImages]:
-    """The image references ``infra/environments/<env>/<stack>.yaml`` records, per stack."""
-    images = {}
-    for stack in stacks:
-        try:
-            state = read_stack(infra, environment, stack)
-        except DesiredStateError as exc:
-            raise MissingImageError(str(exc)) from exc
-        refs = {
-            tier: _reference(registry, f"unifyops/{stack}-{tier}", image.tag, image.digest)
-            for tier, image in state.tiers.items()
-            if image.tag or image.digest or tier in PYTHON_TIERS
-        }
-        images[stack] = StackImages(
-            database=_database_image(infra, environment, stack, registry),
-            service=refs["service"],
-            api=refs["api"],
-            app=refs.get("app"),
-        )
-    return images
-
-
 def pull_missing(
     client: docker.DockerClient, references: list[str], report: Callable[[str], None]
 ) -> None:
@@ -184,6 +143,5 @@ __all__ = [
     "from_dist",
     "image_targets",
     "pull_missing",
-    "recorded",
     "stacks_or_all",
 ]
