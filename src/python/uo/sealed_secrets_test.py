@@ -1,6 +1,6 @@
-"""uo seal's planning and files, on the real chart rendered with values that reference the whole
-secrets contract (database credentials, every gateway's client secret, which auth also reads, and
-auth-service's key-encryption key), whatever the chart in this checkout already references."""
+"""uo seal's planning and files, on the chart of this checkout rendered for an environment: it
+references the whole secrets contract (database credentials, every gateway's client secret, which
+auth's registration Jobs read too, and auth-service's key-encryption key)."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ import yaml
 from cryptography.fernet import Fernet
 
 from unifyops_core.naming import STACKS
-from uo.render import Manifest, Target, deep_merge, load_values, render_values
+from uo.render import Manifest
 from uo.sealed_secrets import (
     SEALED_TO,
     Request,
@@ -21,6 +21,7 @@ from uo.sealed_secrets import (
     plan,
     read_sealed,
     references,
+    rendered_environment,
     seal_environment,
     secret_keys,
 )
@@ -30,41 +31,7 @@ from uo.sealing_testutil import Controller
 ROOT = Path.cwd()
 CONTROLLER = Controller.generate()
 KEY = load_public_key(CONTROLLER.certificate_pem)
-
-
-def _ref(name: str, key: str) -> dict[str, str]:
-    return {"secretName": name, "key": key}
-
-
-def contract_values(stack: str) -> dict[str, Any]:
-    """Values making the chart reference the contract's Secrets (as the chart change will)."""
-    tiers: dict[str, Any] = {
-        "api": {"secretEnv": {"UO_CLIENT_SECRET": _ref(f"{stack}-api-client", "client-secret")}}
-    }
-    if stack == "auth":
-        registrations = {
-            f"UO_REGISTRATION_{other.upper()}": _ref(f"{other}-api-client", "client-secret")
-            for other in STACKS
-        }
-        tiers["service"] = {
-            "secretEnv": {
-                "UO_KEY_ENCRYPTION_KEY": _ref("auth-key-encryption", "key"),
-                **registrations,
-            }
-        }
-    return {"tiers": tiers}
-
-
-def rendered(environment: str = "dev", root: Path = ROOT) -> dict[str, list[Manifest]]:
-    objects = {}
-    for stack in STACKS:
-        target = Target(environment, stack)
-        values = deep_merge(load_values(target.value_files(root)), contract_values(stack))
-        objects[stack] = render_values(root, values, release=stack, namespace=target.namespace)
-    return objects
-
-
-RENDERED = rendered()
+RENDERED = rendered_environment(ROOT, "dev")
 CONTRACT = {
     "auth-key-encryption": {"key"},
     **{f"{s}-db-credentials": {"username", "password", "database"} for s in STACKS},
@@ -147,14 +114,6 @@ def test_tls_secrets_are_left_to_cert_manager_and_every_workload_kind_counts() -
         {"kind": "Service", "spec": {}},
     ]
     assert secret_keys(objects) == {"a": {"1", "3"}, "b": {"2"}, "c": {"4"}, "d": {"5"}}
-
-
-def test_the_unchanged_chart_of_this_checkout_references_database_credentials() -> None:
-    from uo.sealed_secrets import rendered_environment
-
-    names = {ref.name for ref in references(rendered_environment(ROOT, "dev"))}
-    assert {f"{s}-db-credentials" for s in STACKS} <= names
-    assert not any("tls" in name for name in names)
 
 
 def test_first_run_generates_every_secret_in_the_expected_format() -> None:
@@ -252,39 +211,14 @@ def test_literals_need_a_secret() -> None:
         Request("dev", literals={"key": "x"})
 
 
-def test_a_secret_outside_the_contract_must_be_supplied() -> None:
-    objects = {
-        "user": [
-            *RENDERED["user"],
-            {
-                "kind": "Job",
-                "spec": {
-                    "template": {
-                        "spec": {
-                            "containers": [
-                                {
-                                    "name": "j",
-                                    "env": [
-                                        {
-                                            "name": "T",
-                                            "valueFrom": {
-                                                "secretKeyRef": {"name": "smtp", "key": "token"}
-                                            },
-                                        }
-                                    ],
-                                }
-                            ]
-                        }
-                    }
-                },
-            },
-        ]
-    }
-    with pytest.raises(SealError, match="--secret smtp --from-literal token="):
-        plan(references(objects), {}, Request("dev"), KEY)
-    files, _ = plan(
-        references(objects), {}, Request("dev", secret="smtp", literals={"token": "t"}), KEY
-    )
+def test_a_secret_outside_the_contract_gets_a_random_value_or_the_operators() -> None:
+    env = [{"name": "T", "valueFrom": {"secretKeyRef": {"name": "smtp", "key": "token"}}}]
+    job = {"kind": "Job", "spec": {"template": {"spec": {"containers": [{"env": env}]}}}}
+    objects = {"user": [*RENDERED["user"], job]}
+    files, _ = plan(references(objects), {}, Request("dev"), KEY)
+    assert len(unseal_all(files)["smtp"]["token"]) >= 32
+    request = Request("dev", secret="smtp", literals={"token": "t"})
+    files, _ = plan(references(objects), as_existing(files), request, KEY)
     assert unseal_all(files)["smtp"] == {"token": "t"}
 
 
@@ -320,7 +254,7 @@ def test_files_are_written_per_owner_without_plaintext_and_unreferenced_ones_go(
     (tmp_path / "infra/environments/dev/sealed-secrets-cert.pem").write_bytes(
         CONTROLLER.certificate_pem
     )
-    objects = rendered("dev", tmp_path)
+    objects = rendered_environment(tmp_path, "dev")
     changes, written = seal_environment(tmp_path, Request("dev"), objects)
     sealed_dir = tmp_path / "infra/environments/dev/sealed"
     assert sorted(p.name for p in written) == ["auth.yaml", "environment.yaml", "user.yaml"]
@@ -336,9 +270,13 @@ def test_files_are_written_per_owner_without_plaintext_and_unreferenced_ones_go(
     assert not list(sealed_dir.glob(".*"))  # no temporary files left behind
     # Unchanged: nothing is rewritten.
     assert seal_environment(tmp_path, Request("dev"), objects)[1] == []
-    # The environment stack stops reading its client secret: it is removed.
+    # Nothing reads the environment gateway's client secret any more: it is removed.
     objects["environment"] = [o for o in objects["environment"] if o["kind"] != "Deployment"]
-    objects["auth"] = [o for o in objects["auth"] if o["kind"] != "Deployment"]
+    objects["auth"] = [
+        o
+        for o in objects["auth"]
+        if o["metadata"].get("labels", {}).get("unifyops.io/client") != "environment"
+    ]
     changes, _ = seal_environment(tmp_path, Request("dev"), objects)
     assert ("environment-api-client", "removed") in [(c.name, c.action) for c in changes]
     assert "environment-api-client" not in read_sealed(tmp_path, "dev")
