@@ -250,8 +250,14 @@ def plan(
         warning = None
         if not new_keys and old_to != current:
             warning = (
-                f"{ref.name} is sealed to another controller key ({old_to}); "
-                "it decrypts only while that cluster keeps the old key; re-seal with --rotate"
+                f"{ref.name} is sealed to {old_to}, not to the certificate's key {current}; "
+                "it decrypts only while the controller keeps that key (docs/secrets.md)"
+            )
+        elif rotate and old is not None:
+            warning = (
+                f"{ref.name} gets new values at the next sync; change them wherever they are "
+                "held too (a database role's password, data encrypted with a key): "
+                "docs/secrets.md, Rotation"
             )
         changes.append(_change(ref, old, new_keys, rotate, warning))
     for name in sorted(set(existing) - set(by_name)):
@@ -270,7 +276,7 @@ def _change(
     if old is None:
         return Change(ref.name, "created", tuple(sorted(ref.keys)))
     if rotate:
-        return Change(ref.name, "rotated", tuple(new_keys))
+        return Change(ref.name, "rotated", tuple(new_keys), warning)
     if new_keys:
         return Change(ref.name, "updated", tuple(new_keys), warning)
     return Change(ref.name, "kept", warning=warning)
