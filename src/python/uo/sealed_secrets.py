@@ -143,7 +143,7 @@ def sealed_secret(
     environment: str,
     stack: str,
     encrypted: Mapping[str, str],
-    sealed_to: str,
+    sealed_to: str | None,
 ) -> Manifest:
     ns = namespace(environment)
     labels = {
@@ -158,7 +158,10 @@ def sealed_secret(
             "name": name,
             "namespace": ns,
             "labels": labels,
-            "annotations": {"argocd.argoproj.io/sync-wave": SYNC_WAVE, SEALED_TO: sealed_to},
+            "annotations": {
+                "argocd.argoproj.io/sync-wave": SYNC_WAVE,
+                **({SEALED_TO: sealed_to} if sealed_to else {}),
+            },
         },
         "spec": {
             "encryptedData": dict(sorted(encrypted.items())),
@@ -231,7 +234,9 @@ def plan(
         old_to = ((old or {}).get("metadata", {}).get("annotations") or {}).get(SEALED_TO)
         keep = {k: v for k, v in old_data.items() if k in ref.keys and not rotate}
         new_keys = sorted(k for k in ref.keys if k not in keep or k in literals)
-        if old is not None and new_keys and old_to != current and keep:
+        # A SealedSecret without the annotation (sealed by hand with kubeseal) counts as current.
+        moved = old_to is not None and old_to != current
+        if new_keys and moved and keep:
             raise SealError(
                 f"{ref.name} was sealed to another controller key ({old_to}); re-seal all of it: "
                 f"uo seal --env {request.environment} --secret {ref.name} --rotate"
@@ -243,12 +248,12 @@ def plan(
                 value = generate(ref.owner, ref.name, name)
             ns = namespace(request.environment)
             encrypted[name] = seal(key, value.encode(), namespace=ns, name=ref.name)
-        sealed_to = current if new_keys else (old_to or current)
+        sealed_to = current if new_keys else old_to
         files.setdefault(ref.owner, []).append(
             sealed_secret(ref.name, request.environment, ref.owner, encrypted, sealed_to)
         )
         warning = None
-        if not new_keys and old_to != current:
+        if not new_keys and moved:
             warning = (
                 f"{ref.name} is sealed to {old_to}, not to the certificate's key {current}; "
                 "it decrypts only while the controller keeps that key (docs/secrets.md)"

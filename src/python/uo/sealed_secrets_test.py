@@ -187,6 +187,16 @@ def test_a_new_key_in_the_chart_is_added_and_the_others_kept() -> None:
     assert unseal_all(updated)["auth-db-credentials"]["username"] == "auth"
 
 
+def test_a_secret_sealed_by_hand_without_the_annotation_is_kept_as_it_is() -> None:
+    first, _ = plan(references(RENDERED), {}, Request("dev"), KEY)
+    existing = as_existing(first)
+    del existing["user-api-client"]["metadata"]["annotations"][SEALED_TO]
+    kept, changes = plan(references(RENDERED), existing, Request("dev"), KEY)
+    assert not any(c.warning for c in changes)
+    assert SEALED_TO not in as_existing(kept)["user-api-client"]["metadata"]["annotations"]
+    assert ciphertexts(kept) == ciphertexts(first)
+
+
 def test_operator_supplied_values() -> None:
     request = Request("dev", secret="auth-key-encryption", literals={"key": "supplied"})
     files, _ = plan(references(RENDERED), {}, request, KEY)
