@@ -40,10 +40,26 @@ def test_stack_file_agrees_with_its_path(environment: str, stack: str) -> None:
 
 
 def test_no_stray_files() -> None:
-    expected = {
-        f"infra/environments/{e}/{name}.yaml" for e in ENVIRONMENTS for name in (*STACKS, "env")
-    }
+    # Per environment: env-wide values, one values file per stack, the sealed-secrets controller
+    # certificate, and sealed/<stack>.yaml for the stacks that own SealedSecrets (uo seal).
+    allowed = re.compile(
+        r"infra/environments/(?P<env>[a-z]+)/"
+        r"(?:(?P<values>[a-z]+)\.yaml|sealed-secrets-cert\.pem|sealed/(?P<sealed>[a-z]+)\.yaml)"
+    )
     present = {
-        p.relative_to(ROOT).as_posix() for p in (ROOT / "infra/environments").rglob("*.yaml")
+        p.relative_to(ROOT).as_posix()
+        for p in (ROOT / "infra/environments").rglob("*")
+        if p.is_file() and p.name != "README.md"
     }
-    assert present == expected
+    for path in present:
+        match = allowed.fullmatch(path)
+        assert match, f"{path}: not a file infra/environments holds"
+        assert match["env"] in ENVIRONMENTS, path
+        assert (match["values"] or match["sealed"]) in (None, "env", *STACKS), path
+        assert match["sealed"] != "env", path
+    expected = {
+        f"infra/environments/{e}/{name}"
+        for e in ENVIRONMENTS
+        for name in (*(f"{s}.yaml" for s in STACKS), "env.yaml", "sealed-secrets-cert.pem")
+    }
+    assert expected <= present

@@ -11,6 +11,9 @@ import subprocess
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
+
+import yaml
 
 
 def _host(*labels: str) -> str:
@@ -63,6 +66,8 @@ RULES: dict[str, re.Pattern[str]] = {
 }
 
 LOCKFILE_RULE = "download URL in a lockfile"
+PLAINTEXT_SECRET_RULE = "plaintext Secret in infra/ (seal it: uo seal)"
+_DOCUMENT_START = re.compile(r"^---(?:\s|$)")
 _LOCKFILE_URL = re.compile(r'"(?:url|resolved)"\s*:\s*"(?:https?|ftp)://', re.IGNORECASE)
 # npm lockfiles download from "resolved"; their "url" keys are only funding links to a project.
 _NPM_LOCKFILE_URL = re.compile(r'"resolved"\s*:\s*"(?:https?|ftp)://', re.IGNORECASE)
@@ -80,7 +85,47 @@ class Finding:
         return f"{self.path}:{self.line}: {self.rule}: {self.excerpt}"
 
 
+def _documents(text: str) -> Iterator[tuple[int, str]]:
+    """The documents of a YAML stream, each with the line it starts on."""
+    start, lines = 1, list[str]()
+    for number, line in enumerate(text.splitlines(), start=1):
+        if _DOCUMENT_START.match(line):
+            yield start, "\n".join(lines)
+            start, lines = number, []
+        else:
+            lines.append(line)
+    yield start, "\n".join(lines)
+
+
+def _plaintext(doc: Any) -> bool:
+    """A Secret with values, or a SealedSecret whose template carries unencrypted ones."""
+    if not isinstance(doc, dict):
+        return False
+    if doc.get("kind") == "Secret":
+        return bool(doc.get("data") or doc.get("stringData"))
+    if doc.get("kind") == "SealedSecret":
+        template = (doc.get("spec") or {}).get("template") or {}
+        return bool(template.get("data") or template.get("stringData"))
+    return False
+
+
+def scan_manifests(path: str, text: str) -> Iterator[Finding]:
+    """Secrets in infra/ are committed sealed; a Secret with data there is a leaked value."""
+    if not path.startswith("infra/") or not path.endswith((".yaml", ".yml")):
+        return
+    for start, document in _documents(text):
+        try:
+            doc = yaml.safe_load(document)
+        except yaml.YAMLError as exc:
+            yield Finding(path, start, "unreadable YAML in infra/", str(exc).splitlines()[0])
+            continue
+        if _plaintext(doc):
+            name = (doc.get("metadata") or {}).get("name")
+            yield Finding(path, start, PLAINTEXT_SECRET_RULE, f"{doc['kind']} {name}")
+
+
 def scan_text(path: str, text: str) -> Iterator[Finding]:
+    yield from scan_manifests(path, text)
     rules = dict(RULES)
     if path.endswith("package-lock.json"):
         rules[LOCKFILE_RULE] = _NPM_LOCKFILE_URL

@@ -3,7 +3,7 @@ from pathlib import Path
 
 import pytest
 
-from repo.hygiene import LOCKFILE_RULE, scan_text, scan_tree
+from repo.hygiene import LOCKFILE_RULE, PLAINTEXT_SECRET_RULE, scan_text, scan_tree
 
 
 def _rules(path: str, text: str) -> set[str]:
@@ -49,6 +49,51 @@ def test_flags_download_urls_only_in_lockfiles() -> None:
 
 def test_flags_private_keys() -> None:
     assert "private key" in _rules("k.pem", "-----BEGIN " + "RSA PRIVATE KEY-----")
+
+
+SEALED = """\
+# comment
+---
+apiVersion: bitnami.com/v1alpha1
+kind: SealedSecret
+metadata: {name: auth-db-credentials, namespace: uo-dev}
+spec:
+  encryptedData:
+    password: AgBy3i4OJSWK+PiTySYZZA1rbDJsbTBkMHpPdGFkY2NXRWdtWjcyL0JBWHNrQ3M1RjQ3
+  template:
+    metadata: {name: auth-db-credentials, namespace: uo-dev}
+    type: Opaque
+"""
+CERTIFICATE = (
+    "-----BEGIN CERTIFICATE-----\nMIIFQTCCAymgAwIBAgIUZMCAYIEL4wSg\n-----END CERTIFICATE-----\n"
+)
+
+
+def test_sealed_secrets_and_certificates_pass() -> None:
+    assert not _rules("infra/environments/dev/sealed/auth.yaml", SEALED)
+    assert not _rules("infra/environments/dev/sealed-secrets-cert.pem", CERTIFICATE)
+
+
+@pytest.mark.parametrize(
+    "document",
+    [
+        "apiVersion: v1\nkind: Secret\nmetadata: {name: x}\ndata: {password: cGFzcw==}\n",
+        "apiVersion: v1\nkind: Secret\nmetadata: {name: x}\nstringData:\n  password: pass\n",
+        SEALED.split("---\n", 1)[1].replace("type: Opaque", "type: Opaque\n    data: {t: cA==}"),
+    ],
+)
+def test_flags_plaintext_secrets_in_infra(document: str) -> None:
+    stream = SEALED + "---\n" + document
+    findings = list(scan_text("infra/environments/dev/x.yaml", stream))
+    assert [f.rule for f in findings] == [PLAINTEXT_SECRET_RULE]
+    assert findings[0].line == len(SEALED.splitlines()) + 1  # where the offending document starts
+    assert "pass" not in str(findings[0])  # a finding never repeats the value
+    # Outside infra/ (chart templates, docs) the rule does not apply.
+    assert PLAINTEXT_SECRET_RULE not in _rules("docs/clusters.md", document)
+
+
+def test_a_secret_without_values_passes() -> None:
+    assert not _rules("infra/x.yaml", "apiVersion: v1\nkind: Secret\nmetadata: {name: x}\n")
 
 
 @pytest.mark.parametrize(

@@ -29,6 +29,8 @@ from uo.local.topology import CLI_ENVIRONMENTS, ROLLED_TIERS
 from uo.pants_runner import Pants, PantsError
 from uo.render import RenderError, render_target, targets
 from uo.repo import RepoNotFoundError, find_repo_root
+from uo.seal_command import add_seal_parser, run_seal
+from uo.sealed_secrets import SealError
 from uo.state import promotion, status_rows, where_core
 
 EXIT_OK, EXIT_FAILURE, EXIT_USAGE = 0, 1, 2
@@ -44,6 +46,7 @@ OPERATOR_ERRORS = (
     EngineError,
     RolloutError,
     docker.errors.DockerException,
+    SealError,
 )
 
 
@@ -167,6 +170,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     check_core_parser.add_argument("--since", help="git ref to compare core's sources with")
     add_local_commands(commands)
+    add_seal_parser(commands)
     return parser
 
 
@@ -421,6 +425,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return local.run_logs(
                 options.env, options.stack, options.tier, options.tail, options.follow
             )
+        if options.command == "seal":
+            return run_seal(options)
         if options.command in ("affected", "matrix"):
             return run_affected(
                 options.since, getattr(options, "json", False), options.command == "matrix"
