@@ -17,6 +17,7 @@ from pathlib import Path
 import pytest
 
 from uo.affected import affected_images
+from uo.cli import main
 
 PY = "src/python/unifyops"
 IMAGES = {
@@ -137,3 +138,36 @@ def test_reasons_name_the_lockfile_requirement(clone: Path) -> None:
     finally:
         git(clone, "reset", "-q", "--hard", "HEAD~1")
     assert any(re.search(r"argon2-cffi", reason) for reason in image.reasons)
+
+
+@pytest.mark.parametrize(
+    ("scenario", "expected"),
+    [
+        ("one app's source", ("src/web:user_app_image", "user", "app", "unifyops/user-app")),
+        ("the edge", ("src/python/uo_edge:image", "shared", "edge", "unifyops/edge")),
+        (
+            "the postgres base image list",
+            ("src/docker/postgres:image", "shared", "database", "unifyops/postgres"),
+        ),
+    ],
+)
+def test_matrix_reads_stack_and_tier_from_the_target(
+    clone: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    scenario: str,
+    expected: tuple[str, str, str, str],
+) -> None:
+    """`uo matrix` on real Pants for the image kinds that used to crash it."""
+    edit, _ = SCENARIOS[scenario]
+    edit(clone)
+    git(clone, "commit", "-qam", f"scenario: {scenario}")
+    monkeypatch.setenv("UO_REPO_ROOT", str(clone))
+    try:
+        code = main(["matrix", "--since", "HEAD~1"])
+    finally:
+        git(clone, "reset", "-q", "--hard", "HEAD~1")
+    out, err = capsys.readouterr()
+    assert code == 0, err
+    (entry,) = json.loads(out)["include"]
+    assert (entry["address"], entry["stack"], entry["tier"], entry["repository"]) == expected

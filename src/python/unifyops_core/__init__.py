@@ -1,43 +1,87 @@
 """unifyops_core: one way for every UnifyOps service to fail, log, authenticate and call.
 
-The names below are the public API; modules are importable directly too.
+The names below are the public API; modules are importable directly too. They are imported on
+first use (PEP 562): a tool that needs one light module (the operator CLI reads only ``naming``
+and ``desired_state``) does not pay for FastAPI and SQLAlchemy, which the full API pulls in.
 """
 
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
 from unifyops_core._version import __version__
-from unifyops_core.app import create_service_app
-from unifyops_core.client import ServiceClient
-from unifyops_core.error_shape import ERROR_RESPONSES, ErrorResponse
-from unifyops_core.exceptions import (
-    AuthenticationError,
-    AuthorizationError,
-    ClientError,
-    ConflictError,
-    DependencyUnavailableError,
-    DownstreamError,
-    NotFoundError,
-    PreconditionFailedError,
-    PreconditionRequiredError,
-    RateLimitedError,
-    RecordNotFoundError,
-    ServerError,
-    UnifyOpsError,
-    ValidationError,
+
+if TYPE_CHECKING:
+    from unifyops_core.app import create_service_app
+    from unifyops_core.client import ServiceClient
+    from unifyops_core.error_shape import ERROR_RESPONSES, ErrorResponse
+    from unifyops_core.exceptions import (
+        AuthenticationError,
+        AuthorizationError,
+        ClientError,
+        ConflictError,
+        DependencyUnavailableError,
+        DownstreamError,
+        NotFoundError,
+        PreconditionFailedError,
+        PreconditionRequiredError,
+        RateLimitedError,
+        RecordNotFoundError,
+        ServerError,
+        UnifyOpsError,
+        ValidationError,
+    )
+    from unifyops_core.handlers import register_exception_handlers
+    from unifyops_core.health import HealthRegistry, health_router
+    from unifyops_core.keys import JwksKeys, StaticKeys
+    from unifyops_core.logs import configure_logging
+    from unifyops_core.middleware import RequestContextMiddleware
+    from unifyops_core.redaction import redact
+    from unifyops_core.security import (
+        CurrentUser,
+        install_auth,
+        require_scopes,
+        require_service,
+    )
+    from unifyops_core.service_tokens import ServiceTokenProvider
+    from unifyops_core.settings import ServiceSettings
+    from unifyops_core.tokens import Principal, TokenValidator
+
+# The modules that define the public names, searched in order on first use of a name.
+_MODULES = (
+    "app",
+    "client",
+    "error_shape",
+    "exceptions",
+    "handlers",
+    "health",
+    "keys",
+    "logs",
+    "middleware",
+    "redaction",
+    "security",
+    "service_tokens",
+    "settings",
+    "tokens",
 )
-from unifyops_core.handlers import register_exception_handlers
-from unifyops_core.health import HealthRegistry, health_router
-from unifyops_core.keys import JwksKeys, StaticKeys
-from unifyops_core.logs import configure_logging
-from unifyops_core.middleware import RequestContextMiddleware
-from unifyops_core.redaction import redact
-from unifyops_core.security import (
-    CurrentUser,
-    install_auth,
-    require_scopes,
-    require_service,
-)
-from unifyops_core.service_tokens import ServiceTokenProvider
-from unifyops_core.settings import ServiceSettings
-from unifyops_core.tokens import Principal, TokenValidator
+
+
+if not TYPE_CHECKING:  # the type checker sees the imports above, and no catch-all attribute
+
+    def __getattr__(name: str) -> Any:
+        if name in __all__:
+            for module_name in _MODULES:
+                module = importlib.import_module(f"unifyops_core.{module_name}")
+                if hasattr(module, name):
+                    value = getattr(module, name)
+                    globals()[name] = value
+                    return value
+        raise AttributeError(f"module 'unifyops_core' has no attribute {name!r}")
+
+    def __dir__() -> list[str]:
+        return sorted(set(globals()) | set(__all__))
+
 
 __all__ = [
     "ERROR_RESPONSES",

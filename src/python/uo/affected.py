@@ -6,7 +6,10 @@ images or of the image macro; this module adds:
 - the lockfile, per requirement: an image is affected when a pin it resolves (directly or through
   another requirement) changed;
 - ``pants.toml`` and the build definitions (image macro, base image build): every image;
-- a base image's package list: every image built on that base.
+- a base image's package list: every image built on that base (the target's ``UO_BASE_*_IMAGE``
+  build arguments say which).
+
+Each image comes back as a release unit (uo.units) whose stack and tier the target itself states.
 """
 
 from __future__ import annotations
@@ -20,7 +23,9 @@ from pathlib import Path
 from packaging.requirements import Requirement
 from packaging.utils import canonicalize_name
 
+from uo.errors import GitRefError
 from uo.pants_runner import Pants
+from uo.units import ImageUnit
 
 LOCKFILE = "3rdparty/python/default.lock"
 EVERYTHING = (
@@ -29,22 +34,17 @@ EVERYTHING = (
     "build-support/images/",
     "build-support/bootstrap/versions.sh",
 )
-BASES = {"src/docker/base/python/": "python", "src/docker/base/postgres/": "postgres"}
-POSTGRES_IMAGE = "src/docker/postgres:image"
-
-
-class GitRefError(Exception):
-    """The --since reference does not name a commit."""
+BASES = "src/docker/base/"  # src/docker/base/<base>/: the package list of one base image
 
 
 @dataclass
 class AffectedImage:
-    address: str
+    unit: ImageUnit
     reasons: set[str] = field(default_factory=set)
 
     @property
-    def base(self) -> str:
-        return "postgres" if self.address == POSTGRES_IMAGE else "python"
+    def address(self) -> str:
+        return self.unit.address
 
 
 def changed_files(repo: Path, since: str) -> list[str]:
@@ -117,21 +117,21 @@ def old_file(repo: Path, since: str, path: str) -> str:
 def affected_images(repo: Path, since: str, pants: Pants | None = None) -> list[AffectedImage]:
     pants = pants or Pants(repo)
     files = changed_files(repo, since)
-    all_images = {address: AffectedImage(address) for address in pants.images()}
+    all_images = {unit.address: unit for unit in pants.images()}
     selected: dict[str, AffectedImage] = {}
 
     def select(address: str, reason: str) -> None:
-        selected.setdefault(address, AffectedImage(address)).reasons.add(reason)
+        selected.setdefault(address, AffectedImage(all_images[address])).reasons.add(reason)
 
     for path in files:
         if path.startswith(EVERYTHING) or path in EVERYTHING:
             for address in all_images:
                 select(address, f"build definition {path}")
-        for prefix, base in BASES.items():
-            if path.startswith(prefix):
-                for image in all_images.values():
-                    if image.base == base:
-                        select(image.address, f"base image {base}")
+        if path.startswith(BASES):
+            base = path[len(BASES) :].split("/", 1)[0]
+            for unit in all_images.values():
+                if base in unit.bases:
+                    select(unit.address, f"base image {base}")
 
     regular = [path for path in files if path != LOCKFILE and (repo / path).exists()]
     for address in sorted(set(pants.affected_by(regular)) & all_images.keys()):

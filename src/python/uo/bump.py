@@ -2,6 +2,10 @@
 infra/environments/<env>/<stack>.yaml, with comment- and order-preserving edits, as exactly one
 commit listing the images (none when nothing changed). Rollback is `git revert` of that commit.
 
+Where each kind of image goes is uo.units' rule: a stack's tier into ``tiers.<tier>.image`` of
+its file; the database image into ``database.internal.image`` of every stack file of the
+environment that runs an internal database; the edge nowhere (``not_recorded`` lists it).
+
 With ``push=True`` the commit is pushed; if the branch moved meanwhile, the commit is rebased onto
 it and pushed again, so neither side's commit is lost.
 """
@@ -18,11 +22,9 @@ from typing import Any
 from ruamel.yaml import YAML
 from ruamel.yaml.comments import CommentedMap
 
-from unifyops_core.naming import ENVIRONMENTS, infra_file
-
-
-class BumpError(Exception):
-    """The manifest or the repository is not in a state a bump can be made from."""
+from unifyops_core.naming import ENVIRONMENTS, STACKS, infra_file
+from uo.errors import BumpError, ImageKindError
+from uo.units import REPOSITORIES, SHARED
 
 
 @dataclass(frozen=True)
@@ -34,6 +36,11 @@ class Release:
     core_version: str | None
 
     @property
+    def recorded(self) -> bool:
+        """Whether infra/ records this image (every kind but the edge, which only `uo up` runs)."""
+        return (self.stack, self.tier) != (SHARED, "edge")
+
+    @property
     def label(self) -> str:
         return f"{self.stack}-{self.tier} {self.tag[:12]}" + (
             f" {self.digest[:19]}" if self.digest else ""
@@ -41,15 +48,26 @@ class Release:
 
 
 def releases_from_manifest(manifest: Path) -> list[Release]:
+    """Every image of a release manifest (`uo publish`/`uo images`), of every kind."""
     try:
         images = json.loads(manifest.read_text())["images"]
-    except (OSError, ValueError, KeyError) as exc:
+        releases = [
+            Release(i["stack"], i["tier"], i["tag"], i.get("digest"), i.get("core_version"))
+            for i in images
+        ]
+    except (OSError, ValueError, KeyError, TypeError) as exc:
         raise BumpError(f"{manifest}: not a release manifest ({exc})") from exc
-    return [
-        Release(i["stack"], i["tier"], i["tag"], i.get("digest"), i.get("core_version"))
-        for i in images
-        if i.get("stack") and i.get("tier") in ("app", "api", "service")
-    ]
+    for release in releases:
+        if (release.stack, release.tier) not in REPOSITORIES.values():
+            raise ImageKindError(
+                f"{manifest}: {release.stack}/{release.tier} is no image of the naming contract"
+            )
+    return releases
+
+
+def not_recorded(releases: list[Release]) -> list[Release]:
+    """The releases `bump` leaves out of infra/ (the edge)."""
+    return [release for release in releases if not release.recorded]
 
 
 def _yaml() -> YAML:
@@ -62,9 +80,17 @@ def _yaml() -> YAML:
 def apply(document: Any, releases: list[Release]) -> bool:
     """Set the releases' images in a parsed stack file; True when anything changed."""
     changed = False
-    tiers = document.setdefault("tiers", CommentedMap())
     for release in releases:
-        image = tiers.setdefault(release.tier, CommentedMap()).setdefault("image", CommentedMap())
+        if release.tier == "database":
+            internal = (document.get("database") or {}).get("internal")
+            if internal is None:
+                continue  # this stack runs on an external database
+            image = internal.setdefault("image", CommentedMap())
+        else:
+            tiers = document.setdefault("tiers", CommentedMap())
+            image = tiers.setdefault(release.tier, CommentedMap()).setdefault(
+                "image", CommentedMap()
+            )
         wanted = {"tag": release.tag, **({"digest": release.digest} if release.digest else {})}
         for key, value in wanted.items():
             if image.get(key) != value:
@@ -74,6 +100,21 @@ def apply(document: Any, releases: list[Release]) -> bool:
             document["coreVersion"] = release.core_version
             changed = True
     return changed
+
+
+def _by_stack_file(
+    repo: Path, environment: str, releases: list[Release]
+) -> dict[str, list[Release]]:
+    """stack -> the releases its file takes: its own tiers, plus the database image when any."""
+    by_stack: dict[str, list[Release]] = {}
+    for release in releases:
+        if release.stack in STACKS:
+            by_stack.setdefault(release.stack, []).append(release)
+        elif release.tier == "database":
+            for stack in STACKS:
+                if (repo / infra_file(environment, stack)).is_file():
+                    by_stack.setdefault(stack, []).append(release)
+    return by_stack
 
 
 def _git(repo: Path, *args: str) -> str:
@@ -93,10 +134,8 @@ def bump(
         raise BumpError("infra/environments has uncommitted changes; commit or stash them first")
     yaml = _yaml()
     touched: list[str] = []
-    by_stack: dict[str, list[Release]] = {}
-    for release in releases:
-        by_stack.setdefault(release.stack, []).append(release)
-    for stack, stack_releases in sorted(by_stack.items()):
+    recorded = [release for release in releases if release.recorded]
+    for stack, stack_releases in sorted(_by_stack_file(repo, environment, recorded).items()):
         path = repo / infra_file(environment, stack)
         if not path.is_file():
             raise BumpError(f"{path.relative_to(repo)} does not exist")
@@ -109,8 +148,8 @@ def bump(
     if not touched:
         return None
     _git(repo, "add", "--", *touched)
-    lines = "\n".join(f"- {release.label}" for release in releases)
-    _git(repo, "commit", "-q", "-m", f"release({environment}): {len(releases)} image(s)\n\n{lines}")
+    lines = "\n".join(f"- {release.label}" for release in recorded)
+    _git(repo, "commit", "-q", "-m", f"release({environment}): {len(recorded)} image(s)\n\n{lines}")
     if push:
         _push_with_rebase(repo, retries)
     return _git(repo, "rev-parse", "HEAD")
@@ -126,4 +165,4 @@ def _push_with_rebase(repo: Path, retries: int) -> None:
     raise BumpError(f"could not push after {retries} attempts")
 
 
-__all__ = ["BumpError", "Release", "apply", "bump", "releases_from_manifest"]
+__all__ = ["BumpError", "Release", "apply", "bump", "not_recorded", "releases_from_manifest"]

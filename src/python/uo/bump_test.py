@@ -10,7 +10,8 @@ from pathlib import Path
 import pytest
 from ruamel.yaml import YAML
 
-from uo.bump import BumpError, Release, bump, releases_from_manifest
+from uo.bump import BumpError, Release, bump, not_recorded, releases_from_manifest
+from uo.errors import ImageKindError
 
 DIGEST = "sha256:" + "ab" * 32
 NEW_TAG = "1234567890abcdef1234567890abcdef12345678"
@@ -126,7 +127,61 @@ def test_manifest_parsing_and_errors(tmp_path: Path) -> None:
         {"stack": "user", "tier": "api", "tag": "abc", "digest": DIGEST, "core_version": "0.1.0"},
         {"stack": "shared", "tier": "database", "tag": "abc", "digest": DIGEST},
     ]}))  # fmt: skip
-    assert releases_from_manifest(manifest) == [Release("user", "api", "abc", DIGEST, "0.1.0")]
+    assert releases_from_manifest(manifest) == [
+        Release("user", "api", "abc", DIGEST, "0.1.0"),
+        Release("shared", "database", "abc", DIGEST, None),
+    ]
     manifest.write_text("not json")
     with pytest.raises(BumpError, match="not a release manifest"):
+        releases_from_manifest(manifest)
+
+
+def test_the_database_image_goes_into_every_stack_file_of_the_environment(repo: Path) -> None:
+    database = Release("shared", "database", NEW_TAG, DIGEST, None)
+    commit = bump(repo, "staging", [database])
+    assert commit
+    changed = git(repo, "show", "--name-only", "--format=", "HEAD").splitlines()
+    assert sorted(changed) == [
+        f"infra/environments/staging/{s}.yaml" for s in ("auth", "environment", "user")
+    ]
+    for stack in ("auth", "environment", "user"):
+        data = YAML().load((repo / f"infra/environments/staging/{stack}.yaml").read_text())
+        assert data["database"]["internal"]["image"] == {"tag": NEW_TAG, "digest": DIGEST}
+        assert data["database"]["internal"]["storage"]  # the rest of the block is kept
+        assert data["coreVersion"] == "0.1.0"  # the database carries no core
+    assert "shared-database" in git(repo, "log", "-1", "--format=%B")
+
+
+def test_a_stack_on_an_external_database_keeps_it(repo: Path) -> None:
+    path = repo / "infra/environments/dev/auth.yaml"
+    data = YAML().load(path.read_text())
+    del data["database"]["internal"]
+    data["database"]["external"] = {"host": "db.example.invalid", "port": 5432}
+    with path.open("w") as file:
+        YAML().dump(data, file)
+    git(repo, "commit", "-qam", "auth uses an external database")
+    bump(repo, "dev", [Release("shared", "database", NEW_TAG, DIGEST, None)])
+    changed = git(repo, "show", "--name-only", "--format=", "HEAD").splitlines()
+    assert "infra/environments/dev/auth.yaml" not in changed
+    assert len(changed) == 2
+    assert "internal" not in YAML().load(path.read_text())["database"]
+
+
+def test_the_edge_is_reported_and_never_written(repo: Path) -> None:
+    edge = Release("shared", "edge", NEW_TAG, DIGEST, None)
+    assert not_recorded([edge, release()]) == [edge]
+    head = git(repo, "rev-parse", "HEAD")
+    assert bump(repo, "dev", [edge]) is None
+    assert git(repo, "rev-parse", "HEAD") == head
+    commit = bump(repo, "dev", [edge, release()])
+    assert commit
+    message = git(repo, "log", "-1", "--format=%B")
+    assert message.startswith("release(dev): 1 image(s)")
+    assert "edge" not in message
+
+
+def test_an_unknown_kind_in_a_manifest_is_refused(tmp_path: Path) -> None:
+    manifest = tmp_path / "images.json"
+    manifest.write_text(json.dumps({"images": [{"stack": "uo", "tier": "edge", "tag": "abc"}]}))
+    with pytest.raises(ImageKindError, match="uo/edge"):
         releases_from_manifest(manifest)

@@ -1,9 +1,19 @@
+import argparse
+import io
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
 import yaml
 
-from uo.cli import main
+from uo.cli import EXIT_BROKEN_PIPE, build_parser, main
+
+
+def _subparsers(parser: argparse.ArgumentParser) -> list[str]:
+    (action,) = [a for a in parser._actions if isinstance(a, argparse._SubParsersAction)]
+    return list(action.choices)
 
 
 def test_render_prints_the_manifests_of_one_environment_and_stack(
@@ -55,16 +65,85 @@ def test_a_render_error_is_a_message_not_a_traceback(
     assert "Traceback" not in err
 
 
-@pytest.mark.parametrize("argv", [["--help"], ["render", "--help"]])
+COMMANDS = sorted(_subparsers(build_parser()))
+EXPECTED_COMMANDS = [
+    *("affected", "build", "bump", "check-core", "down", "images", "logs", "matrix"),
+    *("promote", "publish", "render", "status", "up", "where"),
+]
+
+
+def test_the_commands() -> None:
+    assert sorted(COMMANDS) == EXPECTED_COMMANDS
+
+
+@pytest.mark.parametrize("argv", [["--help"], *([name, "--help"] for name in EXPECTED_COMMANDS)])
 def test_every_command_has_help(argv: list[str], capsys: pytest.CaptureFixture[str]) -> None:
     with pytest.raises(SystemExit) as exited:
         main(argv)
     assert exited.value.code == 0
-    assert "usage: uo" in capsys.readouterr().out
+    out = capsys.readouterr().out
+    assert out.startswith(f"usage: uo {argv[0]}" if len(argv) == 2 else "usage: uo")
+    assert "-h, --help" in out
 
 
-def test_unknown_environment_is_a_usage_error(capsys: pytest.CaptureFixture[str]) -> None:
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["render", "--env", "qa"], "uo render: error: argument --env: invalid choice: 'qa'"),
+        (["render", "--stack", "billing"], "uo render: error: argument --stack: invalid choice"),
+        (["bump", "--env", "qa"], "uo bump: error: argument --env: invalid choice: 'qa'"),
+        (["bump"], "uo bump: error: the following arguments are required: --env"),
+        (["promote", "dev", "qa"], "uo promote: error: argument target: invalid choice: 'qa'"),
+        (["logs", "billing", "api"], "uo logs: error: argument stack: invalid choice"),
+        (["up", "--env", "qa"], "uo up: error: argument --env: invalid choice: 'qa'"),
+        (["publish"], "uo publish: error: one of the arguments --since --image is required"),
+        (["frobnicate"], "uo: error: argument COMMAND: invalid choice: 'frobnicate'"),
+        ([], "uo: error: the following arguments are required: COMMAND"),
+    ],
+)
+def test_a_usage_error_is_one_line_and_exit_2(
+    argv: list[str], message: str, capsys: pytest.CaptureFixture[str]
+) -> None:
     with pytest.raises(SystemExit) as exited:
-        main(["render", "--env", "qa"])
+        main(argv)
     assert exited.value.code == 2
-    assert "invalid choice: 'qa'" in capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1, err
+    assert err.startswith(message), err
+    assert err.rstrip().endswith("--help)")
+
+
+class ClosedPipe(io.StringIO):
+    """A stdout whose reader has gone (what `uo ... | head` gives once head exits)."""
+
+    def write(self, text: str) -> int:
+        raise BrokenPipeError(32, "Broken pipe")
+
+
+def test_a_closed_stdout_ends_quietly_in_process(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setattr(sys, "stdout", ClosedPipe())
+    assert main(["render", "--env", "dev", "--stack", "user"]) == EXIT_BROKEN_PIPE
+    assert capsys.readouterr().err == ""
+
+
+def test_piped_into_head_prints_no_traceback() -> None:
+    """The real thing: the CLI in its own process, its stdout read by a reader that stops after
+    one line and closes the pipe (as `uo render | head -1` does)."""
+    code = "import sys; from uo.cli import entrypoint; sys.argv = ['uo', 'render']; entrypoint()"
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)}
+    process = subprocess.Popen(
+        [sys.executable, "-c", code],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        env=env,
+    )
+    assert process.stdout is not None
+    assert process.stderr is not None
+    first = process.stdout.readline()
+    process.stdout.close()  # the reader leaves; the CLI still has a lot to print
+    err = process.stderr.read().decode()
+    assert process.wait(timeout=120) == EXIT_BROKEN_PIPE, err
+    assert first.startswith(b"# --- dev/")
+    assert err == ""

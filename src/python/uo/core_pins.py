@@ -8,6 +8,7 @@ import subprocess
 from pathlib import Path
 
 from unifyops_core.compat import IncompatibleCoreError, check_core
+from uo.errors import CoreCheckError, GitRefError
 
 CORE_DIR = "src/python/unifyops_core/"
 VERSION_FILE = CORE_DIR + "_version.py"
@@ -16,9 +17,12 @@ _REQUIREMENT = re.compile(r'^CORE_REQUIREMENT = "([^"]+)"$', re.MULTILINE)
 
 
 def core_version(repo: Path) -> str:
-    match = _VERSION.search((repo / VERSION_FILE).read_text())
+    try:
+        match = _VERSION.search((repo / VERSION_FILE).read_text())
+    except OSError as exc:
+        raise CoreCheckError(f"cannot read {VERSION_FILE} ({exc.strerror})") from exc
     if not match:
-        raise IncompatibleCoreError(f"{VERSION_FILE} has no __version__ line")
+        raise CoreCheckError(f"{VERSION_FILE} has no __version__ line")
     return match.group(1)
 
 
@@ -42,13 +46,15 @@ def pin_problems(repo: Path) -> list[str]:
 
 
 def unbumped_core_change(repo: Path, since: str) -> str | None:
-    changed = subprocess.run(
-        ["git", "diff", "--name-only", since, "--", CORE_DIR],
+    diff = subprocess.run(
+        ["git", "diff", "--name-only", f"{since}^{{commit}}", "--", CORE_DIR],
         cwd=repo,
         capture_output=True,
         text=True,
-        check=True,
-    ).stdout.split()
+    )
+    if diff.returncode != 0:
+        raise GitRefError(f"{since!r} is not a commit in this repository (try --since HEAD~1)")
+    changed = diff.stdout.split()
     shipped = [
         f for f in changed if f.endswith(".py") and not f.endswith(("_test.py", "_testutil.py"))
     ]

@@ -10,16 +10,15 @@ from typing import Any
 
 import httpx
 
+from uo.errors import ImageKindError, RegistryError
+from uo.units import STACK_LABEL, TIER_LABEL, unit_for_repository
+
 MANIFEST_TYPES = ", ".join(
     [
         "application/vnd.docker.distribution.manifest.v2+json",
         "application/vnd.oci.image.manifest.v1+json",
     ]
 )
-
-
-class RegistryError(Exception):
-    """The registry does not answer, or does not hold an image it should."""
 
 
 @dataclass(frozen=True)
@@ -54,7 +53,10 @@ def built_tags(dist: Path, addresses: list[str] | None = None) -> list[tuple[str
         else sorted(dist.rglob("*.docker-info.json"))
     )
     for info_file_path in files:
-        info = json.loads(info_file_path.read_text())
+        try:
+            info = json.loads(info_file_path.read_text())
+        except (OSError, ValueError) as exc:
+            raise RegistryError(f"{info_file_path}: no docker-info file of a built image") from exc
         for registry in info.get("registries", []):
             for tag in registry["tags"]:
                 found.append((registry["address"], registry["repository"], tag["tag"]))
@@ -64,7 +66,11 @@ def built_tags(dist: Path, addresses: list[str] | None = None) -> list[tuple[str
 def published_tags(publish_output: Path) -> list[tuple[str, str, str]]:
     """(registry, repository, tag) of what `pants publish --publish-output=FILE` pushed."""
     found = []
-    for entry in json.loads(publish_output.read_text()):
+    try:
+        entries = json.loads(publish_output.read_text())
+    except (OSError, ValueError) as exc:
+        raise RegistryError(f"{publish_output}: not a Pants publish report ({exc})") from exc
+    for entry in entries:
         if entry.get("publisher") != "docker" or not entry.get("published"):
             continue
         for name in entry["names"]:
@@ -88,23 +94,36 @@ def inspect(http: httpx.Client, registry: str, repository: str, tag: str) -> Pub
     base = f"http://{registry}/v2/{repository}"
     try:
         manifest = http.get(f"{base}/manifests/{tag}", headers={"Accept": MANIFEST_TYPES})
+        if manifest.status_code == 404:
+            raise RegistryError(
+                f"{registry}/{repository}:{tag} is not in the registry (publish it first)"
+            )
+        if manifest.status_code != 200:
+            raise RegistryError(
+                f"registry {registry} answered {manifest.status_code} for {repository}:{tag}"
+            )
+        config_digest = manifest.json()["config"]["digest"]
+        config: dict[str, Any] = http.get(f"{base}/blobs/{config_digest}").json()
     except httpx.HTTPError as exc:
         raise RegistryError(f"registry {registry} does not answer ({type(exc).__name__})") from exc
-    if manifest.status_code == 404:
+    except (ValueError, KeyError) as exc:
         raise RegistryError(
-            f"{registry}/{repository}:{tag} is not in the registry (publish it first)"
-        )
-    manifest.raise_for_status()
-    config_digest = manifest.json()["config"]["digest"]
-    config: dict[str, Any] = http.get(f"{base}/blobs/{config_digest}").json()
+            f"registry {registry}: unexpected answer for {repository}:{tag}"
+        ) from exc
     labels = (config.get("config") or {}).get("Labels") or {}
+    stack, tier = labels.get(STACK_LABEL), labels.get(TIER_LABEL)
+    if not (stack and tier):  # an image built before it carried the labels: the contract says
+        try:
+            stack, tier = unit_for_repository(repository)
+        except ImageKindError:
+            stack, tier = None, None
     return PublishedImage(
         registry=registry,
         repository=repository,
         tag=tag,
         digest=manifest.headers["Docker-Content-Digest"],
-        stack=labels.get("io.unifyops.stack"),
-        tier=labels.get("io.unifyops.tier"),
+        stack=stack,
+        tier=tier,
         core_version=labels.get("io.unifyops.core-version"),
         revision=labels.get("org.opencontainers.image.revision"),
     )

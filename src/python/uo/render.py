@@ -15,13 +15,10 @@ import yaml
 from helm_python import Chart, HelmError
 
 from unifyops_core.naming import STACKS, namespace
+from uo.errors import RenderError
 from uo.repo import CHART_PATH, ENVIRONMENTS_PATH
 
 Manifest = dict[str, Any]
-
-
-class RenderError(Exception):
-    """The chart refused the values (a `fail`/`required` message or a schema violation)."""
 
 
 @dataclass(frozen=True)
@@ -52,7 +49,10 @@ def deep_merge(base: Mapping[str, Any], override: Mapping[str, Any]) -> dict[str
 def load_values(files: list[Path]) -> dict[str, Any]:
     values: dict[str, Any] = {}
     for file in files:
-        loaded = yaml.safe_load(file.read_text()) or {}
+        try:
+            loaded = yaml.safe_load(file.read_text()) or {}
+        except (OSError, yaml.YAMLError) as exc:
+            raise RenderError(f"{file}: {exc}") from exc
         if not isinstance(loaded, dict):
             raise RenderError(f"{file}: a values file must be a mapping")
         values = deep_merge(values, loaded)

@@ -5,12 +5,10 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+from uo.errors import RepoNotFoundError
+
 CHART_PATH = "src/charts/unifyops-stack"
 ENVIRONMENTS_PATH = "infra/environments"
-
-
-class RepoNotFoundError(Exception):
-    """Raised when no UnifyOps checkout contains the working directory."""
 
 
 def find_repo_root(start: Path | None = None) -> Path:

@@ -27,6 +27,7 @@ import yaml
 from cryptography.hazmat.primitives.asymmetric import rsa
 
 from unifyops_core.naming import STACKS, namespace
+from uo.errors import UoError
 from uo.render import Manifest, render_target, targets
 from uo.repo import ENVIRONMENTS_PATH
 from uo.sealing import CertificateError, fingerprint, load_public_key, seal
@@ -43,7 +44,7 @@ SYNC_WAVE = "-1"
 POD_TEMPLATE_KINDS = ("Deployment", "StatefulSet", "DaemonSet", "ReplicaSet", "Job")
 
 
-class SealError(Exception):
+class SealError(UoError):
     """``uo seal`` cannot produce the SealedSecrets (certificate, chart or input problem)."""
 
 

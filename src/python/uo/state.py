@@ -3,15 +3,36 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
-from unifyops_core.desired_state import EnvironmentState, read_all
-from unifyops_core.naming import STACKS, TIER_PORTS
+import yaml
+
+from unifyops_core.desired_state import DesiredStateError, EnvironmentState, TierImage, read_all
+from unifyops_core.naming import ENVIRONMENTS, STACKS, TIER_PORTS, infra_file
 from uo.bump import Release
+from uo.errors import InfraError, UsageError
 from uo.repo import ENVIRONMENTS_PATH
 
 
 def environments(repo: Path) -> dict[str, EnvironmentState]:
-    return read_all(repo / ENVIRONMENTS_PATH)
+    try:
+        return read_all(repo / ENVIRONMENTS_PATH)
+    except DesiredStateError as exc:  # core's reader cannot raise uo's errors (core imports no uo)
+        raise InfraError(str(exc)) from exc
+
+
+def database_image(repo: Path, environment: str, stack: str) -> TierImage | None:
+    """``database.internal.image`` of a stack file (None: the stack uses an external database)."""
+    path = repo / infra_file(environment, stack)
+    try:
+        data: Any = yaml.safe_load(path.read_text()) or {}
+    except (OSError, yaml.YAMLError) as exc:
+        raise InfraError(f"{path.relative_to(repo)}: {exc}") from exc
+    internal = (data.get("database") or {}).get("internal")
+    if internal is None:
+        return None
+    image = internal.get("image") or {}
+    return TierImage(tag=image.get("tag") or None, digest=image.get("digest") or None)
 
 
 def status_rows(repo: Path) -> list[tuple[str, str, str, str, str, str]]:
@@ -30,6 +51,11 @@ def status_rows(repo: Path) -> list[tuple[str, str, str, str, str, str]]:
                         stack_state.core_version or "-",
                     )
                 )
+            database = database_image(repo, env, stack)
+            if database:
+                rows.append(
+                    (env, stack, "database", database.tag or "-", database.digest or "-", "-")
+                )
     return rows
 
 
@@ -46,8 +72,15 @@ def where_core(repo: Path, version: str) -> list[tuple[str, str]]:
 def promotion(
     repo: Path, source: str, target: str, stacks: list[str] | None = None
 ) -> list[Release]:
-    """Releases that make ``target`` run exactly what ``source`` runs (for the chosen stacks)."""
+    """Releases that make ``target`` run exactly what ``source`` runs (for the chosen stacks):
+    the tiers' images and core version, and the internal database's image."""
+    for env in (source, target):
+        if env not in ENVIRONMENTS:
+            raise UsageError(f"unknown environment {env!r}; known: {', '.join(ENVIRONMENTS)}")
     states = environments(repo)
+    for env in (source, target):
+        if env not in states:
+            raise InfraError(f"{ENVIRONMENTS_PATH}/{env} does not exist")
     releases = []
     for stack in stacks or list(STACKS):
         from_stack = states[source].stacks.get(stack)
@@ -62,7 +95,10 @@ def promotion(
                 releases.append(
                     Release(stack, tier, image.tag, image.digest, from_stack.core_version)
                 )
+        database = database_image(repo, source, stack)
+        if database and database.tag and database != database_image(repo, target, stack):
+            releases.append(Release(stack, "database", database.tag, database.digest, None))
     return releases
 
 
-__all__ = ["environments", "promotion", "status_rows", "where_core"]
+__all__ = ["database_image", "environments", "promotion", "status_rows", "where_core"]

@@ -38,11 +38,13 @@ def repo(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 def test_status_lists_every_environment_stack_and_tier(
     repo: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    assert len(status_rows(repo)) == 3 * 3 * 3
+    # Three environments x three stacks x (app, api, service and the internal database).
+    assert len(status_rows(repo)) == 3 * 3 * 4
     assert main(["status"]) == 0
     out = capsys.readouterr().out.split("\n\n")[0].splitlines()  # the desired-state table
     assert out[0].split()[:3] == ["ENV", "STACK", "TIER"]
-    assert len(out) == 28
+    assert len(out) == 37
+    assert sum(line.split()[2] == "database" for line in out[1:]) == 9
 
 
 def test_where_core_follows_bumps(repo: Path) -> None:

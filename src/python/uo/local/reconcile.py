@@ -250,7 +250,10 @@ class Reconciler:
         for old in previous:
             old.remove(force=True)
         self._say(spec, f"running {what}")
-        code, tail = engine.run_job(self.client, spec, self.plan.job_timeout)
+        try:
+            code, tail = engine.run_job(self.client, spec, self.plan.job_timeout)
+        except firewall.FirewallError as exc:
+            raise RolloutError(f"{spec.stack}: {what}: its NetworkPolicy could not be enforced: {exc}") from exc
         if code != 0:
             self.client.containers.get(spec.name).remove(force=True)
             raise RolloutError(

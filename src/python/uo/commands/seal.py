@@ -1,4 +1,4 @@
-"""``uo seal``: its parser part and what it runs (uo.cli registers both)."""
+"""`uo seal`: SealedSecrets for every Secret the rendered chart references."""
 
 from __future__ import annotations
 
@@ -21,7 +21,7 @@ DESCRIPTION = (
 )
 
 
-def add_seal_parser(commands: Any) -> None:
+def register(commands: Any) -> None:
     seal = commands.add_parser(
         "seal", help="seal every Secret the chart references into infra/ (SealedSecrets)",
         description=DESCRIPTION,
@@ -44,6 +44,7 @@ def add_seal_parser(commands: Any) -> None:
         "--from-file", action="append", default=[], metavar="KEY=PATH",
         help="a key of --secret whose value is the content of PATH (repeatable)",
     )  # fmt: skip
+    seal.set_defaults(run=run)
 
 
 def _pairs(options: argparse.Namespace) -> dict[str, str]:
@@ -68,7 +69,7 @@ def _pairs(options: argparse.Namespace) -> dict[str, str]:
     return values
 
 
-def run_seal(options: argparse.Namespace) -> int:
+def run(options: argparse.Namespace) -> int:
     repo = find_repo_root()
     request = Request(options.env, options.secret, options.rotate, _pairs(options))
     changes, written = seal_environment(repo, request)
@@ -85,4 +86,4 @@ def run_seal(options: argparse.Namespace) -> int:
     return 0
 
 
-__all__ = ["DESCRIPTION", "add_seal_parser", "run_seal"]
+__all__ = ["DESCRIPTION", "register", "run"]

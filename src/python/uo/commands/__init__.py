@@ -1,0 +1,39 @@
+"""One module per `uo` command: ``register(subparsers)`` adds its parser (and sets ``run``), and
+``run(options) -> int`` does the work. Heavy imports (Helm, the Docker SDK) happen inside ``run``,
+so `uo --help` and every parser stay fast."""
+
+from __future__ import annotations
+
+from uo.commands import (
+    affected,
+    bump,
+    check_core,
+    images,
+    local,
+    matrix,
+    promote,
+    publish,
+    render,
+    seal,
+    status,
+    where,
+)
+
+# In the order `uo --help` lists them: the release loop first, then the desired state, then
+# the local environment.
+COMMANDS = (
+    render,
+    affected,
+    matrix,
+    check_core,
+    publish,
+    images,
+    bump,
+    promote,
+    seal,
+    status,
+    where,
+    local,
+)
+
+__all__ = ["COMMANDS"]

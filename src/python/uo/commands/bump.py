@@ -1,0 +1,52 @@
+"""`uo bump`: write a release manifest's images into one environment's infra files, one commit."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+from typing import Any
+
+from unifyops_core.naming import ENVIRONMENTS
+from uo.errors import EXIT_OK
+
+
+def register(commands: Any) -> None:
+    parser = commands.add_parser(
+        "bump",
+        help="write released image tags/digests/core versions into infra/ as one git commit",
+        description="Write the images of a release manifest (uo publish, uo images) into "
+        "infra/environments/<env>/ and make exactly one commit listing them; no commit when "
+        "nothing changed. A stack's tier goes into tiers.<tier>.image of its file (and its core "
+        "version into coreVersion); the database image into database.internal.image of every "
+        "stack file of the environment that runs an internal database; the edge image is only "
+        "run by `uo up`, so it is reported and not written. Roll back with `git revert <commit>`.",
+    )
+    parser.add_argument("--env", required=True, choices=ENVIRONMENTS, help="environment to update")
+    parser.add_argument(
+        "--manifest",
+        type=Path,
+        default=Path("dist/images.json"),
+        help="release manifest (default: dist/images.json)",
+    )
+    parser.add_argument(
+        "--push", action="store_true", help="push the commit (rebasing if the branch moved)"
+    )
+    parser.set_defaults(run=run)
+
+
+def run(options: argparse.Namespace) -> int:
+    from uo.bump import bump, not_recorded, releases_from_manifest
+    from uo.repo import find_repo_root
+
+    repo = find_repo_root()
+    manifest = options.manifest if options.manifest.is_absolute() else repo / options.manifest
+    releases = releases_from_manifest(manifest)
+    for release in not_recorded(releases):
+        print(f"{release.label}: run only by `uo up` on one machine; not recorded in infra/")
+    commit = bump(repo, options.env, releases, push=options.push)
+    count = len(releases) - len(not_recorded(releases))
+    if commit is None:
+        print(f"infra/environments/{options.env} already runs these images; nothing to commit")
+    else:
+        print(f"committed {commit[:12]}: {count} image(s) into {options.env}")
+    return EXIT_OK

@@ -1,0 +1,53 @@
+"""`uo promote`: make one environment run exactly another's images (a diff first)."""
+
+from __future__ import annotations
+
+import argparse
+from typing import Any
+
+from unifyops_core.naming import ENVIRONMENTS, STACKS
+from uo.errors import EXIT_OK, UsageError
+
+
+def register(commands: Any) -> None:
+    parser = commands.add_parser(
+        "promote",
+        help="copy exact images from one environment to another (diff first)",
+        description="Show what running SOURCE's images (tiers, core version, database image) in "
+        "TARGET would change; with --yes, write it into infra/ as one commit (roll back with "
+        "git revert).",
+    )
+    parser.add_argument("source", choices=ENVIRONMENTS, help="environment to copy from")
+    parser.add_argument("target", choices=ENVIRONMENTS, help="environment to copy to")
+    parser.add_argument(
+        "--stack", action="append", choices=sorted(STACKS), help="only these stacks (repeatable)"
+    )
+    parser.add_argument(
+        "--yes", action="store_true", help="write and commit (otherwise only show the diff)"
+    )
+    parser.set_defaults(run=run)
+
+
+def run(options: argparse.Namespace) -> int:
+    from uo.bump import bump
+    from uo.repo import find_repo_root
+    from uo.state import promotion
+
+    source, target = options.source, options.target
+    if source == target:
+        raise UsageError("source and target are the same environment")
+    repo = find_repo_root()
+    releases = promotion(repo, source, target, options.stack)
+    if not releases:
+        print(f"{target} already runs what {source} runs; nothing to promote")
+        return EXIT_OK
+    for release in releases:
+        digest = release.digest or ""
+        core = f" core {release.core_version}" if release.core_version else ""
+        print(f"{target}: {release.stack}-{release.tier} -> {release.tag[:12]} {digest}{core}")
+    if not options.yes:
+        print("(dry run: add --yes to write and commit this)")
+        return EXIT_OK
+    commit = bump(repo, target, releases)
+    print(f"committed {commit[:12] if commit else 'nothing'}: promoted {source} -> {target}")
+    return EXIT_OK

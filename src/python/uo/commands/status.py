@@ -1,0 +1,59 @@
+"""`uo status`: the desired state of every environment, then what `uo up` runs here."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from typing import Any
+
+from uo.errors import EXIT_OK
+
+HEADER = ("ENV", "STACK", "TIER", "TAG", "DIGEST", "CORE")
+
+
+def register(commands: Any) -> None:
+    parser = commands.add_parser(
+        "status",
+        help="show what every env/stack/tier should run, and what runs here",
+        description="Show the desired state in infra/ (every environment, stack and tier, the "
+        "database included, with its image tag, digest and unifyops_core version), then what "
+        "`uo up` runs on this machine.",
+    )
+    parser.add_argument(
+        "--json",
+        action="store_true",
+        help="print the desired state only, as a JSON list of "
+        "{environment, stack, tier, tag, digest, core_version} (null when unset)",
+    )
+    parser.set_defaults(run=run)
+
+
+def run(options: argparse.Namespace) -> int:
+    from uo.repo import find_repo_root
+    from uo.state import status_rows
+
+    rows = status_rows(find_repo_root())
+    if options.json:
+        keys = ("environment", "stack", "tier", "tag", "digest", "core_version")
+        print(
+            json.dumps(
+                [
+                    {
+                        key: (None if cell == "-" else cell)
+                        for key, cell in zip(keys, row, strict=True)
+                    }
+                    for row in rows
+                ],
+                indent=2,
+            )
+        )
+        return EXIT_OK
+    widths = [max(len(str(row[i])[:19]) for row in [HEADER, *rows]) for i in range(len(HEADER))]
+    for row in [HEADER, *rows]:
+        print(
+            "  ".join(str(cell)[:19].ljust(width) for cell, width in zip(row, widths, strict=True))
+        )
+    from uo.local import commands as local
+
+    local.print_running()
+    return EXIT_OK
