@@ -253,7 +253,9 @@ class Reconciler:
         try:
             code, tail = engine.run_job(self.client, spec, self.plan.job_timeout)
         except firewall.FirewallError as exc:
-            raise RolloutError(f"{spec.stack}: {what}: its NetworkPolicy could not be enforced: {exc}") from exc
+            raise RolloutError(
+                f"{spec.stack}: {what}: its NetworkPolicy could not be enforced: {exc}"
+            ) from exc
         if code != 0:
             self.client.containers.get(spec.name).remove(force=True)
             raise RolloutError(
