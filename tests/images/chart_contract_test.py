@@ -55,21 +55,22 @@ def client() -> docker.DockerClient:
 
 @pytest.fixture
 def network(client: docker.DockerClient) -> Iterator[str]:
+    """One network per (environment, stack); its containers and their volumes go with it."""
     name = f"uo-contract-{uuid.uuid4().hex[:8]}"
     net = client.networks.create(name, driver="bridge", internal=True)
     yield name
     for container in client.containers.list(all=True, filters={"network": name}):
-        container.remove(force=True, v=True)
+        container.remove(force=True)
     net.remove()
+    for volume in client.volumes.list(filters={"name": name}):
+        volume.remove(force=True)
 
 
-def spec_for(workload: Workload, objects: list[Manifest], network: str) -> ContainerSpec:
+def spec_for(
+    workload: Workload, objects: list[Manifest], network: str, secrets: dict[tuple[str, str], str]
+) -> ContainerSpec:
     rendered_image = workload.container["image"]
     built = IMAGES[repository_of(rendered_image)]
-    secrets = {
-        (name, key): generate(stack, name, key)
-        for stack, name, key in manifests.secret_refs(objects)
-    }
     aliases = tuple(s.name for s in manifests.services(objects) if s.selects(workload))
     # One network for the whole stack, no isolation: this checks the containers, not the
     # policies (the e2e tests do). Jobs may open PostgreSQL's port through their firewall.
@@ -80,8 +81,10 @@ def spec_for(workload: Workload, objects: list[Manifest], network: str) -> Conta
     )
     env = specs.resolve_env(workload, secrets, manifests.config_maps(objects))
     (spec, *_) = specs.container_specs("contract", workload, wiring, env, built.image_id)
-    # Unique names: the same workload runs once per environment.
-    return replace(spec, environment=f"contract-{uuid.uuid4().hex[:6]}", volumes={})
+    # Unique names (the same workload runs once per environment); claims become fresh volumes
+    # named after the network, removed with it.
+    volumes = {f"{network}-{name}": path for name, path in spec.volumes.items()}
+    return replace(spec, environment=f"contract-{uuid.uuid4().hex[:6]}", volumes=volumes)
 
 
 def start(client: docker.DockerClient, spec: ContainerSpec) -> Container:
@@ -97,8 +100,13 @@ def test_every_rendered_container_starts_in_the_built_image(
     objects = render_target(Path.cwd(), target)  # type: ignore[arg-type]
     items = manifests.workloads(objects)
     assert {w.kind for w in items} == {"StatefulSet", "Job", "Deployment"}
+    # One value per referenced (Secret, key), shared by every container, as a Secret is.
+    secrets = {
+        (name, key): generate(stack, name, key)
+        for stack, name, key in manifests.secret_refs(objects)
+    }
     for workload in items:
-        spec = spec_for(workload, objects, network)
+        spec = spec_for(workload, objects, network, secrets)
         if workload.kind == "StatefulSet":
             engine.wait_ready(start(client, spec), spec, LIVE_TIMEOUT)
         elif workload.is_job:
