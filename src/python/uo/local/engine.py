@@ -123,9 +123,9 @@ def create(
     return container
 
 
-def enforce_policy(container: Container, spec: ContainerSpec) -> None:
+def enforce_policy(container: Container, spec: ContainerSpec, *, closing: bool = False) -> None:
     """Write the container's NetworkPolicy into its network namespace (uo.local.firewall), for
-    the networks it has joined so far."""
+    the networks it has joined so far; ``closing`` refuses new connections (termination)."""
     container.reload()
     pid = int(container.attrs["State"].get("Pid") or 0)
     if not pid:
@@ -149,7 +149,7 @@ def enforce_policy(container: Container, spec: ContainerSpec) -> None:
             serving[interface] = spec.serving_networks[network].ports
         if network in spec.client_networks:
             client_ports[interface] = spec.client_networks[network].ports
-    firewall.apply(pid, firewall.Rules(serving, client_ports, probes, gateways))
+    firewall.apply(pid, firewall.Rules(serving, client_ports, probes, gateways, closing))
 
 
 def join_serving_networks(

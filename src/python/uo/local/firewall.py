@@ -7,6 +7,8 @@ else's rules:
 
 - in: established traffic, loopback, new connections to the container's ports on the networks
   it *serves* on, and the host's health probes (from each network's gateway, as a kubelet's);
+  once the container is terminating, new connections to its ports are refused with a reset (its
+  callers try another address at once) while established ones finish;
 - out: established traffic, loopback (the engine's DNS), new connections to the allowed ports
   on the networks it is a *client* of.
 
@@ -41,6 +43,9 @@ class Rules:
     client: Mapping[str, tuple[int, ...]]  # interface -> ports it may connect to
     probes: Mapping[str, tuple[int, ...]]  # interface -> ports the host may probe (gateway)
     gateways: Mapping[str, str]  # interface -> gateway address
+    # Terminating: new connections to the serving ports are refused (what removal from a
+    # Service's endpoints does), established ones finish.
+    closing: bool = False
 
 
 def _ports(ports: tuple[int, ...]) -> str:
@@ -58,9 +63,10 @@ def ruleset(rules: Rules) -> str:
         "    ct state established,related accept",
         '    iif "lo" accept',
     ]
+    verdict = "reject with tcp reset" if rules.closing else "accept"
     for interface, ports in sorted(rules.serving.items()):
         if ports:
-            lines.append(f'    iifname "{interface}" tcp dport {_ports(ports)} accept')
+            lines.append(f'    iifname "{interface}" tcp dport {_ports(ports)} {verdict}')
     for interface, ports in sorted(rules.probes.items()):
         gateway = rules.gateways.get(interface)
         if ports and gateway:

@@ -41,3 +41,13 @@ def test_rules_open_serving_ports_in_client_ports_out_and_probes_from_the_gatewa
     assert 'iifname "eth0" tcp dport' not in text
     assert 'oifname "eth1"' not in text
     assert text.startswith(f"table inet {firewall.TABLE} {{}}\nflush table inet {firewall.TABLE}")
+
+
+def test_a_terminating_container_refuses_new_connections_and_keeps_established_ones() -> None:
+    rules = firewall.Rules(
+        serving={"eth1": (8002,)}, client={}, probes={}, gateways={}, closing=True
+    )
+    text = firewall.ruleset(rules)
+    assert 'iifname "eth1" tcp dport { 8002 } reject with tcp reset' in text
+    assert 'iifname "eth1" tcp dport { 8002 } accept' not in text
+    assert text.index("ct state established,related accept") < text.index("reject")

@@ -160,8 +160,15 @@ class Reconciler:
         return True
 
     def _stop(self, container: Container, spec: ContainerSpec) -> None:
-        """A pod's termination: preStop (keeps serving meanwhile), then SIGTERM and the grace
-        period, then SIGKILL."""
+        """A pod's termination: out of its Services' endpoints (new connections refused, so
+        callers pick another replica; established ones finish), the preStop pause, then SIGTERM
+        with the grace period, then SIGKILL. Without the first step, connections that arrive
+        while the server shuts down are accepted and then closed unanswered."""
+        if container.status == "running" and spec.serving_networks:
+            try:
+                engine.enforce_policy(container, spec, closing=True)
+            except firewall.FirewallError:
+                pass  # it is going away anyway; SIGTERM still drains what it serves
         if spec.pre_stop_seconds and container.status == "running":
             time.sleep(spec.pre_stop_seconds)
         engine.stop_and_remove(container, spec.stop_grace_seconds)
