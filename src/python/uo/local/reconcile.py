@@ -11,6 +11,7 @@ anything of it is rolled.
 
 from __future__ import annotations
 
+import contextlib
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
@@ -165,10 +166,9 @@ class Reconciler:
         with the grace period, then SIGKILL. Without the first step, connections that arrive
         while the server shuts down are accepted and then closed unanswered."""
         if container.status == "running" and spec.serving_networks:
-            try:
+            # If that fails it is going away anyway: SIGTERM still drains what it serves.
+            with contextlib.suppress(firewall.FirewallError):
                 engine.enforce_policy(container, spec, closing=True)
-            except firewall.FirewallError:
-                pass  # it is going away anyway; SIGTERM still drains what it serves
         if spec.pre_stop_seconds and container.status == "running":
             time.sleep(spec.pre_stop_seconds)
         engine.stop_and_remove(container, spec.stop_grace_seconds)
