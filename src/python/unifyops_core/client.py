@@ -1,6 +1,7 @@
 """An async HTTP client for calling other UnifyOps services.
 
-What every call gets: a base URL and timeouts; the current request id propagated; a service token
+What every call gets: a base URL and timeouts; the current request id and client address
+propagated; a service token
 for the target audience (refetched once if the target answers 401); bounded retries with
 exponential backoff for idempotent methods on connection errors and 502/503/504; one log line per
 call with credentials masked; and downstream errors in the uniform shape raised again as typed
@@ -18,7 +19,8 @@ from typing import Any
 import httpx
 from loguru import logger
 
-from unifyops_core.context import current_request_id
+from unifyops_core.client_address import FORWARDED_FOR_HEADER
+from unifyops_core.context import current_client_address, current_request_id
 from unifyops_core.error_shape import is_error_body
 from unifyops_core.exceptions import (
     DependencyUnavailableError,
@@ -138,6 +140,10 @@ class ServiceClient:
         request_id = current_request_id()
         if request_id:
             headers[REQUEST_ID_HEADER] = request_id
+        client_address = current_client_address()
+        if client_address:
+            # The next hop trusts this as the client (see client_address); never the caller's own.
+            headers[FORWARDED_FOR_HEADER] = client_address
         if authenticate and self._token_provider and self._audience:
             token = await self._token_provider.token_for(self._audience)
             headers["Authorization"] = f"Bearer {token}"

@@ -1,5 +1,5 @@
-"""Request context middleware: a request id on every log line and response, one access line per
-request, and a uniform 500 for anything that escapes the exception handlers.
+"""Request context middleware: a request id on every log line and response, the client address
+the request is for (``client_address``), one access line per request, and a uniform 500 for anything that escapes the exception handlers.
 
 Pure ASGI rather than BaseHTTPMiddleware, so streaming responses and contextvars behave.
 """
@@ -14,7 +14,13 @@ from loguru import logger
 from starlette.datastructures import Headers, MutableHeaders
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from unifyops_core.context import reset_request_id, set_request_id
+from unifyops_core.client_address import client_address_of
+from unifyops_core.context import (
+    reset_client_address,
+    reset_request_id,
+    set_client_address,
+    set_request_id,
+)
 from unifyops_core.handlers import unexpected_error_response
 
 REQUEST_ID_HEADER = "X-Request-ID"
@@ -37,6 +43,7 @@ class RequestContextMiddleware:
             return
         request_id = incoming_request_id(Headers(scope=scope))
         token = set_request_id(request_id)
+        client_token = set_client_address(client_address_of(scope))
         started = time.perf_counter()
         status = 500
         response_started = False
@@ -65,6 +72,7 @@ class RequestContextMiddleware:
                         duration_ms=round((time.perf_counter() - started) * 1000, 2),
                     ).info("{} {} {}", scope.get("method"), scope.get("path"), status)
         finally:
+            reset_client_address(client_token)
             reset_request_id(token)
 
 
