@@ -1,5 +1,6 @@
 """Request context middleware: a request id on every log line and response, the client address
-the request is for (``client_address``), one access line per request, and a uniform 500 for anything that escapes the exception handlers.
+the request is for (``client_address``), one access line per request, and a uniform 500 for
+anything that escapes the exception handlers.
 
 Pure ASGI rather than BaseHTTPMiddleware, so streaming responses and contextvars behave.
 """
