@@ -1,0 +1,106 @@
+"""The app server as one ASGI application: health, ``/api/*`` relay, and the bundle."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+import httpx
+from starlette.applications import Starlette
+from starlette.exceptions import HTTPException
+from starlette.middleware.gzip import GZipMiddleware
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from uo_appserver.errors import error_response, error_type_for, log
+from uo_appserver.headers import HSTS, SECURITY_HEADERS
+from uo_appserver.relay import Relay
+from uo_appserver.settings import Settings
+from uo_appserver.static import Bundle
+
+API_METHODS = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"]
+
+
+class SecurityHeaders:
+    """Adds the security headers to every response that does not set its own."""
+
+    def __init__(self, app: ASGIApp, *, hsts: bool) -> None:
+        self.app = app
+        self.added = [(k.lower().encode(), v.encode()) for k, v in SECURITY_HEADERS.items()]
+        if hsts:
+            self.added.append((HSTS[0].lower().encode(), HSTS[1].encode()))
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+
+        async def send_with_headers(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                present = {name.lower() for name, _ in message.get("headers", [])}
+                extra = [(k, v) for k, v in self.added if k not in present]
+                message["headers"] = [*message.get("headers", []), *extra]
+            await send(message)
+
+        await self.app(scope, receive, send_with_headers)
+
+
+class StaticGZip:
+    """Gzip for the bundle only: API answers carry tokens, and compressing secrets next to
+    attacker-influenced text is what BREACH exploits."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+        self.gzip = GZipMiddleware(app, minimum_size=1024, compresslevel=6)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and not scope["path"].startswith("/api/"):
+            await self.gzip(scope, receive, send)
+        else:
+            await self.app(scope, receive, send)
+
+
+async def _http_error(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, HTTPException)
+    message = {404: "Not found", 405: "Method not allowed"}.get(exc.status_code, "Request failed")
+    return error_response(
+        exc.status_code, message, error_type_for(exc.status_code), headers=exc.headers
+    )
+
+
+async def _unexpected(request: Request, exc: Exception) -> Response:
+    response = error_response(500, "Internal error", "internal_error")
+    log("unexpected_error", error=type(exc).__name__, error_id=response.headers["x-error-id"])
+    return response
+
+
+def create_app(settings: Settings, transport: httpx.AsyncBaseTransport | None = None) -> ASGIApp:
+    bundle = Bundle(settings.bundle)
+    relay = Relay(
+        settings.api_url,
+        secure=settings.secure_cookie,
+        timeout=settings.upstream_timeout_seconds,
+        transport=transport,
+    )
+
+    @asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        yield
+        await relay.aclose()
+
+    app = Starlette(
+        routes=[
+            Route("/health/live", bundle.live, methods=["GET", "HEAD"]),
+            Route("/health/ready", bundle.ready, methods=["GET", "HEAD"]),
+            Route("/api/{path:path}", relay.handle, methods=API_METHODS),
+            Route("/{path:path}", bundle.serve, methods=["GET", "HEAD"]),
+        ],
+        exception_handlers={HTTPException: _http_error, Exception: _unexpected},
+        lifespan=lifespan,
+    )
+    return SecurityHeaders(StaticGZip(app), hsts=settings.secure_cookie)
+
+
+__all__ = ["create_app"]

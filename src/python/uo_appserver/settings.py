@@ -1,0 +1,41 @@
+"""How an app server is configured: environment variables set by the image and the chart."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from urllib.parse import urlsplit
+
+# The chart's default tiers.app.gracefulShutdownSeconds: in-flight requests get this long after
+# SIGTERM (terminationGracePeriodSeconds leaves room for it).
+GRACEFUL_SECONDS = 20
+
+
+@dataclass(frozen=True)
+class Settings:
+    bundle: Path
+    api_url: str
+    port: int = 3000
+    secure_cookie: bool = False
+    graceful_seconds: int = GRACEFUL_SECONDS
+    # How long the gateway may take to answer one call (connecting gets at most 5 s of it).
+    upstream_timeout_seconds: float = 30.0
+
+    def __post_init__(self) -> None:
+        parts = urlsplit(self.api_url)
+        if parts.scheme != "http" or not parts.hostname:
+            raise ValueError(f"UO_API_URL must be http://host:port, not {self.api_url!r}")
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] = os.environ) -> Settings:
+        return cls(
+            bundle=Path(environ.get("UO_BUNDLE_DIR", "/app/bundle")),
+            api_url=environ.get("UO_API_URL", ""),
+            port=int(environ.get("UO_PORT", "3000")),
+            secure_cookie=environ.get("UO_SECURE_COOKIE", "false").lower() == "true",
+        )
+
+
+__all__ = ["GRACEFUL_SECONDS", "Settings"]
