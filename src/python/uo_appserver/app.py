@@ -20,6 +20,8 @@ from uo_appserver.relay import Relay
 from uo_appserver.settings import Settings
 from uo_appserver.static import Bundle
 
+# One request line plus headers larger than this is refused with 431 (uvicorn is given the same).
+MAX_HEADER_BYTES = 16 * 1024
 API_METHODS = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"]
 
 
@@ -45,6 +47,30 @@ class SecurityHeaders:
             await send(message)
 
         await self.app(scope, receive, send_with_headers)
+
+
+class HeaderLimit:
+    """Refuses a request whose line and headers together pass ``limit`` bytes (431).
+
+    h11 enforces the same limit only while a header block is still incomplete; one that arrives
+    whole in a single read is parsed however large. This makes the limit hold either way.
+    """
+
+    def __init__(self, app: ASGIApp, *, limit: int) -> None:
+        self.app = app
+        self.limit = limit
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http":
+            size = len(scope.get("raw_path") or b"") + len(scope.get("query_string", b""))
+            size += sum(len(name) + len(value) + 4 for name, value in scope["headers"])
+            if size > self.limit:
+                response = error_response(
+                    431, "The request headers are too large", headers={"Connection": "close"}
+                )
+                await response(scope, receive, send)
+                return
+        await self.app(scope, receive, send)
 
 
 class StaticGZip:
@@ -76,7 +102,11 @@ async def _unexpected(request: Request, exc: Exception) -> Response:
     return response
 
 
-def create_app(settings: Settings, transport: httpx.AsyncBaseTransport | None = None) -> ASGIApp:
+def create_app(
+    settings: Settings,
+    transport: httpx.AsyncBaseTransport | None = None,
+    max_header_bytes: int = MAX_HEADER_BYTES,
+) -> ASGIApp:
     bundle = Bundle(settings.bundle)
     relay = Relay(
         settings.api_url,
@@ -100,7 +130,8 @@ def create_app(settings: Settings, transport: httpx.AsyncBaseTransport | None = 
         exception_handlers={HTTPException: _http_error, Exception: _unexpected},
         lifespan=lifespan,
     )
-    return SecurityHeaders(StaticGZip(app), hsts=settings.secure_cookie)
+    limited = HeaderLimit(StaticGZip(app), limit=max_header_bytes)
+    return SecurityHeaders(limited, hsts=settings.secure_cookie)
 
 
-__all__ = ["create_app"]
+__all__ = ["MAX_HEADER_BYTES", "create_app"]

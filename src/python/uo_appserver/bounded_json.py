@@ -1,10 +1,10 @@
 """JSON that cannot exhaust the stack: the nesting depth is checked before any parser runs.
 
 CPython's ``json`` decoder recurses once per nested array or object, so a body of 10 000 opening
-brackets ends in ``RecursionError``. The app server reads only the small, flat session bodies, so it
-first walks the bytes once, iteratively, counting brackets outside strings, and refuses anything
-nested deeper than ``MAX_DEPTH`` before ``json.loads`` sees it. ``NaN``/``Infinity`` are refused too:
-they are not JSON, and re-encoding them would hand the gateway something it cannot parse.
+brackets ends in ``RecursionError``. The app server reads only the small, flat session bodies,
+so it first walks the bytes once, iteratively, counting brackets outside strings, and refuses
+anything nested deeper than ``MAX_DEPTH`` before ``json.loads`` sees it. ``NaN``/``Infinity`` are
+refused too: they are not JSON, and re-encoding them would hand the gateway what it cannot parse.
 """
 
 from __future__ import annotations

@@ -28,7 +28,8 @@ def running(server: uvicorn.Server) -> Iterator[str]:
     thread.start()
     deadline = time.monotonic() + 10
     while not server.started:
-        assert thread.is_alive() and time.monotonic() < deadline, "server did not start"
+        assert thread.is_alive(), "server did not start"
+        assert time.monotonic() < deadline, "server did not start in time"
         time.sleep(0.01)
     port = server.servers[0].sockets[0].getsockname()[1]
     try:
@@ -53,7 +54,15 @@ class FakeGateway:
 
     def __init__(self) -> None:
         self.seen: list[dict[str, Any]] = []
-        self.app = Starlette(routes=[Route("/{path:path}", self.answer, methods=["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"])])
+        self.app = Starlette(
+            routes=[
+                Route(
+                    "/{path:path}",
+                    self.answer,
+                    methods=["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"],
+                )
+            ]
+        )
 
     async def answer(self, request: Request) -> Response:
         body = await request.body()
@@ -62,7 +71,11 @@ class FakeGateway:
             {
                 "method": request.method,
                 "target": request.scope["raw_path"].decode()
-                + ("?" + request.scope["query_string"].decode() if request.scope["query_string"] else ""),
+                + (
+                    "?" + request.scope["query_string"].decode()
+                    if request.scope["query_string"]
+                    else ""
+                ),
                 "body": body,
                 "headers": [(k.lower(), v) for k, v in request.headers.items()],
             }
@@ -70,15 +83,27 @@ class FakeGateway:
         if path == "/v1/auth/login":
             payload = await request.json()
             if payload.get("password") != "p":
-                return JSONResponse(_uniform(401, "Wrong email or password", "authentication_error"), 401)
+                return JSONResponse(
+                    _uniform(401, "Wrong email or password", "authentication_error"), 401
+                )
             return JSONResponse(
-                {"access_token": "a1", "refresh_token": "r1", "expires_in": 900, "device_token": "d1"}
+                {
+                    "access_token": "a1",
+                    "refresh_token": "r1",
+                    "expires_in": 900,
+                    "device_token": "d1",
+                }
             )
         if path == "/v1/auth/refresh":
             if (await request.json()).get("refresh_token") != "r1":
                 return JSONResponse(_uniform(401, "Session expired", "authentication_error"), 401)
             return JSONResponse(
-                {"access_token": "a2", "refresh_token": "r1", "expires_in": 900, "device_token": None}
+                {
+                    "access_token": "a2",
+                    "refresh_token": "r1",
+                    "expires_in": 900,
+                    "device_token": None,
+                }
             )
         if path == "/v1/auth/logout":
             return Response(status_code=204)
@@ -86,10 +111,16 @@ class FakeGateway:
             return JSONResponse(
                 _uniform(429, "Too many attempts", "rate_limited"),
                 429,
-                headers={"Retry-After": "17", "X-Error-ID": "gw-429", "X-RateLimit-Policy": "login"},
+                headers={
+                    "Retry-After": "17",
+                    "X-Error-ID": "gw-429",
+                    "X-RateLimit-Policy": "login",
+                },
             )
         if path == "/v1/crash":
-            return Response("Traceback: connect to db.internal:5432 failed", 500, media_type="text/plain")
+            return Response(
+                "Traceback: connect to db.internal:5432 failed", 500, media_type="text/plain"
+            )
         if path == "/v1/html-404":
             return Response("<html>nginx</html>", 404, media_type="text/html")
         if path == "/v1/slow":
@@ -119,7 +150,9 @@ def gateway() -> Iterator[tuple[FakeGateway, str]]:
 
 
 def app_server(bundle: Path, api_url: str, **options: Any) -> uvicorn.Server:
-    return build_server(Settings(bundle=bundle, api_url=api_url, port=0, **options), host="127.0.0.1")
+    return build_server(
+        Settings(bundle=bundle, api_url=api_url, port=0, **options), host="127.0.0.1"
+    )
 
 
 @pytest.fixture

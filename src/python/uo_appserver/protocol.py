@@ -27,7 +27,20 @@ _MESSAGES = {
 }
 
 
+# After answering, the rest of a bad request is read and dropped this long before closing:
+# closing a socket with unread input makes the kernel send a reset, which can destroy the answer
+# before the client reads it (a "lingering close", as nginx does).
+LINGER_SECONDS = 1.0
+
+
 class UniformH11Protocol(H11Protocol):
+    _lingering = False
+
+    def data_received(self, data: bytes) -> None:
+        if self._lingering:
+            return  # the rest of a request already refused
+        super().data_received(data)
+
     def send_400_response(self, msg: str) -> None:
         problem = sys.exc_info()[1]
         hint = getattr(problem, "error_status_hint", 400)
@@ -49,8 +62,14 @@ class UniformH11Protocol(H11Protocol):
             ):
                 self.transport.write(self.conn.send(event) or b"")
         except h11.LocalProtocolError:
-            pass  # a response had already started: closing is all that is left
-        self.transport.close()
+            self.transport.close()  # a response had already started: closing is all that is left
+            return
+        if not self.transport.can_write_eof():
+            self.transport.close()
+            return
+        self._lingering = True
+        self.transport.write_eof()
+        self.loop.call_later(LINGER_SECONDS, self.transport.close)
 
 
-__all__ = ["UniformH11Protocol"]
+__all__ = ["LINGER_SECONDS", "UniformH11Protocol"]

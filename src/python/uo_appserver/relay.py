@@ -171,7 +171,9 @@ class Relay:
             passed.append(("Cache-Control", "no-store"))
         response = Response(answer, status_code=status)
         # Response built its own Content-Length; every other header is the gateway's, repeats kept.
-        response.raw_headers += [(k.lower().encode("latin-1"), v.encode("latin-1")) for k, v in passed]
+        response.raw_headers += [
+            (k.lower().encode("latin-1"), v.encode("latin-1")) for k, v in passed
+        ]
         return response
 
 

@@ -17,13 +17,10 @@ import sys
 
 import uvicorn
 
-from uo_appserver.app import create_app
+from uo_appserver.app import MAX_HEADER_BYTES, create_app
 from uo_appserver.errors import log
 from uo_appserver.protocol import UniformH11Protocol
 from uo_appserver.settings import Settings
-
-# One header block (request line and headers) larger than this is refused with 431.
-MAX_HEADER_BYTES = 16 * 1024
 
 
 def build_server(settings: Settings, host: str = "0.0.0.0") -> uvicorn.Server:  # noqa: S104 - a container's port
@@ -64,4 +61,4 @@ def entrypoint() -> None:
     sys.exit(main())
 
 
-__all__ = ["MAX_HEADER_BYTES", "build_server", "entrypoint", "main"]
+__all__ = ["build_server", "entrypoint", "main"]

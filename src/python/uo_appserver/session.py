@@ -75,7 +75,9 @@ def request_body(path: str, body: bytes, cookies: Mapping[str, str]) -> bytes:
         return body  # a non-finite number: let the gateway refuse the original
 
 
-def _inject(payload: dict[str, Any], key: str, value: str | None, only_if_absent: bool = False) -> bool:
+def _inject(
+    payload: dict[str, Any], key: str, value: str | None, only_if_absent: bool = False
+) -> bool:
     if not value:
         return False
     present = key in payload if only_if_absent else bool(payload.get(key))
@@ -102,7 +104,9 @@ def answer(path: str, status: int, body: bytes, *, secure: bool) -> tuple[bytes,
     cookies: list[str] = []
     refresh_token = payload.pop("refresh_token", None)
     if isinstance(refresh_token, str) and _COOKIE_SAFE.fullmatch(refresh_token):
-        cookies.append(cookie(REFRESH_COOKIE, refresh_token, max_age=REFRESH_MAX_AGE, secure=secure))
+        cookies.append(
+            cookie(REFRESH_COOKIE, refresh_token, max_age=REFRESH_MAX_AGE, secure=secure)
+        )
     device_token = payload.pop("device_token", None)  # null on refresh: removed all the same
     if isinstance(device_token, str) and _COOKIE_SAFE.fullmatch(device_token):
         cookies.append(cookie(DEVICE_COOKIE, device_token, max_age=DEVICE_MAX_AGE, secure=secure))

@@ -43,7 +43,8 @@ class Bundle:
         if target is None:
             return error_response(404, "Not found", "not_found")
         stat = os.stat(target)
-        etag = 'W/"%s"' % hashlib.sha256(f"{stat.st_mtime_ns}-{stat.st_size}".encode()).hexdigest()[:32]
+        version = hashlib.sha256(f"{stat.st_mtime_ns}-{stat.st_size}".encode()).hexdigest()[:32]
+        etag = f'W/"{version}"'
         immutable = target.relative_to(self.root).parts[0] == "assets"
         cache = {"ETag": etag, "Cache-Control": IMMUTABLE if immutable else REVALIDATE}
         if _matches(request.headers.get("if-none-match"), etag):
