@@ -1,11 +1,15 @@
 """An async HTTP client for calling other UnifyOps services.
 
 What every call gets: a base URL and timeouts; the current request id and client address
-propagated; a service token
-for the target audience (refetched once if the target answers 401); bounded retries with
-exponential backoff for idempotent methods on connection errors and 502/503/504; one log line per
-call with credentials masked; and downstream errors in the uniform shape raised again as typed
-exceptions that keep the downstream ``error_id``.
+propagated; a service token for the target audience (refetched once if the target answers 401
+``invalid_service_token``, and only then: any other 401, such as a user's wrong password, is an
+answer, and asking again would check the password twice); bounded retries with exponential backoff
+for idempotent methods on connection errors and 502/503/504; one log line per call with
+credentials masked; and downstream errors in the uniform shape raised again as typed exceptions
+that keep the downstream ``error_id``; a 429 keeps its ``Retry-After``.
+
+Failures of the dependency itself (unreachable, 5xx, a rejected service token) reach the caller
+with generic messages: which internal service failed is in the call's log line, never in a body.
 """
 
 from __future__ import annotations
@@ -25,6 +29,8 @@ from unifyops_core.error_shape import is_error_body
 from unifyops_core.exceptions import (
     DependencyUnavailableError,
     DownstreamError,
+    InvalidServiceTokenError,
+    RateLimitedError,
     UnifyOpsError,
     error_class_for,
 )
@@ -114,13 +120,13 @@ class ServiceClient:
                 if attempt < attempts:
                     await self._sleep(attempt)
                     continue
-                raise DependencyUnavailableError(f"{self.service} is unavailable") from exc
+                raise DependencyUnavailableError() from exc
             self._log(method, path, params, response.status_code, started, attempt, None)
             if (
-                response.status_code == 401
-                and authenticate
+                authenticate
                 and self._token_provider
                 and not token_refreshed
+                and _rejects_service_token(response)
             ):
                 # The target rejected our token (revoked, rotated key): fetch a new one once.
                 self._token_provider.invalidate(self._audience or "", _bearer(outgoing))
@@ -175,24 +181,30 @@ class ServiceClient:
         ).info("call {} {} {} -> {}", self.service, method, redact_text(url), status or failure)
 
     def _error_from(self, response: httpx.Response) -> UnifyOpsError:
-        try:
-            body = response.json()
-        except ValueError:
-            body = None
+        body = _json_or_none(response)
         status = response.status_code
-        if not is_error_body(body):
-            return DownstreamError(
-                f"{self.service} answered {status}",
-                downstream_status=status,
-                downstream_error_type="unknown",
-                service=self.service,
+        uniform = is_error_body(body)
+        error_id = body["error_id"] if uniform else None
+        error_type = body["error_type"] if uniform else "unknown"
+        details = body.get("details") if uniform and isinstance(body.get("details"), dict) else None
+        if status == RateLimitedError.status_code:
+            limited = RateLimitedError(
+                body["message"] if uniform else None,
+                retry_after=_retry_after(response),
+                details=details,
+                error_id=error_id,
             )
-        error_type, error_id = body["error_type"], body["error_id"]
-        details = body.get("details") if isinstance(body.get("details"), dict) else None
-        cls = error_class_for(error_type, status)
-        if cls is DownstreamError:
+            if uniform:
+                limited.error_type = error_type
+            return limited
+        if status == DependencyUnavailableError.status_code:
+            # Generic on purpose: the downstream's own message may name what it could not reach.
+            return DependencyUnavailableError(error_id=error_id)
+        cls = error_class_for(error_type, status) if uniform else DownstreamError
+        if cls is DownstreamError or _rejects_service_token(response):
+            # A 5xx, an answer not in the uniform shape, or our rejected service token: ours to
+            # handle, not our caller's (the log line of this call names the service).
             return DownstreamError(
-                f"{self.service} failed",
                 downstream_status=status,
                 downstream_error_type=error_type,
                 downstream_error_id=error_id,
@@ -201,6 +213,27 @@ class ServiceClient:
         error = cls(body["message"], details=details, error_id=error_id)
         error.error_type = error_type
         return error
+
+
+def _json_or_none(response: httpx.Response) -> Any:
+    try:
+        return response.json()
+    except ValueError:
+        return None
+
+
+def _rejects_service_token(response: httpx.Response) -> bool:
+    """Whether the target said the service token (not the caller's credentials) was rejected."""
+    if response.status_code != InvalidServiceTokenError.status_code:
+        return False
+    body = _json_or_none(response)
+    return is_error_body(body) and body["error_type"] == InvalidServiceTokenError.error_type
+
+
+def _retry_after(response: httpx.Response) -> int | None:
+    """Retry-After in seconds; an HTTP date or junk is dropped rather than passed on."""
+    value = response.headers.get("Retry-After", "").strip()
+    return int(value) if value.isascii() and value.isdigit() else None
 
 
 def _bearer(headers: Mapping[str, str]) -> str | None:

@@ -7,6 +7,7 @@ the uniform JSON body. The hierarchy, with HTTP status and stable ``error_type``
     ├── ClientError                    400 bad_request
     │   ├── ValidationError            422 validation_error
     │   ├── AuthenticationError        401 authentication_failed
+    │   │   └── InvalidServiceTokenError 401 invalid_service_token
     │   ├── AuthorizationError         403 forbidden
     │   ├── NotFoundError              404 not_found
     │   │   └── RecordNotFoundError    404 db_record_not_found
@@ -21,6 +22,8 @@ the uniform JSON body. The hierarchy, with HTTP status and stable ``error_type``
 An error may carry the ``error_id`` another service already gave the same failure (the client sets
 it when it turns a downstream error body back into an exception), so a gateway relays a failure
 without inventing a new identity for it. ``DownstreamError`` is what a downstream 5xx becomes.
+``InvalidServiceTokenError`` is the one 401 after which the calling service fetches a new service
+token and retries; any other 401 (a user's wrong password) is the caller's answer, never retried.
 """
 
 from __future__ import annotations
@@ -93,6 +96,14 @@ class AuthenticationError(ClientError):
             headers={"WWW-Authenticate": "Bearer", **(headers or {})},
             error_id=error_id,
         )
+
+
+class InvalidServiceTokenError(AuthenticationError):
+    """A service-to-service call whose service token was rejected (expired, revoked, signed with a
+    rotated-out key, meant for another audience): the caller should fetch a new token."""
+
+    error_type = "invalid_service_token"
+    default_message = "Service token rejected"
 
 
 class AuthorizationError(ClientError):
@@ -234,6 +245,7 @@ __all__ = [
     "ConflictError",
     "DependencyUnavailableError",
     "DownstreamError",
+    "InvalidServiceTokenError",
     "NotFoundError",
     "PreconditionFailedError",
     "PreconditionRequiredError",

@@ -13,7 +13,11 @@ from typing import Annotated
 
 from fastapi import Depends, FastAPI, Request
 
-from unifyops_core.exceptions import AuthenticationError, AuthorizationError
+from unifyops_core.exceptions import (
+    AuthenticationError,
+    AuthorizationError,
+    InvalidServiceTokenError,
+)
 from unifyops_core.tokens import Principal, TokenValidator
 
 SERVICE_TOKEN_USE = "service"
@@ -80,7 +84,9 @@ def require_service(allowed_callers: Iterable[str]) -> Callable[[Request], Await
     """A dependency accepting only service tokens for this service from ``allowed_callers``.
 
     The token's audience is checked by the app's service-token validator (audience = this
-    service); its subject is the calling service's client id.
+    service); its subject is the calling service's client id. A token that does not validate is
+    answered ``invalid_service_token`` (401), the one answer on which the caller's client fetches
+    a new token and retries.
     """
     allowed = frozenset(allowed_callers)
 
@@ -90,7 +96,10 @@ def require_service(allowed_callers: Iterable[str]) -> Callable[[Request], Await
             raise RuntimeError(
                 "this app does not accept service tokens (install_auth service_tokens=)"
             )
-        principal = await validator.validate(bearer_token(request))
+        try:
+            principal = await validator.validate(bearer_token(request))
+        except AuthenticationError as exc:
+            raise InvalidServiceTokenError(exc.message) from exc
         if principal.claims.get("token_use") != SERVICE_TOKEN_USE:
             raise AuthorizationError("A service token is required")
         if principal.subject not in allowed:

@@ -98,9 +98,32 @@ async def test_service_calls_need_this_audience_and_an_allowed_caller(
         "/internal", headers=bearer(service_token(audience="auth-service"))
     )
     assert wrong_audience.status_code == 401
+    assert wrong_audience.json()["error_type"] == "invalid_service_token"
     neighbour = await client.get(
         "/internal", headers=bearer(service_token(caller="environment-api"))
     )
     assert neighbour.status_code == 403
     user_token = await client.get("/internal", headers=bearer(USERS.mint(aud="user-service")))
     assert user_token.status_code == 403
+
+
+@pytest.mark.parametrize(
+    "headers",
+    [
+        {},
+        bearer("junk"),
+        bearer(SigningKey(kid="service-key").mint(sub="user-api", aud="user-service")),
+        bearer(SERVICES.mint(sub="user-api", aud="user-service", token_use="service", exp=1)),
+    ],
+    ids=["missing", "junk", "rotated-out-key", "expired"],
+)
+async def test_a_rejected_service_token_says_so_so_the_caller_refreshes_it(
+    client: httpx.AsyncClient, headers: dict[str, str]
+) -> None:
+    """The one 401 a calling service answers by fetching a new token (its client retries once)."""
+    response = await client.get("/internal", headers=headers)
+    assert response.status_code == 401
+    body = response.json()
+    assert body["error_type"] == "invalid_service_token"
+    assert set(body) >= {"status_code", "message", "error_id", "timestamp"}
+    assert response.headers["WWW-Authenticate"] == "Bearer"

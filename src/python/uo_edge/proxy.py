@@ -1,4 +1,4 @@
-"""The local environment's front door: one TCP listener per published port, each forwarding to a
+"""The local environment's front door: one listener per published port, each forwarding to a
 tier by its network alias (``8102=user-api:8002``).
 
 It plays the part of the ingress controller for `uo up`: the only container on a network with
@@ -6,11 +6,27 @@ published ports, so the tiers themselves stay on internal networks. The upstream
 for every new connection and every address is tried, so a rolling update (new container joins the
 alias, old one stops) moves traffic without the proxy being touched. When no upstream answers, the
 caller gets the platform's uniform error shape with status 503 instead of a reset connection.
+
+Being the outermost proxy, the edge vouches for the client (see ``unifyops_core.client_address``):
+it reads the first request head of each connection (``request_head``), drops whatever the client
+said about forwarding (``X-Forwarded-For``, ``X-Real-IP``, ``Forwarded``...), adds
+``X-Forwarded-For: <the address it accepted the connection from>`` and asks the upstream to close
+after its response. Then it relays bytes both ways, as a TCP relay would, until the upstream
+closes. A head it cannot trust is answered in the uniform shape (400, 408 or 431) and the
+connection closed.
+
+One request per connection is deliberate: the edge parses only the first head, and because the
+upstream is told ``Connection: close`` it answers that request alone, so a second request sent on
+the same connection can never reach a tier with headers the edge did not see. The price is a new
+TCP connection per request between the client and the edge, which on loopback is negligible next
+to the request itself. Every edge route is HTTP (they are the chart's Ingress ``http`` paths, see
+``uo.local.manifests.routes``), so no route needs a plain TCP mode.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import os
 import signal
@@ -19,6 +35,8 @@ import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
+from uo_edge.request_head import HeadError, client_ip, read_head
+
 CONNECT_TIMEOUT_SECONDS = 4.0
 # Addresses are tried staggered, not one after another: during a rolling update the name can
 # still resolve to a container that just stopped, whose address no longer answers at all.
@@ -26,6 +44,10 @@ HAPPY_EYEBALLS_DELAY = 0.25
 CONNECT_ATTEMPTS = 2
 DRAIN_SECONDS = 10.0
 CHUNK = 64 * 1024
+# After answering, the client's unread bytes are read and dropped for a moment before closing:
+# closing with unread data makes the kernel send a reset, and the client may lose the answer.
+LINGER_SECONDS = 2.0
+LINGER_BYTES = 1024 * 1024
 
 
 @dataclass(frozen=True)
@@ -52,27 +74,39 @@ def parse_routes(text: str) -> list[Route]:
     return routes
 
 
-def unavailable_response(upstream: str) -> bytes:
-    """An HTTP 503 in the uniform error shape (the edge only ever carries HTTP)."""
+_REASONS = {
+    400: "Bad Request",
+    408: "Request Timeout",
+    431: "Request Header Fields Too Large",
+    503: "Service Unavailable",
+}
+
+
+def error_response(status: int, error_type: str, message: str) -> bytes:
+    """An HTTP response in the platform's uniform error shape that closes the connection."""
     error_id = str(uuid.uuid4())
     body = json.dumps(
         {
-            "status_code": 503,
-            "message": f"{upstream} is not available",
+            "status_code": status,
+            "message": message,
             "error_id": error_id,
-            "error_type": "dependency_unavailable",
+            "error_type": error_type,
             "timestamp": datetime.now(UTC).isoformat(),
-            "details": {"upstream": upstream},
         }
     ).encode()
     head = (
-        "HTTP/1.1 503 Service Unavailable\r\n"
+        f"HTTP/1.1 {status} {_REASONS[status]}\r\n"
         "Content-Type: application/json\r\n"
         f"Content-Length: {len(body)}\r\n"
         f"X-Error-ID: {error_id}\r\n"
         "Connection: close\r\n\r\n"
     )
     return head.encode() + body
+
+
+def unavailable_response() -> bytes:
+    # Names no upstream: internal aliases are nobody's business outside (the log names it).
+    return error_response(503, "dependency_unavailable", "The service is not available")
 
 
 def log(event: str, **fields: object) -> None:
@@ -89,6 +123,26 @@ async def _pipe(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> N
             writer.write_eof()  # half-close: the other direction may still carry the response
     except (ConnectionError, OSError):
         writer.close()
+
+
+async def _linger(reader: asyncio.StreamReader) -> None:
+    """Drop what the client still sends, until it closes or a moment passes (see LINGER_SECONDS)."""
+    dropped = 0
+    with contextlib.suppress(TimeoutError):
+        async with asyncio.timeout(LINGER_SECONDS):
+            while dropped < LINGER_BYTES and (data := await reader.read(CHUNK)):
+                dropped += len(data)
+
+
+async def _answer(
+    reader: asyncio.StreamReader, writer: asyncio.StreamWriter, response: bytes
+) -> None:
+    """Answer without the upstream, then close gently (half-close, linger)."""
+    writer.write(response)
+    await writer.drain()
+    if writer.can_write_eof():
+        writer.write_eof()
+    await _linger(reader)
 
 
 async def connect(route: Route) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
@@ -123,26 +177,50 @@ class Edge:
         task = asyncio.current_task()
         assert task is not None
         self.active.add(task)
-        upstream = f"{route.upstream_host}:{route.upstream_port}"
         try:
-            try:
-                up_reader, up_writer = await connect(route)
-            except (OSError, TimeoutError) as exc:
-                log("upstream_unavailable", upstream=upstream, error=type(exc).__name__)
-                client_writer.write(unavailable_response(upstream))
-                await client_writer.drain()
-                return
-            try:
-                await asyncio.gather(
-                    _pipe(client_reader, up_writer), _pipe(up_reader, client_writer)
-                )
-            finally:
-                up_writer.close()
+            await self._forward(route, client_reader, client_writer)
         except (ConnectionError, OSError):
             pass  # the caller went away; nothing to answer
         finally:
             client_writer.close()
             self.active.discard(task)
+
+    async def _forward(
+        self, route: Route, client_reader: asyncio.StreamReader, client_writer: asyncio.StreamWriter
+    ) -> None:
+        upstream = f"{route.upstream_host}:{route.upstream_port}"
+        peer = client_ip(client_writer.get_extra_info("peername"))
+        try:
+            head = await read_head(client_reader)
+        except HeadError as exc:
+            log("request_rejected", port=route.listen_port, status=exc.status, reason=exc.message)
+            response = error_response(exc.status, exc.error_type, exc.message)
+            await _answer(client_reader, client_writer, response)
+            return
+        if head is None:
+            return  # a readiness probe: connected and left without a word
+        if peer is None:  # not a TCP peer: nobody to vouch for
+            response = error_response(400, "bad_request", "Unknown client address")
+            await _answer(client_reader, client_writer, response)
+            return
+        try:
+            up_reader, up_writer = await connect(route)
+        except (OSError, TimeoutError) as exc:
+            log("upstream_unavailable", upstream=upstream, error=type(exc).__name__)
+            await _answer(client_reader, client_writer, unavailable_response())
+            return
+        try:
+            up_writer.write(head.forwarded(peer) + head.rest)
+            to_upstream = asyncio.create_task(_pipe(client_reader, up_writer))
+            try:
+                await _pipe(up_reader, client_writer)
+            finally:
+                # The upstream has answered its one request: nothing more goes to it.
+                to_upstream.cancel()
+                await asyncio.gather(to_upstream, return_exceptions=True)
+        finally:
+            up_writer.close()
+        await _linger(client_reader)
 
     async def serve(self, stop: asyncio.Event) -> None:
         servers = []

@@ -1,13 +1,17 @@
-"""The edge forwarder against real sockets on loopback: routing, half-close, and the uniform 503."""
+"""The edge against real sockets on loopback: routing, the vouched-for client address, rejected
+heads in the uniform shape, the uniform 503, and one request per connection."""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
 import json
+import socket
+from collections.abc import AsyncIterator
 
 import pytest
 
+from uo_edge import request_head
 from uo_edge.proxy import Edge, Route, RouteError, parse_routes
 
 
@@ -22,82 +26,315 @@ def test_routes_parse_and_bad_ones_are_named() -> None:
         parse_routes(" ")
 
 
-async def _echo_upper(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-    data = await reader.read()  # until the client half-closes
-    writer.write(data.upper())
-    await writer.drain()
-    writer.close()
+class Upstream:
+    """A raw HTTP upstream: records each connection's bytes, answers them back as the body."""
+
+    def __init__(self) -> None:
+        self.received: list[bytes] = []
+        self.server: asyncio.Server | None = None
+
+    async def handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        head = await reader.readuntil(b"\r\n\r\n")
+        length = 0
+        for line in head.split(b"\r\n"):
+            name, _, value = line.partition(b":")
+            if name.lower() == b"content-length":
+                length = int(value)
+        data = head + await reader.readexactly(length)
+        self.received.append(data)
+        writer.write(
+            b"HTTP/1.1 200 OK\r\nContent-Length: %d\r\nConnection: close\r\n\r\n" % len(data) + data
+        )
+        await writer.drain()
+        writer.close()
+
+    async def start(self, port: int = 0) -> int:
+        self.server = await asyncio.start_server(self.handle, "127.0.0.1", port)
+        return int(self.server.sockets[0].getsockname()[1])
+
+    def close(self) -> None:
+        if self.server:
+            self.server.close()
 
 
 def _free_port() -> int:
-    import socket
-
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return int(sock.getsockname()[1])
 
 
-async def _exchange(port: int, payload: bytes) -> bytes:
+async def _exchange(port: int, *parts: bytes, pause: float = 0.0) -> bytes:
+    """Send ``parts`` (pausing between them) without half-closing, as HTTP clients do; read the
+    answer until the edge closes. A hang or a reset fails the test."""
     reader, writer = await asyncio.open_connection("127.0.0.1", port)
-    writer.write(payload)
-    writer.write_eof()
-    answer = await reader.read()
+    for part in parts:
+        writer.write(part)
+        await writer.drain()
+        await asyncio.sleep(pause)
+    answer = await asyncio.wait_for(reader.read(), 5)
     writer.close()
     return answer
 
 
 @contextlib.asynccontextmanager
-async def _edge(routes: list[Route]):  # type: ignore[no-untyped-def]
+async def _edge(upstream_port: int | None = None) -> AsyncIterator[int]:
+    listen = _free_port()
     stop = asyncio.Event()
-    task = asyncio.create_task(Edge(routes).serve(stop))
+    task = asyncio.create_task(
+        Edge([Route(listen, "127.0.0.1", upstream_port or _free_port())]).serve(stop)
+    )
     await asyncio.sleep(0.1)
     try:
-        yield
+        yield listen
     finally:
         stop.set()
         await task
 
 
-def test_forwards_both_directions_after_a_half_close() -> None:
+def _split(answer: bytes) -> tuple[bytes, bytes]:
+    head, _, body = answer.partition(b"\r\n\r\n")
+    return head, body
+
+
+def _forwarded_fields(answer: bytes) -> list[tuple[str, str]]:
+    """The header fields the upstream received, as it echoed them back."""
+    _, echoed = _split(answer)
+    head, _, _ = echoed.partition(b"\r\n\r\n")
+    fields = []
+    for line in head.split(b"\r\n")[1:]:
+        name, _, value = line.partition(b":")
+        fields.append((name.decode().lower(), value.decode().strip()))
+    return fields
+
+
+def test_the_upstream_learns_the_client_address_from_the_edge_only() -> None:
+    request = (
+        b"POST /v1/auth/login HTTP/1.1\r\n"
+        b"Host: localhost\r\n"
+        b"X-Forwarded-For: 203.0.113.9\r\n"
+        b"x-forwarded-for: 203.0.113.10\r\n"
+        b"X-REAL-IP: 203.0.113.11\r\n"
+        b"Forwarded: for=203.0.113.12\r\n"
+        b"X-Forwarded-Proto: https\r\n"
+        b"Connection: keep-alive\r\n"
+        b"Content-Length: 11\r\n\r\n"
+        b"hello"
+    )
+
+    async def run() -> tuple[bytes, list[bytes]]:
+        upstream = Upstream()
+        async with _edge(await upstream.start()) as port:
+            answer = await _exchange(port, request, b" world", pause=0.05)
+        upstream.close()
+        return answer, upstream.received
+
+    answer, received = asyncio.run(run())
+    assert answer.startswith(b"HTTP/1.1 200 OK\r\n")
+    assert len(received) == 1
+    assert received[0].startswith(b"POST /v1/auth/login HTTP/1.1\r\n")
+    assert received[0].endswith(b"\r\n\r\nhello world"), "body bytes read with the head go on"
+    assert _forwarded_fields(answer) == [
+        ("host", "localhost"),
+        ("content-length", "11"),
+        ("x-forwarded-for", "127.0.0.1"),
+        ("x-forwarded-proto", "http"),
+        ("connection", "close"),
+    ]
+
+
+def test_bare_lf_line_ends_are_forwarded_as_crlf() -> None:
     async def run() -> bytes:
-        upstream = await asyncio.start_server(_echo_upper, "127.0.0.1", 0)
-        upstream_port = upstream.sockets[0].getsockname()[1]
-        listen = _free_port()
-        async with _edge([Route(listen, "localhost", upstream_port)]):
-            answer = await _exchange(listen, b"hello edge")
+        upstream = Upstream()
+        async with _edge(await upstream.start()) as port:
+            answer = await _exchange(port, b"\r\nGET /x HTTP/1.0\nHost: a\nX-Real-IP: 1.2.3.4\n\n")
         upstream.close()
         return answer
 
-    assert asyncio.run(run()) == b"HELLO EDGE"
+    answer = asyncio.run(run())
+    assert _split(answer)[1].startswith(b"GET /x HTTP/1.0\r\nHost: a\r\nX-Forwarded-For: 127.0.0.1")
+    assert ("x-real-ip", "1.2.3.4") not in _forwarded_fields(answer)
 
 
-def test_an_absent_upstream_gets_the_uniform_error_shape() -> None:
+def _assert_uniform(answer: bytes, status: int, error_type: str) -> dict[str, object]:
+    head, body = _split(answer)
+    assert head.startswith(b"HTTP/1.1 %d " % status), head
+    assert b"\r\nConnection: close" in head
+    error = json.loads(body)
+    assert {"status_code", "message", "error_id", "error_type", "timestamp"} <= error.keys()
+    assert (error["status_code"], error["error_type"]) == (status, error_type)
+    assert f"X-Error-ID: {error['error_id']}".encode() in head
+    return dict(error)
+
+
+@pytest.mark.parametrize(
+    "request_bytes",
+    [
+        b"hello edge\r\n\r\n",
+        b"GET / HTTP/2.0\r\nHost: a\r\n\r\n",
+        b"GET /a b HTTP/1.1\r\nHost: a\r\n\r\n",
+        b"GET / HTTP/1.1\r\nHost: a\r\n X-Forwarded-For: 6.6.6.6\r\n\r\n",
+        b"GET / HTTP/1.1\r\nHost: a\r\n\tfolded\r\n\r\n",
+        b"GET / HTTP/1.1\r\nX-Forwarded-For : 6.6.6.6\r\n\r\n",
+        b"GET / HTTP/1.1\r\nHost: a\rX-Forwarded-For: 6.6.6.6\r\n\r\n",
+        b"GET / HTTP/1.1\r\nHost: a\x00b\r\n\r\n",
+        b"GET / HTTP/1.1\r\nno colon here\r\n\r\n",
+        b"POST / HTTP/1.1\r\nContent-Length: 5\r\ncontent-length: 6\r\n\r\nhello!",
+        b"POST / HTTP/1.1\r\nContent-Length: -1\r\n\r\n",
+        b"POST / HTTP/1.1\r\nContent-Length: abc\r\n\r\n",
+        b"POST / HTTP/1.1\r\nContent-Length: 5\r\nTransfer-Encoding: chunked\r\n\r\n",
+    ],
+    ids=[
+        "not-http",
+        "http2",
+        "space-in-target",
+        "obs-fold-space",
+        "obs-fold-tab",
+        "space-before-colon",
+        "bare-cr",
+        "nul-in-value",
+        "no-colon",
+        "conflicting-lengths",
+        "negative-length",
+        "junk-length",
+        "length-and-chunked",
+    ],
+)
+def test_a_head_it_cannot_trust_is_400_and_never_reaches_the_upstream(
+    request_bytes: bytes,
+) -> None:
+    async def run() -> tuple[bytes, list[bytes]]:
+        upstream = Upstream()
+        async with _edge(await upstream.start()) as port:
+            answer = await _exchange(port, request_bytes)
+        upstream.close()
+        return answer, upstream.received
+
+    answer, received = asyncio.run(run())
+    _assert_uniform(answer, 400, "bad_request")
+    assert received == []
+
+
+def test_an_oversized_head_is_431_not_a_reset() -> None:
+    huge = b"GET / HTTP/1.1\r\n" + b"X-Pad: " + b"a" * 200_000 + b"\r\n\r\n"
+
     async def run() -> bytes:
-        listen = _free_port()
-        async with _edge([Route(listen, "127.0.0.1", _free_port())]):
-            return await _exchange(listen, b"GET / HTTP/1.1\r\nHost: x\r\n\r\n")
+        async with _edge() as port:
+            return await _exchange(port, huge)
+
+    _assert_uniform(asyncio.run(run()), 431, "request_headers_too_large")
+
+
+def test_a_head_that_never_ends_is_408(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(request_head, "HEAD_TIMEOUT_SECONDS", 0.3)
+
+    async def run() -> bytes:
+        async with _edge() as port:
+            return await _exchange(port, b"GET / HTTP/1.1\r\nHost: a\r\n")
+
+    _assert_uniform(asyncio.run(run()), 408, "request_timeout")
+
+
+def test_a_client_that_stops_mid_head_is_400() -> None:
+    async def run() -> bytes:
+        async with _edge() as port:
+            reader, writer = await asyncio.open_connection("127.0.0.1", port)
+            writer.write(b"GET / HTTP/1.1\r\nHost: a\r\n")
+            writer.write_eof()
+            answer = await asyncio.wait_for(reader.read(), 5)
+            writer.close()
+            return answer
+
+    _assert_uniform(asyncio.run(run()), 400, "bad_request")
+
+
+def test_a_readiness_probe_is_not_forwarded_or_answered() -> None:
+    async def run() -> tuple[bytes, list[bytes]]:
+        upstream = Upstream()
+        async with _edge(await upstream.start()) as port:
+            reader, writer = await asyncio.open_connection("127.0.0.1", port)
+            writer.write_eof()
+            answer = await asyncio.wait_for(reader.read(), 5)
+            writer.close()
+        upstream.close()
+        return answer, upstream.received
+
+    assert asyncio.run(run()) == (b"", [])
+
+
+def test_an_absent_upstream_gets_the_uniform_503_naming_no_host() -> None:
+    async def run() -> bytes:
+        async with _edge() as port:
+            return await _exchange(port, b"GET / HTTP/1.1\r\nHost: x\r\n\r\n")
 
     answer = asyncio.run(run())
-    head, _, body = answer.partition(b"\r\n\r\n")
-    assert head.startswith(b"HTTP/1.1 503 ")
-    error = json.loads(body)
-    assert error["status_code"] == 503
-    assert error["error_type"] == "dependency_unavailable"
-    assert f"X-Error-ID: {error['error_id']}".encode() in head
+    error = _assert_uniform(answer, 503, "dependency_unavailable")
+    assert b"127.0.0.1" not in answer
+    assert "details" not in error
 
 
 def test_an_upstream_that_appears_a_moment_later_still_gets_the_connection() -> None:
     """The swap in a rolling update: nothing answers at first, the new container right after."""
 
     async def run() -> bytes:
+        upstream = Upstream()
         upstream_port = _free_port()
-        listen = _free_port()
-        async with _edge([Route(listen, "127.0.0.1", upstream_port)]):
-            exchange = asyncio.create_task(_exchange(listen, b"late"))
+        async with _edge(upstream_port) as port:
+            exchange = asyncio.create_task(
+                _exchange(port, b"GET /late HTTP/1.1\r\nHost: a\r\n\r\n")
+            )
             await asyncio.sleep(0.05)  # the first attempt has been refused by now
-            upstream = await asyncio.start_server(_echo_upper, "127.0.0.1", upstream_port)
+            await upstream.start(upstream_port)
             answer = await exchange
-            upstream.close()
+        upstream.close()
         return answer
 
-    assert asyncio.run(run()) == b"LATE"
+    answer = asyncio.run(run())
+    assert answer.startswith(b"HTTP/1.1 200 OK\r\n")
+    assert b"GET /late HTTP/1.1" in answer
+
+
+def test_a_real_tier_sees_the_edge_vouched_address_and_only_the_first_request() -> None:
+    """Against uvicorn and core's client_address rule (C1): a forged X-Forwarded-For changes
+    nothing, and a second request pipelined on the connection is never served."""
+    import uvicorn
+
+    from unifyops_core.client_address import client_address_of
+
+    seen: list[str] = []
+
+    async def app(scope: dict[str, object], receive: object, send: object) -> None:
+        if scope["type"] != "http":
+            return
+        seen.append(client_address_of(scope))  # type: ignore[arg-type]
+        body = json.dumps({"client": seen[-1], "path": scope["path"]}).encode()
+        length = [(b"content-length", str(len(body)).encode())]
+        await send({"type": "http.response.start", "status": 200, "headers": length})  # type: ignore[operator]
+        await send({"type": "http.response.body", "body": body})  # type: ignore[operator]
+
+    async def run() -> bytes:
+        upstream_port = _free_port()
+        server = uvicorn.Server(
+            uvicorn.Config(
+                app, host="127.0.0.1", port=upstream_port, log_config=None, lifespan="off"
+            )
+        )
+        serving = asyncio.create_task(server.serve())
+        for _ in range(500):  # uvicorn has no awaitable "started"; give it up to 5 s
+            if server.started:
+                break
+            await asyncio.sleep(0.01)
+        try:
+            async with _edge(upstream_port) as port:
+                return await _exchange(
+                    port,
+                    b"GET /first HTTP/1.1\r\nHost: a\r\nX-Forwarded-For: 6.6.6.6\r\n\r\n"
+                    b"GET /second HTTP/1.1\r\nHost: a\r\nX-Forwarded-For: 6.6.6.6\r\n\r\n",
+                )
+        finally:
+            server.should_exit = True
+            await serving
+
+    answer = asyncio.run(run())
+    assert answer.count(b"HTTP/1.1 ") == 1
+    assert json.loads(_split(answer)[1]) == {"client": "127.0.0.1", "path": "/first"}
+    assert seen == ["127.0.0.1"]

@@ -187,7 +187,7 @@ async def test_guarded_routes_reject_missing_foreign_and_user_tokens(
     )
     assert no_token.status_code == 401
     assert user_token.status_code == 401  # audience unifyops, not auth-service
-    assert no_token.json()["error_type"] == "authentication_failed"
+    assert no_token.json()["error_type"] == "invalid_service_token"
 
 
 async def test_health_ready_checks_the_database(auth_service: AuthService) -> None:
