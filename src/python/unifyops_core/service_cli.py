@@ -22,7 +22,9 @@ from unifyops_core.redaction import redact_text
 
 EXIT_OK, EXIT_FAILURE = 0, 1
 # h11 buffers at most this much of an incomplete event, i.e. the request line plus all headers.
-# 16 KiB fits any real request (a bearer token is ~1 KiB) and bounds what a client can pin.
+# 16 KiB fits any real request (a bearer token is ~1 KiB) and bounds what a client can pin. h11
+# checks it on what is still incomplete after a socket read, so a head that arrives whole within
+# one read (uvicorn reads 64 KiB) passes: the effective bound is about 80 KiB.
 MAX_REQUEST_HEAD_BYTES = 16 * 1024
 
 
