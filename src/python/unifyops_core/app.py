@@ -1,5 +1,6 @@
 """The app factory every UnifyOps service starts from: logging, uniform errors, request ids,
-health endpoints and the error shape declared in OpenAPI, wired the same way everywhere.
+a guard against oversized and unstorable input, security headers, health endpoints and the error
+shape declared in OpenAPI, wired the same way everywhere.
 """
 
 from __future__ import annotations
@@ -13,6 +14,8 @@ from unifyops_core.handlers import register_exception_handlers
 from unifyops_core.health import HealthRegistry, health_router
 from unifyops_core.logs import configure_logging
 from unifyops_core.middleware import RequestContextMiddleware
+from unifyops_core.request_guard import RequestGuardMiddleware
+from unifyops_core.security_headers import SecurityHeadersMiddleware
 from unifyops_core.settings import ServiceSettings
 
 
@@ -30,6 +33,9 @@ def create_service_app(
         environment=settings.environment,
         level=settings.log_level,
     )
+    if not settings.serves_api_docs:
+        # The schema maps every route and field for an attacker; only developers need it.
+        fastapi_kwargs = fastapi_kwargs | {"docs_url": None, "redoc_url": None, "openapi_url": None}
     app = FastAPI(
         title=settings.service_name,
         version=version,
@@ -37,7 +43,11 @@ def create_service_app(
         **fastapi_kwargs,
     )
     register_exception_handlers(app)
+    # Added innermost first: headers wrap everything, the request context wraps the guard, so a
+    # refused request still gets its request id, access line and security headers.
+    app.add_middleware(RequestGuardMiddleware, max_body_bytes=settings.max_body_bytes)
     app.add_middleware(RequestContextMiddleware)
+    app.add_middleware(SecurityHeadersMiddleware)
     app.state.health = health or HealthRegistry()
     app.include_router(health_router(app.state.health))
     return app

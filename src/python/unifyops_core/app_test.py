@@ -17,13 +17,16 @@ from unifyops_core import (
     exceptions,
     handlers,
     health,
+    hostile_input,
     keys,
     logs,
     middleware,
     migrations,
     naming,
     redaction,
+    request_guard,
     security,
+    security_headers,
     service_cli,
     service_tokens,
     settings,
@@ -36,6 +39,8 @@ from unifyops_core.app import create_service_app
 from unifyops_core.exceptions import NotFoundError
 from unifyops_core.health import HealthRegistry
 from unifyops_core.settings import ServiceSettings
+
+UNIFORM_KEYS = {"status_code", "message", "error_id", "error_type", "timestamp"}
 
 
 def build_app() -> FastAPI:
@@ -85,6 +90,30 @@ async def test_openapi_declares_the_error_shape(http: httpx.AsyncClient) -> None
     assert set(required) == {"status_code", "message", "error_id", "error_type", "timestamp"}
 
 
+@pytest.mark.parametrize("environment", ["staging", "prod"])
+async def test_api_docs_are_not_served_where_real_users_are(environment: str) -> None:
+    settings = ServiceSettings(service_name="demo-api", environment=environment)  # type: ignore[arg-type]
+    app = create_service_app(settings, version="1", docs_url="/docs")
+    async with httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=app), base_url="http://t"
+    ) as http:
+        for path in ("/docs", "/redoc", "/openapi.json"):
+            response = await http.get(path)
+            assert response.status_code == 404, path
+            assert set(response.json()) >= UNIFORM_KEYS
+
+
+@pytest.mark.parametrize("environment", ["development", "test", "local", "dev"])
+async def test_api_docs_are_served_to_developers(environment: str) -> None:
+    settings = ServiceSettings(service_name="demo-api", environment=environment)  # type: ignore[arg-type]
+    app = create_service_app(settings, version="1")
+    async with httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=app), base_url="http://t"
+    ) as http:
+        for path in ("/docs", "/redoc", "/openapi.json"):
+            assert (await http.get(path)).status_code == 200, path
+
+
 def isort_style(name: str) -> tuple[int, str]:
     """The order ruff's RUF022 keeps: CONSTANTS, then Classes, then everything else."""
     if name.replace("_", "").isupper():
@@ -111,13 +140,16 @@ MODULES = [
     exceptions,
     handlers,
     health,
+    hostile_input,
     keys,
     logs,
     middleware,
     migrations,
     naming,
     redaction,
+    request_guard,
     security,
+    security_headers,
     service_cli,
     service_tokens,
     settings,

@@ -54,6 +54,9 @@ class Database:
             max_overflow=settings.max_overflow,
             pool_timeout=settings.pool_timeout_seconds,
             pool_pre_ping=True,
+            # Bound values never appear in error messages (and so never in logs): they may be
+            # a user's input, a token or a password hash.
+            hide_parameters=True,
             connect_args={
                 "server_settings": {"statement_timeout": str(settings.statement_timeout_ms)},
                 "timeout": settings.pool_timeout_seconds,

@@ -13,6 +13,7 @@ the uniform JSON body. The hierarchy, with HTTP status and stable ``error_type``
     │   │   └── RecordNotFoundError    404 db_record_not_found
     │   ├── ConflictError              409 conflict
     │   │   └── PreconditionFailedError 412 precondition_failed
+    │   ├── PayloadTooLargeError       413 payload_too_large
     │   ├── PreconditionRequiredError  428 precondition_required
     │   └── RateLimitedError           429 rate_limited
     └── ServerError                    500 internal_error
@@ -145,6 +146,14 @@ class PreconditionFailedError(ConflictError):
     default_message = "The resource was changed by someone else"
 
 
+class PayloadTooLargeError(ClientError):
+    """The request body is larger than the service accepts (``max_body_bytes``)."""
+
+    status_code = 413
+    error_type = "payload_too_large"
+    default_message = "Request body is too large"
+
+
 class PreconditionRequiredError(ClientError):
     """A write that must say which version it changes (If-Match) did not."""
 
@@ -247,6 +256,7 @@ __all__ = [
     "DownstreamError",
     "InvalidServiceTokenError",
     "NotFoundError",
+    "PayloadTooLargeError",
     "PreconditionFailedError",
     "PreconditionRequiredError",
     "RateLimitedError",

@@ -3,6 +3,10 @@
 Each failure gets one ``error_id`` (or keeps the one a downstream service gave it); the same id is
 in the body, in the ``X-Error-ID`` header and in the log line written for that failure. Bodies of
 unexpected failures say nothing about their cause: no exception text, SQL, DSN or stack trace.
+Bodies of every other 5xx (a dependency down, a downstream failure) say only which kind of failure
+it was: their specific message and details, which may name internal hosts, go to the log line.
+A value the database refuses as data (SQLSTATE class 22: out of range, NUL, bad encoding) is the
+caller's input, so it is a 422, logged without the value.
 """
 
 from __future__ import annotations
@@ -14,7 +18,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from loguru import logger
-from sqlalchemy.exc import IntegrityError, NoResultFound
+from sqlalchemy.exc import DBAPIError, IntegrityError, NoResultFound
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from unifyops_core.error_shape import ERROR_ID_HEADER, error_body, new_error_id
@@ -39,6 +43,9 @@ _HTTP_ERROR_TYPES = {
     429: "rate_limited",
 }
 _GENERIC_MESSAGES = {404: "Not found", 405: "Method not allowed"}
+# Details a 5xx body may keep: readiness outcomes per check name ("database": "failed").
+_PUBLIC_SERVER_DETAILS = frozenset({"checks"})
+_DATA_EXCEPTION_CLASS = "22"
 
 
 def error_response(
@@ -90,12 +97,17 @@ def unexpected_error_response(request: Request | None, exc: BaseException) -> JS
 
 async def _unifyops_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, UnifyOpsError)
+    message, details = exc.message, exc.details
+    if exc.status_code >= 500:
+        # The log line (cause=exc) keeps the specific message; the body keeps the kind only.
+        message = type(exc).default_message
+        details = {k: v for k, v in (details or {}).items() if k in _PUBLIC_SERVER_DETAILS} or None
     return error_response(
         status_code=exc.status_code,
-        message=exc.message,
+        message=message,
         error_type=exc.error_type,
         error_id=exc.error_id,
-        details=exc.details,
+        details=details,
         headers=exc.headers,
         request=request,
         cause=exc,
@@ -156,6 +168,24 @@ async def _integrity_error(request: Request, exc: Exception) -> JSONResponse:
     return await _unifyops_error(request, ConflictError("Conflict with existing data"))
 
 
+def _sqlstate(exc: DBAPIError) -> str:
+    # SQLAlchemy's asyncpg adapter copies the driver's SQLSTATE onto the error it raises.
+    return str(getattr(exc.orig, "sqlstate", None) or "")
+
+
+async def _database_error(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, DBAPIError)
+    sqlstate = _sqlstate(exc)
+    if not sqlstate.startswith(_DATA_EXCEPTION_CLASS):
+        return unexpected_error_response(request, exc)
+    # The driver's message quotes the refused value (which may be a secret): type and code only.
+    logger.bind(db_error=type(exc.orig).__name__, sqlstate=sqlstate).info("database refused data")
+    return await _unifyops_error(
+        request,
+        ValidationError("A value is out of range or contains characters that cannot be stored"),
+    )
+
+
 async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
     return unexpected_error_response(request, exc)
 
@@ -167,6 +197,7 @@ def register_exception_handlers(app: FastAPI) -> None:
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(NoResultFound, _no_result)
     app.add_exception_handler(IntegrityError, _integrity_error)
+    app.add_exception_handler(DBAPIError, _database_error)
     app.add_exception_handler(Exception, _unexpected)
 
 

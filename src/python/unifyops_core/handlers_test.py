@@ -9,7 +9,12 @@ from fastapi import FastAPI
 from pydantic import BaseModel, Field
 from sqlalchemy.exc import IntegrityError, NoResultFound
 
-from unifyops_core.exceptions import NotFoundError
+from unifyops_core.exceptions import (
+    DependencyUnavailableError,
+    DownstreamError,
+    NotFoundError,
+    ServerError,
+)
 from unifyops_core.handlers import register_exception_handlers
 from unifyops_core.testing import capture_logs
 
@@ -148,3 +153,57 @@ async def test_error_id_is_in_the_log_record_of_the_failure(client: httpx.AsyncC
 async def test_each_failure_gets_a_fresh_error_id(client: httpx.AsyncClient) -> None:
     ids = {(await client.get("/nope")).json()["error_id"] for _ in range(5)}
     assert len(ids) == 5
+
+
+@pytest.mark.parametrize(
+    "error",
+    [
+        DependencyUnavailableError(
+            "auth-service at http://auth-service:8001 is unavailable",
+            details={"dependency": "auth-service", "url": "http://10.0.0.7:8001"},
+        ),
+        DownstreamError(
+            "user-service.uo-dev.svc failed",
+            downstream_status=500,
+            downstream_error_type="internal_error",
+            service="user-service",
+            details={"host": "user-service"},
+        ),
+    ],
+    ids=["503", "502"],
+)
+async def test_dependency_failures_name_no_internal_host(error: ServerError) -> None:
+    app = FastAPI()
+    register_exception_handlers(app)
+
+    @app.get("/fails")
+    async def fails() -> None:
+        raise error
+
+    transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
+    async with httpx.AsyncClient(transport=transport, base_url="http://t") as http:
+        with capture_logs() as logs:
+            response = await http.get("/fails")
+    body = assert_uniform(response, error.status_code, error.error_type)
+    assert body["message"] == type(error).default_message
+    assert "details" not in body
+    for internal in ("auth-service", "user-service", "10.0.0.7", "svc"):
+        assert internal not in response.text
+    # The operator still finds the specific cause under the same error id.
+    (record,) = logs.find(error_id=body["error_id"])
+    assert record["exception"]["message"] == error.message
+
+
+async def test_readiness_outcomes_stay_in_a_503_body() -> None:
+    app = FastAPI()
+    register_exception_handlers(app)
+
+    @app.get("/ready")
+    async def ready() -> None:
+        raise DependencyUnavailableError("Not ready", details={"checks": {"database": "failed"}})
+
+    async with httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=app), base_url="http://t"
+    ) as http:
+        body = assert_uniform(await http.get("/ready"), 503, "dependency_unavailable")
+    assert body["details"] == {"checks": {"database": "failed"}}

@@ -37,10 +37,32 @@ class _Identity:
     host: str
 
 
+_DATABASE_PACKAGES = frozenset({"sqlalchemy", "asyncpg"})
+
+
+def _from_database(error: BaseException | None) -> bool:
+    """Whether ``error`` or anything in its chain was raised by the database layer."""
+    seen: set[int] = set()
+    while error is not None and id(error) not in seen:
+        seen.add(id(error))
+        if type(error).__module__.split(".")[0] in _DATABASE_PACKAGES:
+            return True
+        error = error.__cause__ or error.__context__
+    return False
+
+
 def _format_exception(record: dict[str, Any]) -> dict[str, Any] | None:
     exc = record["exception"]
     if exc is None or exc.type is None:
         return None
+    if _from_database(exc.value):
+        # Driver messages quote SQL and the values bound to it ("invalid input for query argument
+        # $1: <value>"), which may be a user's secret: the frames and the type are enough.
+        return {
+            "type": exc.type.__name__,
+            "message": f"{exc.type.__name__} (database error; message withheld)",
+            "traceback": "".join(traceback.format_tb(exc.traceback)),
+        }
     # Frames and messages only: diagnose-style local variables never reach the log.
     return {
         "type": exc.type.__name__,

@@ -3,6 +3,7 @@ import logging
 import re
 
 from loguru import logger
+from sqlalchemy.exc import DBAPIError
 
 from unifyops_core._version import __version__
 from unifyops_core.testing import capture_logs
@@ -81,3 +82,24 @@ def test_level_filtering() -> None:
         logger.info("quiet")
         logger.warning("loud")
     assert [record["message"] for record in logs.records] == ["loud"]
+
+
+def test_a_database_error_is_logged_with_frames_but_not_its_message() -> None:
+    # The driver quotes bound values in its messages ("invalid input for query argument $1: ...").
+    secret = "-".join(("hunter2", "marker"))  # built, so the source lines in frames lack it
+
+    def query() -> None:
+        try:
+            raise ValueError(f"invalid input for query argument $1: {secret!r}")
+        except ValueError as driver_error:
+            raise DBAPIError("SELECT $1", (secret,), driver_error) from driver_error
+
+    with capture_logs() as logs:
+        try:
+            query()
+        except DBAPIError as exc:
+            logger.opt(exception=exc).error("request failed")
+    (record,) = logs.records
+    assert record["exception"]["type"] == "DBAPIError"
+    assert "in query" in record["exception"]["traceback"]  # where it failed is kept
+    assert secret not in logs.stream.getvalue()

@@ -21,6 +21,11 @@ from unifyops_core.logs import configure_logging
 from unifyops_core.redaction import redact_text
 
 EXIT_OK, EXIT_FAILURE = 0, 1
+# h11 buffers at most this much of an incomplete event, i.e. the request line plus all headers.
+# 16 KiB fits any real request (a bearer token is ~1 KiB) and bounds what a client can pin. h11
+# checks it on what is still incomplete after a socket read, so a head that arrives whole within
+# one read (uvicorn reads 64 KiB) passes: the effective bound is about 80 KiB.
+MAX_REQUEST_HEAD_BYTES = 16 * 1024
 
 
 def run_service_cli(
@@ -58,17 +63,33 @@ def run_service_cli(
     except Exception as exc:  # a configuration error: say what, not a traceback
         print(f"{name}: cannot start: {redact_text(str(exc))}", file=sys.stderr)
         return EXIT_FAILURE
-    config = uvicorn.Config(
+    uvicorn.Server(server_config(app, host=host, port=chosen_port, graceful_seconds=graceful)).run()
+    return EXIT_OK
+
+
+def server_config(
+    app: FastAPI, *, host: str, port: int, graceful_seconds: int = 20
+) -> uvicorn.Config:
+    """How every tier runs under uvicorn.
+
+    Protocol errors (a garbage request line, a head over ``MAX_REQUEST_HEAD_BYTES``, a malformed
+    ``Content-Length``) are answered by uvicorn's h11 protocol itself, before the app exists for
+    that request: a plain-text 400 and a closed connection. uvicorn offers no supported hook to
+    shape that answer, so it stays plain text; everything that reaches the app is answered in the
+    uniform shape, and bodies are limited by the app (``RequestGuardMiddleware``) before reading.
+    """
+    return uvicorn.Config(
         app,
         host=host,
-        port=chosen_port,
+        port=port,
+        http="h11",  # named, so the head limit below applies whichever parsers are installed
+        h11_max_incomplete_event_size=MAX_REQUEST_HEAD_BYTES,
         log_config=None,
         access_log=False,
-        timeout_graceful_shutdown=graceful,
+        timeout_graceful_shutdown=graceful_seconds,
+        timeout_keep_alive=5,
         server_header=False,
     )
-    uvicorn.Server(config).run()
-    return EXIT_OK
 
 
 def _migrate(name: str, migrate: Callable[[], None]) -> int:
@@ -85,4 +106,4 @@ def _migrate(name: str, migrate: Callable[[], None]) -> int:
     return EXIT_OK
 
 
-__all__ = ["run_service_cli"]
+__all__ = ["MAX_REQUEST_HEAD_BYTES", "run_service_cli", "server_config"]

@@ -1,7 +1,17 @@
+import socket
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+
 import pytest
+import uvicorn
 from fastapi import FastAPI
 
-from unifyops_core.service_cli import run_service_cli
+from unifyops_core.app import create_service_app
+from unifyops_core.service_cli import run_service_cli, server_config
+from unifyops_core.settings import ServiceSettings
+from unifyops_core.testing_db import free_port
 
 
 def never_called() -> FastAPI:
@@ -59,3 +69,51 @@ def test_gateways_have_no_migrate_command(capsys: pytest.CaptureFixture[str]) ->
     with pytest.raises(SystemExit) as exited:
         run_service_cli(["migrate"], name="demo-api", port=8002, app_factory=never_called)
     assert exited.value.code == 2
+
+
+@contextmanager
+def serving(app: FastAPI) -> Iterator[int]:
+    """The app under the exact uvicorn configuration `serve` uses, on a loopback port."""
+    port = free_port()
+    server = uvicorn.Server(server_config(app, host="127.0.0.1", port=port, graceful_seconds=1))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 10
+    while not server.started:
+        assert time.monotonic() < deadline, "server did not start"
+        assert thread.is_alive(), "server stopped"
+        time.sleep(0.01)
+    try:
+        yield port
+    finally:
+        server.should_exit = True
+        thread.join(timeout=10)
+
+
+def exchange(port: int, request: bytes) -> bytes:
+    with socket.create_connection(("127.0.0.1", port), timeout=5) as connection:
+        connection.sendall(request)
+        received = b""
+        while chunk := connection.recv(65536):
+            received += chunk
+        return received
+
+
+def test_protocol_errors_are_refused_by_the_server_before_the_app() -> None:
+    app = create_service_app(ServiceSettings(service_name="demo-api"), version="1")
+    with serving(app) as port:
+        # A head still incomplete past the limit: refused without waiting for the rest of it.
+        huge_head = b"GET /health/live HTTP/1.1\r\nHost: t\r\nX-Big: " + b"a" * 20_000
+        assert exchange(port, huge_head).startswith(b"HTTP/1.1 400 ")
+        assert exchange(port, b"\x16\x03\x01garbage\r\n\r\n").startswith(b"HTTP/1.1 400 ")
+        # A body over the limit is answered 413 in the uniform shape without being sent at all.
+        declared = (
+            b"POST /anything HTTP/1.1\r\nHost: t\r\nContent-Type: application/json\r\n"
+            b"Content-Length: 20000000\r\n\r\n"
+        )
+        answer = exchange(port, declared)
+        assert answer.startswith(b"HTTP/1.1 413 ")
+        assert b'"error_type":"payload_too_large"' in answer
+        # A head within the limit is served.
+        normal = b"GET /health/live HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n"
+        assert exchange(port, normal).startswith(b"HTTP/1.1 200 ")

@@ -8,10 +8,12 @@ from __future__ import annotations
 
 from typing import Literal, Self
 
-from pydantic import SecretStr, model_validator
+from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 Environment = Literal["development", "test", "local", "dev", "staging", "prod"]
+# Where API documentation (/docs, /redoc, /openapi.json) is served: never where real users are.
+DOCUMENTED_ENVIRONMENTS = frozenset({"development", "test", "local", "dev"})
 
 # Values that come from examples and defaults, never from a real secret store.
 PLACEHOLDER_SECRETS = frozenset(
@@ -36,6 +38,12 @@ class ServiceSettings(BaseSettings):
     service_name: str
     environment: Environment = "development"
     log_level: str = "INFO"
+    # Request bodies above this are refused with 413 before they are read (UO_MAX_BODY_BYTES).
+    max_body_bytes: int = Field(default=1024 * 1024, ge=1)
+
+    @property
+    def serves_api_docs(self) -> bool:
+        return self.environment in DOCUMENTED_ENVIRONMENTS
 
     @model_validator(mode="after")
     def _refuse_placeholder_secrets(self) -> Self:
@@ -55,4 +63,4 @@ class ServiceSettings(BaseSettings):
         return self
 
 
-__all__ = ["PLACEHOLDER_SECRETS", "Environment", "ServiceSettings"]
+__all__ = ["DOCUMENTED_ENVIRONMENTS", "PLACEHOLDER_SECRETS", "Environment", "ServiceSettings"]

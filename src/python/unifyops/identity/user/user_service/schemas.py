@@ -51,10 +51,15 @@ class ProfileUpdate(BaseModel):
         return value
 
 
+# ``profiles.version`` is a PostgreSQL integer; a larger number can match no row and would make
+# the driver fail (int32 overflow) instead of answering.
+MAX_VERSION = 2**31 - 1
+
+
 class ProfileUpdateRequest(BaseModel):
     """What the gateway sends: the update and the version it was made against."""
 
-    expected_version: int = Field(ge=1)
+    expected_version: int = Field(ge=1, le=MAX_VERSION)
     changes: ProfileUpdate
 
 

@@ -7,6 +7,7 @@ import asyncio
 import pytest
 
 from unifyops.identity.user.user_service.conftest import UserService
+from unifyops_core.testing import capture_logs
 
 
 async def ensure(
@@ -133,3 +134,30 @@ async def test_a_user_token_is_not_a_service_token(user_service: UserService) ->
     )
     assert response.status_code == 403
     assert response.json()["message"] == "A service token is required"
+
+
+@pytest.mark.parametrize(
+    "change",
+    [
+        {"expected_version": 2**31, "changes": {"display_name": "Ada"}},
+        {"expected_version": 1, "changes": {"display_name": "Ada\u0000"}},
+        {"expected_version": 1, "changes": {"preferences": {"k\u0000": "v"}}},
+    ],
+    ids=["version past int32", "NUL in a value", "NUL in a key"],
+)
+async def test_hostile_updates_are_a_quiet_422(
+    user_service: UserService, change: dict[str, object]
+) -> None:
+    await ensure(user_service)
+    with capture_logs() as logs:
+        response = await user_service.http.patch(
+            "/internal/profiles/u-1", json=change, headers=user_service.gateway_headers()
+        )
+    assert response.status_code == 422, response.text
+    assert response.json()["error_type"] == "validation_error"
+    assert all(record["level"] != "ERROR" for record in logs.records)
+    assert "Traceback" not in logs.stream.getvalue()
+    current = await user_service.http.get(
+        "/internal/profiles/u-1", headers=user_service.gateway_headers()
+    )
+    assert current.json()["version"] == 1

@@ -8,8 +8,17 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Header, Query, Response
 
-from unifyops.identity.user.user_service.schemas import ProfilePage, ProfilePublic, ProfileUpdate
-from unifyops_core.exceptions import PreconditionRequiredError, ValidationError
+from unifyops.identity.user.user_service.schemas import (
+    MAX_VERSION,
+    ProfilePage,
+    ProfilePublic,
+    ProfileUpdate,
+)
+from unifyops_core.exceptions import (
+    PreconditionFailedError,
+    PreconditionRequiredError,
+    ValidationError,
+)
 from unifyops_core.security import CurrentUser, require_scopes
 from unifyops_core.stack import ServiceDep
 from unifyops_core.tokens import Principal
@@ -34,7 +43,12 @@ def _expected_version(if_match: str | None) -> int:
     match = _ETAG.match(if_match.strip())
     if not match:
         raise ValidationError('If-Match must be the ETag of the profile you read, e.g. "v3"')
-    return int(match.group(1))
+    digits = match.group(1).lstrip("0")
+    # A well-formed ETag of a version no profile can have matches nothing: the precondition
+    # fails. Checked on the digits first, as int() refuses very long ones.
+    if not digits or len(digits) > len(str(MAX_VERSION)) or int(digits) > MAX_VERSION:
+        raise PreconditionFailedError()
+    return int(digits)
 
 
 @router.get("/profile")
