@@ -7,7 +7,9 @@ last one is refused, and concurrent revocations are serialised by locking every 
 
 from __future__ import annotations
 
-from sqlalchemy import select, update
+from typing import Any, cast
+
+from sqlalchemy import CursorResult, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from unifyops.identity.auth.auth_service.models import User
@@ -25,9 +27,7 @@ NO_SUCH_ACCOUNT = "No account with this email"
 
 def _known(role: str) -> str:
     if role not in ROLE_SCOPES:
-        raise ValidationError(
-            f"Unknown role {role!r}", details={"roles": sorted(ROLE_SCOPES)}
-        )
+        raise ValidationError(f"Unknown role {role!r}", details={"roles": sorted(ROLE_SCOPES)})
     return role
 
 
@@ -78,7 +78,7 @@ async def revoke(session: AsyncSession, email: str, role: str) -> AccountRoles:
         admins = list(
             await session.scalars(
                 select(User.id)
-                .where(User.roles.any(ADMIN_ROLE))
+                .where(User.roles.contains([ADMIN_ROLE]))
                 .order_by(User.id)
                 .with_for_update()
             )
@@ -103,10 +103,13 @@ async def sync_scopes(session: AsyncSession) -> int:
     changed = 0
     role_sets = (await session.scalars(select(User.roles).distinct())).all()
     for roles in role_sets:
-        result = await session.execute(
-            update(User)
-            .where(User.roles == roles, User.scopes != scopes_of(roles))
-            .values(scopes=scopes_of(roles))
+        result = cast(
+            "CursorResult[Any]",
+            await session.execute(
+                update(User)
+                .where(User.roles == roles, User.scopes != scopes_of(roles))
+                .values(scopes=scopes_of(roles))
+            ),
         )
         changed += result.rowcount or 0
     await session.commit()
