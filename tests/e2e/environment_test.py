@@ -30,7 +30,7 @@ from e2e.environment import (
 from unifyops.identity.user import user_service
 from unifyops_core import migrations
 from unifyops_core.naming import STACKS
-from uo.local import reconcile
+from uo.local import accounts, reconcile
 
 PORTS = {"database": 5432, "service": 8001, "api": 8002, "app": 3000}
 # Tries a TCP connection to every (address, port) of every target; prints which target answered.
@@ -72,6 +72,19 @@ def test_register_login_update_profile_and_see_the_environments(running: Running
     assert updated.status_code == 200, updated.text
     assert updated.json()["display_name"] == "Ada"
 
+    # A fresh account is a member: environments need the viewer role, granted as `uo grant` does.
+    denied = httpx.get(running.url("environment-api", "/v1/environments"), headers=headers)
+    assert assert_uniform(denied, 403)["details"] == {"missing_scopes": ["environments:read"]}
+    granted = accounts.run_roles(
+        running.client, running.plan.environment, ["grant", email, "viewer"]
+    )
+    assert granted.exit_code == 0, granted.stderr
+    refreshed = httpx.post(
+        running.url("auth-api", "/v1/auth/refresh"),
+        json={"refresh_token": tokens["refresh_token"]},
+    )
+    assert refreshed.status_code == 200, refreshed.text
+    headers = bearer(refreshed.json()["access_token"])
     environments = httpx.get(running.url("environment-api", "/v1/environments"), headers=headers)
     assert environments.status_code == 200, environments.text
     by_name = {env["name"]: env for env in environments.json()}
@@ -100,6 +113,12 @@ def test_the_operator_login_works(running: Running) -> None:
         running.url("auth-api", "/v1/auth/login"), json={"email": email, "password": password}
     )
     assert login.status_code == 200, login.text
+    # The bootstrap operator is admin: environment reads and role management are open to it.
+    headers = bearer(login.json()["access_token"])
+    environments = httpx.get(running.url("environment-api", "/v1/environments"), headers=headers)
+    assert environments.status_code == 200, environments.text
+    roles = httpx.get(running.url("auth-api", "/v1/auth/roles"), headers=headers)
+    assert roles.status_code == 200, roles.text
 
 
 def test_the_apps_in_a_real_browser(running: Running) -> None:

@@ -75,6 +75,7 @@ SERVICE_URL = re.compile(r"http://([a-z0-9-]+):(\d+)")
 class Platform:
     urls: dict[str, str] = field(default_factory=dict)  # "user-api" -> "http://127.0.0.1:port"
     secrets: dict[str, str] = field(default_factory=dict)  # gateway client secrets, by stack
+    databases: dict[str, DatabaseSettings] = field(default_factory=dict)  # by stack
 
     def url(self, name: str, path: str = "") -> str:
         return self.urls[name] + path
@@ -154,9 +155,10 @@ def running_platform(infra: Path) -> Iterator[Platform]:
     databases = {stack: asyncio.run(create_test_database()) for stack in STACKS}
     wiring = Wiring(objects, databases)
     platform = Platform(
+        databases=databases,
         secrets={
             stack: wiring.secrets[(f"{stack}-api-client", "client-secret")] for stack in STACKS
-        }
+        },
     )
     try:
         with ExitStack() as servers:

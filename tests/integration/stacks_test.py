@@ -10,6 +10,8 @@ import httpx
 import pytest
 
 from integration.platform_harness import Platform
+from unifyops.identity.auth.auth_service import roles_cli
+from unifyops.identity.auth.auth_service.config import Settings as AuthServiceSettings
 from unifyops_core.testing import capture_logs
 
 PASSWORD = "a long enough passphrase"
@@ -114,8 +116,24 @@ def test_every_gateway_relays_sign_in_to_the_auth_stack(platform: Platform, gate
     assert logout.status_code == 204
 
 
+def grant(platform: Platform, email: str, role: str) -> None:
+    """What `uo grant` runs in the auth-service container, against this platform's auth database."""
+    settings = AuthServiceSettings(database=platform.databases["auth"])
+    assert roles_cli.main(["grant", email, role], settings=settings) == 0
+
+
 def test_environments_and_their_versions(platform: Platform) -> None:
-    _, tokens = register_and_login(platform)
+    email, tokens = register_and_login(platform)
+    # A fresh account is a member: its own profile, no environments.
+    member = httpx.get(
+        platform.url("environment-api", "/v1/environments"), headers=bearer(tokens["access_token"])
+    )
+    assert assert_uniform(member, 403)["details"] == {"missing_scopes": ["environments:read"]}
+    grant(platform, email, "viewer")
+    tokens = httpx.post(
+        platform.url("auth-api", "/v1/auth/refresh"),
+        json={"refresh_token": tokens["refresh_token"]},
+    ).json()
     response = httpx.get(
         platform.url("environment-api", "/v1/environments"), headers=bearer(tokens["access_token"])
     )

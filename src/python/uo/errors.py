@@ -13,7 +13,8 @@ one-line message (``uo <command>: <message>``) and the class's exit code, never 
     │   └── BumpError ············· a manifest or the repository cannot be bumped from
     ├── CoreCheckError ············ a service does not support the core version being built
     ├── SealError ················· `uo seal` cannot write the SealedSecrets (uo.sealed_secrets)
-    └── LocalEnvironmentError ····· `uo up/down/logs` failed (engine, rollout, missing image)
+    ├── LocalEnvironmentError ····· `uo up/down/logs` failed (engine, rollout, missing image)
+    └── RoleError ················· `uo grant/revoke` was refused (unknown account, last admin)
 """
 
 from __future__ import annotations
@@ -79,6 +80,10 @@ class LocalEnvironmentError(UoError):
     """Running an environment on this machine failed (engine, rollout or a missing image)."""
 
 
+class RoleError(UoError):
+    """auth-service refused a role change: no such account, or it would remove the last admin."""
+
+
 __all__ = [
     "EXIT_FAILURE",
     "EXIT_OK",
@@ -93,6 +98,7 @@ __all__ = [
     "RegistryError",
     "RenderError",
     "RepoNotFoundError",
+    "RoleError",
     "UoError",
     "UsageError",
 ]

@@ -14,6 +14,7 @@ from uo.commands import (
     promote,
     publish,
     render,
+    roles,
     seal,
     status,
     where,
@@ -34,6 +35,7 @@ COMMANDS = (
     status,
     where,
     local,
+    roles,
 )
 
 __all__ = ["COMMANDS"]

@@ -22,7 +22,7 @@ import docker
 import httpx
 from docker.models.containers import Container
 
-from uo.local import engine, firewall, manifests, specs, topology, values, vault, wiring
+from uo.local import accounts, engine, firewall, manifests, specs, topology, values, vault, wiring
 from uo.local.manifests import ManifestError, Workload
 from uo.local.topology import AUTH_STACK, ContainerSpec, StackImages
 from uo.render import Manifest, RenderError
@@ -337,6 +337,7 @@ class Reconciler:
         for name in sorted(published, key=lambda n: (stacks.index(n.split("-", 1)[0]), n)):
             self.outcome.urls[name] = f"http://127.0.0.1:{published[name]}"
         self.outcome.login = self.operator_login(secrets)
+        self.make_operator_admin()
 
     def _run_workload(
         self,
@@ -391,6 +392,13 @@ class Reconciler:
             if time.monotonic() > deadline:
                 raise RolloutError(f"the operator login could not be registered ({problem})")
             time.sleep(0.5)
+
+    def make_operator_admin(self) -> None:
+        """The bootstrap operator is the environment's admin (every other account starts as a
+        member); granted on every run, so an environment from before roles existed gets it too."""
+        granted = accounts.grant_admin(self.client, self.plan.environment, vault.OPERATOR_EMAIL)
+        if granted.exit_code != 0:
+            raise RolloutError(f"the operator could not be made admin ({granted.message()})")
 
 
 def up(client: docker.DockerClient, plan: Plan, report: Report) -> Outcome:

@@ -1,4 +1,4 @@
-"""auth-service: the app factory and the command line (serve, migrate, register-client)."""
+"""auth-service: the app factory and the command line (serve, migrate, register-client, roles)."""
 
 from __future__ import annotations
 
@@ -14,8 +14,9 @@ from fastapi import FastAPI
 from loguru import logger
 from sqlalchemy.exc import SQLAlchemyError
 
-from unifyops.identity.auth.auth_service import CORE_REQUIREMENT, __version__
+from unifyops.identity.auth.auth_service import CORE_REQUIREMENT, __version__, roles, roles_cli
 from unifyops.identity.auth.auth_service.api.routes import keys, oauth, sessions
+from unifyops.identity.auth.auth_service.api.routes import roles as role_routes
 from unifyops.identity.auth.auth_service.clients import register_client
 from unifyops.identity.auth.auth_service.config import Settings, get_settings
 from unifyops.identity.auth.auth_service.issuance import Issuer
@@ -45,7 +46,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         settings,
         version=__version__,
         core_requirement=CORE_REQUIREMENT,
-        routers=[sessions.router, keys.router],
+        routers=[sessions.router, role_routes.router, keys.router],
         public_routers=[oauth.router],
         keys=store,
         database=database,
@@ -74,7 +75,22 @@ async def ensure_signing_key(store: KeyStore) -> None:
 
 
 def migrate(settings: Settings | None = None) -> None:
-    migrations.upgrade(MIGRATIONS, (settings or get_settings()).database.url())
+    """Upgrade the schema, then re-derive every account's scopes from its roles, so a change to
+    the role table in code reaches every account with the release that makes it."""
+    settings = settings or get_settings()
+    migrations.upgrade(MIGRATIONS, settings.database.url())
+    asyncio.run(_sync_role_scopes(settings))
+
+
+async def _sync_role_scopes(settings: Settings) -> None:
+    database = Database(settings.database)
+    try:
+        async with database.sessions() as session:
+            changed = await roles.sync_scopes(session)
+    finally:
+        await database.dispose()
+    if changed:
+        logger.info("scopes of {} accounts re-derived from their roles", changed)
 
 
 def register_client_command(argv: Sequence[str]) -> int:
@@ -113,6 +129,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = list(sys.argv[1:] if argv is None else argv)
     if args[:1] == ["register-client"]:
         return register_client_command(args[1:])
+    if args[:1] == ["roles"]:
+        return roles_cli.main(args[1:])
     return run_service_cli(
         args,
         name=COMPONENT.name,

@@ -21,6 +21,11 @@ class User(Base):
     id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), primary_key=True, default=uuid.uuid4)
     email: Mapped[str] = mapped_column(String(320), unique=True)
     password_hash: Mapped[str] = mapped_column(String(255))
+    # The roles granted (unifyops...auth_service.schemas.ROLE_SCOPES); ``scopes`` is derived from
+    # them (roles.py keeps it in step), so issuing a token reads one column.
+    roles: Mapped[list[str]] = mapped_column(
+        ARRAY(String(32)), default=lambda: ["member"], server_default="{member}"
+    )
     scopes: Mapped[list[str]] = mapped_column(ARRAY(String(64)), default=list)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
 

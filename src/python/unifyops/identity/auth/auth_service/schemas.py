@@ -2,9 +2,43 @@
 
 from __future__ import annotations
 
+from typing import Final, Literal
+
 from pydantic import BaseModel, EmailStr, Field, field_validator
 
-DEFAULT_SCOPES = ["profile:read", "profile:write", "environments:read"]
+# Roles and the scopes each grants, defined here once (auth-service issues them in the access
+# token's ``scope`` claim; the gateways check scopes, never roles). Each role includes the one
+# before it, so granting a higher role never takes a lower one's access away.
+MEMBER_SCOPES: Final = ("profile:read", "profile:write")
+ROLE_SCOPES: Final[dict[str, tuple[str, ...]]] = {
+    # Any account: its own profile, nothing else.
+    "member": MEMBER_SCOPES,
+    # Reads what runs where: environments, deployment history, promotion diffs.
+    "viewer": (*MEMBER_SCOPES, "environments:read"),
+    # The release tooling's credential: records deployments.
+    "deployer": (*MEMBER_SCOPES, "environments:read", "deployments:write"),
+    # Everything, including other users' profiles and role management.
+    "admin": (
+        *MEMBER_SCOPES,
+        "environments:read",
+        "deployments:write",
+        "profiles:admin",
+        "roles:read",
+        "roles:write",
+    ),
+}
+RoleName = Literal["member", "viewer", "deployer", "admin"]
+BASE_ROLE: Final = "member"  # every account has it; it cannot be revoked
+ADMIN_ROLE: Final = "admin"  # at least one account keeps it
+
+
+def scopes_of(roles: list[str] | tuple[str, ...]) -> list[str]:
+    """The scopes a set of roles grants, sorted (unknown role names grant nothing)."""
+    return sorted({scope for role in roles for scope in ROLE_SCOPES.get(role, ())})
+
+
+# What a fresh account gets: the base role's scopes only.
+DEFAULT_SCOPES = scopes_of([BASE_ROLE])
 
 
 class Credentials(BaseModel):
@@ -32,6 +66,28 @@ class RefreshRequest(BaseModel):
 class AccountPublic(BaseModel):
     id: str
     email: str
+
+
+class RoleChange(BaseModel):
+    email: EmailStr
+    role: RoleName
+
+    @field_validator("email")
+    @classmethod
+    def _normalise_email(cls, value: str) -> str:
+        return value.strip().lower()
+
+
+class AccountRoles(BaseModel):
+    id: str
+    email: str
+    roles: list[str]
+    scopes: list[str]
+
+
+class RoleDefinition(BaseModel):
+    name: str
+    scopes: list[str]
 
 
 class TokenPair(BaseModel):
