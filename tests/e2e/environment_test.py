@@ -129,6 +129,7 @@ def test_the_apps_in_a_real_browser(running: Running) -> None:
     """
     repo = Path(os.environ["UO_REPO_ROOT"])
     script = repo / "src/web/browser/flows.test.mjs"
+    assert running.outcome.login is not None
     assert (repo / "src/web/node_modules/playwright-core").is_dir(), "run npm ci in src/web first"
     assert Path("/usr/bin/chromium").is_file(), (
         "Debian's chromium is needed (build-support/run-tests installs it)"
@@ -139,6 +140,8 @@ def test_the_apps_in_a_real_browser(running: Running) -> None:
         "UO_USER_APP": running.url("user-app"),
         "UO_ENVIRONMENT_APP": running.url("environment-app"),
         "UO_SCREENSHOT_DIR": str(repo / "dist/test/screenshots"),
+        "UO_OPERATOR_EMAIL": running.outcome.login[0],
+        "UO_OPERATOR_PASSWORD": running.outcome.login[1],
     }
     result = subprocess.run(
         ["node", "--test", "--test-reporter=tap", str(script)],
@@ -150,7 +153,7 @@ def test_the_apps_in_a_real_browser(running: Running) -> None:
     )
     print(result.stdout[-4000:])
     assert result.returncode == 0, result.stdout[-4000:] + result.stderr[-2000:]
-    assert "# pass 4" in result.stdout, result.stdout[-2000:]
+    assert "# pass 5" in result.stdout, result.stdout[-2000:]
     assert "# fail 0" in result.stdout, result.stdout[-2000:]
 
 

@@ -1,7 +1,8 @@
 // The three apps in headless Chromium (Debian's, driven by playwright-core), against a running
 // environment (tests/e2e starts one and passes the URLs): sign-in errors, register, sign in,
-// edit the profile in the user app (the session follows through the httpOnly cookie), and the
-// dashboard with every environment and its versions. Screenshots go to $UO_SCREENSHOT_DIR.
+// edit the profile in the user app (the session follows through the httpOnly cookie), the
+// dashboard refused to a fresh account (a member), then shown to the operator (an admin) with
+// every environment and its versions. Screenshots go to $UO_SCREENSHOT_DIR.
 import assert from "node:assert/strict";
 import { mkdirSync } from "node:fs";
 import { join } from "node:path";
@@ -12,6 +13,9 @@ const AUTH_APP = process.env.UO_AUTH_APP;
 const USER_APP = process.env.UO_USER_APP;
 const ENVIRONMENT_APP = process.env.UO_ENVIRONMENT_APP;
 const SHOTS = process.env.UO_SCREENSHOT_DIR ?? "screenshots";
+// The environment's bootstrap operator (an admin): only roles with environments:read see the dashboard.
+const OPERATOR_EMAIL = process.env.UO_OPERATOR_EMAIL;
+const OPERATOR_PASSWORD = process.env.UO_OPERATOR_PASSWORD;
 const EMAIL = `browser-${Date.now()}@example.com`;
 const PASSWORD = "a long enough passphrase";
 // Headless without reaching any outside host (see shared/ENVIRONMENT.md of the project).
@@ -23,6 +27,7 @@ let page;
 
 before(async () => {
   assert.ok(AUTH_APP && USER_APP && ENVIRONMENT_APP, "UO_AUTH_APP, UO_USER_APP and UO_ENVIRONMENT_APP must be set");
+  assert.ok(OPERATOR_EMAIL && OPERATOR_PASSWORD, "UO_OPERATOR_EMAIL and UO_OPERATOR_PASSWORD must be set");
   mkdirSync(SHOTS, { recursive: true });
   browser = await chromium.launch({ executablePath: process.env.UO_CHROMIUM ?? "/usr/bin/chromium", args: FLAGS });
   const context = await browser.newContext({ viewport: { width: 1280, height: 800 } });
@@ -78,7 +83,21 @@ test("the user app resumes the session and saves a profile change", async () => 
   await page.screenshot({ path: join(SHOTS, "profile.png") });
 });
 
-test("the dashboard shows every environment with its versions", async () => {
+test("a fresh account is refused the dashboard with the server's reason", async () => {
+  await page.goto(ENVIRONMENT_APP);
+  const alert = page.getByRole("alert");
+  await alert.waitFor();
+  assert.match(await alert.textContent(), /\(error id [0-9a-f-]{36}\)/);
+  await page.screenshot({ path: join(SHOTS, "dashboard-refused.png") });
+});
+
+test("the operator signs in and the dashboard shows every environment with its versions", async () => {
+  await page.goto(AUTH_APP);
+  await page.getByRole("button", { name: "Sign out" }).click();
+  await page.getByLabel("Email").fill(OPERATOR_EMAIL);
+  await page.getByLabel("Password").fill(OPERATOR_PASSWORD);
+  await page.getByRole("button", { name: "Sign in" }).click();
+  await page.getByText(`You are signed in as ${OPERATOR_EMAIL}`).waitFor();
   await page.goto(ENVIRONMENT_APP);
   const table = page.getByRole("table", { name: "Environments" });
   await table.waitFor();
