@@ -12,6 +12,7 @@ from pathlib import Path
 
 import docker
 import httpx
+import pytest
 
 from unifyops_core.naming import STACKS
 from uo.local import engine, manifests, reconcile, sources, topology, values, vault, wiring
@@ -75,6 +76,29 @@ class Running:
         )
 
 
+_shared: Running | None = None
+
+
+def shared(config: pytest.Config) -> Running:
+    """Environment ``test`` for every e2e-style test file in this pytest process.
+
+    Pants batches the files that share the ``e2e-environment`` compatibility tag (tests/e2e,
+    tests/security) into one process; their conftests each declare a ``running`` fixture, and
+    both return this one object, so the environment is brought up once and removed when the
+    session ends.
+    """
+    global _shared
+    if _shared is None:
+        client = engine.connect()
+        reconcile.down(
+            client, ENVIRONMENT, volumes=True, report=print
+        )  # an aborted run's leftovers
+        the_plan = plan(Path.cwd())
+        config.add_cleanup(lambda: reconcile.down(client, ENVIRONMENT, volumes=True, report=print))
+        _shared = Running(client, the_plan, reconcile.up(client, the_plan, print))
+    return _shared
+
+
 def plan(root: Path, environment: str = ENVIRONMENT) -> reconcile.Plan:
     images, edge_image = sources.from_dist(root, list(STACKS))
     return reconcile.Plan(environment, images, edge_image, repo=str(root), ready_timeout=60)
@@ -135,5 +159,6 @@ __all__ = [
     "derive",
     "plan",
     "register_and_login",
+    "shared",
     "topology",
 ]
