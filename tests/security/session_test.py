@@ -106,12 +106,6 @@ def test_personal_data_is_never_cached(running: Running) -> None:
     assert "no-store" in via_app.headers.get("cache-control", "")
 
 
-@pytest.mark.parametrize("door", [f"{s}-api" for s in STACKS])
-@pytest.mark.parametrize("path", ["/docs", "/redoc", "/openapi.json"])
-def test_no_api_documentation_outside_development(running: Running, door: str, path: str) -> None:
-    assert_uniform_error(httpx.get(running.url(door, path)), 404)
-
-
 def test_logout_ends_the_session(running: Running) -> None:
     _, tokens = member(running)
     out = httpx.post(
