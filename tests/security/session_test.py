@@ -1,5 +1,6 @@
 """Sessions and browser-facing headers: refresh rotation with a grace window, cookies the page
-cannot read, no cross-origin reads, personal data never cached, no API docs outside development."""
+cannot read, no cross-origin reads, personal data never cached. (API docs off outside development
+is a per-environment setting proven by core's tests: environment ``test`` is a development one.)"""
 
 from __future__ import annotations
 
