@@ -1,32 +1,42 @@
-"""Accounts and sessions: register, log in, refresh (rotating), log out; login abuse limits."""
+"""Accounts and sessions: register, log in, refresh (rotating, with a reuse grace), log out."""
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import func, select, update
+from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from unifyops.identity.auth.auth_service import limits, throttle
 from unifyops.identity.auth.auth_service.config import Settings
+from unifyops.identity.auth.auth_service.devices import known_device, remember_device
 from unifyops.identity.auth.auth_service.issuance import (
     Issuer,
     hash_refresh_token,
     new_refresh_token,
 )
-from unifyops.identity.auth.auth_service.models import LoginAttempt, RefreshToken, User
+from unifyops.identity.auth.auth_service.models import RefreshToken, User
 from unifyops.identity.auth.auth_service.passwords import hash_secret, verify_secret
 from unifyops.identity.auth.auth_service.schemas import DEFAULT_SCOPES, TokenPair
-from unifyops_core.exceptions import AuthenticationError, ConflictError, RateLimitedError
+from unifyops_core.exceptions import AuthenticationError, ConflictError
 
 # One message for unknown email and wrong password: no user enumeration.
 BAD_CREDENTIALS = "Invalid email or password"
 BAD_REFRESH = "Invalid or expired refresh token"
 
 
-async def register(session: AsyncSession, email: str, password: str) -> User:
-    user = User(email=email, password_hash=hash_secret(password), scopes=list(DEFAULT_SCOPES))
+async def register(
+    session: AsyncSession, settings: Settings, email: str, password: str, address: str
+) -> User:
+    # Every attempt counts, a duplicate too: "already exists" answers are what enumeration wants.
+    await throttle.charge(
+        session, limits.registration_charges(settings, address), limits.TOO_MANY_REGISTRATIONS
+    )
+    password_hash = await asyncio.to_thread(hash_secret, password)
+    user = User(email=email, password_hash=password_hash, scopes=list(DEFAULT_SCOPES))
     session.add(user)
     try:
         await session.commit()
@@ -36,34 +46,33 @@ async def register(session: AsyncSession, email: str, password: str) -> User:
     return user
 
 
-async def _check_login_limits(
-    session: AsyncSession, settings: Settings, email: str, ip: str
-) -> None:
-    since = datetime.now(UTC) - timedelta(seconds=settings.login_window_seconds)
-    failures = (
-        select(func.count())
-        .select_from(LoginAttempt)
-        .where(LoginAttempt.succeeded.is_(False), LoginAttempt.at > since)
-    )
-    by_email = await session.scalar(failures.where(LoginAttempt.email == email)) or 0
-    by_ip = await session.scalar(failures.where(LoginAttempt.ip == ip)) or 0
-    if by_email >= settings.login_failures_per_email or by_ip >= settings.login_failures_per_ip:
-        raise RateLimitedError(
-            "Too many failed logins; try again later", retry_after=settings.login_window_seconds
-        )
-
-
 async def login(
-    session: AsyncSession, settings: Settings, issuer: Issuer, email: str, password: str, ip: str
+    session: AsyncSession,
+    settings: Settings,
+    issuer: Issuer,
+    email: str,
+    password: str,
+    *,
+    device_token: str | None,
+    address: str,
 ) -> TokenPair:
-    await _check_login_limits(session, settings, email, ip)
+    device = await known_device(session, email, device_token, settings.device_token_ttl_seconds)
+    charges = limits.login_charges(settings, email, address, device.id if device else None)
+    # Charged before the password is checked: a blocked attempt costs no argon2 run.
+    await throttle.charge(session, charges, limits.TOO_MANY_LOGINS)
     user = await session.scalar(select(User).where(User.email == email))
-    ok = verify_secret(user.password_hash if user else None, password)
-    session.add(LoginAttempt(email=email, ip=ip, succeeded=ok))
-    await session.commit()
+    # Unknown email and wrong password take the same path (a dummy hash is verified).
+    ok = await asyncio.to_thread(verify_secret, user.password_hash if user else None, password)
     if not ok or user is None:
         raise AuthenticationError(BAD_CREDENTIALS)
-    return await _issue_pair(session, settings, issuer, user, family_id=uuid.uuid4())
+    # The account's (or device's) failures are forgotten; the address only gets this attempt
+    # back, or signing in to an account of one's own would reset a credential-stuffing count.
+    address_key = limits.address_key(address)
+    await throttle.forgive(session, [key for key in charges if key != address_key])
+    await throttle.refund(session, [key for key in charges if key == address_key])
+    pair = await _issue_pair(session, settings, issuer, user, family_id=uuid.uuid4())
+    pair.device_token = await remember_device(session, user, device)
+    return pair
 
 
 async def _issue_pair(
@@ -86,6 +95,8 @@ async def _issue_pair(
 async def refresh(
     session: AsyncSession, settings: Settings, issuer: Issuer, token: str
 ) -> TokenPair:
+    # The row lock makes concurrent refreshes of one token take turns: the second sees the
+    # first one's rotation and gets the grace, not a half-rotated row.
     row = await session.scalar(
         select(RefreshToken)
         .where(RefreshToken.token_hash == hash_refresh_token(token))
@@ -93,14 +104,18 @@ async def refresh(
     )
     if row is None:
         raise AuthenticationError(BAD_REFRESH)
-    if row.revoked_at is not None:
-        # A rotated token used again: someone holds a copy. End the whole session family.
+    now = datetime.now(UTC)
+    grace = timedelta(seconds=settings.refresh_reuse_grace_seconds)
+    if row.revoked_at is not None or (row.rotated_at is not None and row.rotated_at + grace < now):
+        # A rotated token used again after the grace: someone holds a copy. End the family.
         await _revoke_family(session, row.family_id)
         await session.commit()
         raise AuthenticationError(BAD_REFRESH)
-    if row.expires_at <= datetime.now(UTC):
+    if row.expires_at <= now:
         raise AuthenticationError(BAD_REFRESH)
-    row.revoked_at = datetime.now(UTC)
+    # Within the grace the family simply gains another live token; the first rotation's time
+    # stays, so the grace cannot be stretched by replaying again.
+    row.rotated_at = row.rotated_at or now
     user = await session.get(User, row.user_id)
     if user is None:
         raise AuthenticationError(BAD_REFRESH)

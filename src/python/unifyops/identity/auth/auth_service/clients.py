@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import asyncio
+
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from unifyops.identity.auth.auth_service import limits, throttle
+from unifyops.identity.auth.auth_service.config import Settings
 from unifyops.identity.auth.auth_service.issuance import Issuer
 from unifyops.identity.auth.auth_service.models import ClientCredential
 from unifyops.identity.auth.auth_service.passwords import hash_secret, verify_secret
@@ -32,11 +36,29 @@ async def register_client(
 
 
 async def grant_service_token(
-    session: AsyncSession, issuer: Issuer, client_id: str, secret: str, audience: str
+    session: AsyncSession,
+    settings: Settings,
+    issuer: Issuer,
+    client_id: str,
+    secret: str,
+    audience: str,
+    *,
+    address: str,
 ) -> ServiceToken:
-    client = await session.get(ClientCredential, client_id)
-    if not verify_secret(client.secret_hash if client else None, secret) or client is None:
+    caller_key = limits.token_caller_key(client_id, address)
+    known_caller = await throttle.seen_since(
+        session, caller_key, settings.login_failure_memory_seconds
+    )
+    charges = limits.token_charges(settings, client_id, address, known_caller)
+    await throttle.charge(session, charges, limits.TOO_MANY_TOKEN_FAILURES)
+    plausible = limits.plausible_client_id(client_id)
+    client = await session.get(ClientCredential, client_id) if plausible else None
+    ok = await asyncio.to_thread(verify_secret, client.secret_hash if client else None, secret)
+    if not ok or client is None:
         raise AuthenticationError("Invalid client credentials")
+    await throttle.refund(session, [limits.token_address_key(address)])
+    await throttle.forgive(session, [limits.token_client_key(client_id)])
+    await throttle.touch(session, caller_key)
     if audience not in client.audiences:
         raise AuthorizationError("This client may not call that audience")
     token = await issuer.service_token(client_id, audience)

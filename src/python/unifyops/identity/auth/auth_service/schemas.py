@@ -56,7 +56,9 @@ class Registration(Credentials):
 
 
 class LoginRequest(Credentials):
-    client_ip: str = Field(default="unknown", max_length=64)
+    # Proof that this device signed in to this account before (from the login response); the
+    # client address comes from the request itself (unifyops_core.client_address).
+    device_token: str | None = Field(default=None, max_length=128)
 
 
 class RefreshRequest(BaseModel):
@@ -95,6 +97,8 @@ class TokenPair(BaseModel):
     refresh_token: str
     token_type: str = "Bearer"
     expires_in: int
+    # Only a login issues one (the app keeps it in an httpOnly cookie); refreshes answer null.
+    device_token: str | None = None
 
 
 class ServiceToken(BaseModel):

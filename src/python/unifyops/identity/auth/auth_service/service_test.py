@@ -26,12 +26,19 @@ async def register(
 
 
 async def login(
-    svc: AuthService, email: str = "ada@example.com", password: str = PASSWORD
+    svc: AuthService,
+    email: str = "ada@example.com",
+    password: str = PASSWORD,
+    *,
+    device_token: object = None,
+    address: str = "10.1.2.3",
 ) -> tuple[int, dict[str, object]]:
+    # auth-api forwards the client's address as X-Forwarded-For.
+    headers = {**await svc.as_gateway(), "X-Forwarded-For": address}
     response = await svc.http.post(
         "/internal/sessions",
-        json={"email": email, "password": password, "client_ip": "10.1.2.3"},
-        headers=await svc.as_gateway(),
+        json={"email": email, "password": password, "device_token": device_token},
+        headers=headers,
     )
     body: dict[str, object] = response.json()
     return response.status_code, body
@@ -95,7 +102,9 @@ async def test_repeated_failures_are_rate_limited(auth_service: AuthService) -> 
     assert body["error_type"] == "rate_limited"
 
 
-async def test_refresh_rotates_and_reuse_ends_the_session(auth_service: AuthService) -> None:
+async def test_refresh_rotates_and_reuse_after_the_grace_ends_the_session(
+    auth_service: AuthService,
+) -> None:
     await register(auth_service)
     _, first = await login(auth_service)
     headers = await auth_service.as_gateway()
@@ -107,13 +116,15 @@ async def test_refresh_rotates_and_reuse_ends_the_session(auth_service: AuthServ
     assert rotated.status_code == 200
     second = rotated.json()
     assert second["refresh_token"] != first["refresh_token"]
+    assert second["device_token"] is None  # only a login issues one
+    await auth_service.sql("UPDATE refresh_tokens SET rotated_at = rotated_at - interval '11 s'")
     replay = await auth_service.http.post(
         "/internal/sessions/refresh",
         json={"refresh_token": first["refresh_token"]},
         headers=headers,
     )
     assert replay.status_code == 401
-    # The replay revoked the whole family, including the legitimately rotated token.
+    # The late replay revoked the whole family, including the legitimately rotated token.
     after = await auth_service.http.post(
         "/internal/sessions/refresh",
         json={"refresh_token": second["refresh_token"]},

@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-from typing import Any
-
-from fastapi import APIRouter, Request, Response, status
+from fastapi import APIRouter, Response, status
 
 from unifyops.identity.auth.auth_service.schemas import (
     AccountPublic,
-    Credentials,
+    LoginRequest,
     RefreshRequest,
     Registration,
     TokenPair,
@@ -25,12 +23,10 @@ async def register(body: Registration, service: ServiceDep) -> AccountPublic:
 
 
 @router.post("/login")
-async def login(body: Credentials, request: Request, service: ServiceDep) -> TokenPair:
-    payload: dict[str, Any] = {
-        **body.model_dump(),
-        "client_ip": request.client.host if request.client else "unknown",
-    }
-    response = await service.post("/internal/sessions", json=payload)
+async def login(body: LoginRequest, service: ServiceDep) -> TokenPair:
+    # The client's address travels as X-Forwarded-For (set by the service client), never in
+    # the body: auth-service limits sign-ins by it and by account.
+    response = await service.post("/internal/sessions", json=body.model_dump())
     return TokenPair.model_validate(response.json())
 
 

@@ -7,11 +7,12 @@ import base64
 import binascii
 from typing import Annotated
 
-from fastapi import APIRouter, Form, Header
+from fastapi import APIRouter, Form, Header, Request
 
-from unifyops.identity.auth.auth_service.api.deps import IssuerDep
+from unifyops.identity.auth.auth_service.api.deps import IssuerDep, SettingsDep
 from unifyops.identity.auth.auth_service.clients import grant_service_token
 from unifyops.identity.auth.auth_service.schemas import ServiceToken
+from unifyops_core.client_address import client_address_of
 from unifyops_core.exceptions import AuthenticationError, ValidationError
 from unifyops_core.stack import SessionDep
 
@@ -31,7 +32,9 @@ def _basic_credentials(authorization: str) -> tuple[str, str]:
 
 @router.post("/oauth/token")
 async def token(
+    request: Request,
     session: SessionDep,
+    settings: SettingsDep,
     issuer: IssuerDep,
     grant_type: Annotated[str, Form()],
     audience: Annotated[str, Form(max_length=64)],
@@ -40,4 +43,9 @@ async def token(
     if grant_type != "client_credentials":
         raise ValidationError("Only the client_credentials grant is supported")
     client_id, secret = _basic_credentials(authorization)
-    return await grant_service_token(session, issuer, client_id, secret, audience)
+    # Callers come through auth-api (which forwards their address) or, for auth-api's own
+    # tokens, directly (the peer address).
+    address = client_address_of(request.scope)
+    return await grant_service_token(
+        session, settings, issuer, client_id, secret, audience, address=address
+    )
