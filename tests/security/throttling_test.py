@@ -1,6 +1,8 @@
 """Brute force, lockout and enumeration, as a stranger on the same machine would try them.
 
-Runs after the other security tests (see conftest.py): it leaves this client address throttled.
+Runs after the other security tests (see conftest.py): it leaves this client address throttled,
+and its tests run in file order for the same reason (each first sign-in from an unknown device
+happens before the address is throttled).
 Every client here shares one address (the published ports are on loopback), which is the hard
 case: the owner's known device must still get in while the stranger is slowed.
 """
@@ -48,6 +50,24 @@ def test_unknown_email_and_wrong_password_look_the_same(running: Running) -> Non
     assert statistics.median(unknown) > 0.5 * statistics.median(wrong), (unknown, wrong)
 
 
+def test_the_owner_signed_in_through_an_app_keeps_getting_in(running: Running) -> None:
+    owner = unique_email("app-owner")
+    register(running, owner)
+    with httpx.Client(base_url=running.url("user-app")) as browser:
+        first = browser.post("/api/v1/auth/login", json={"email": owner, "password": PASSWORD})
+        assert first.status_code == 200, first.text
+        remember(first.json().get("access_token"), browser.cookies.get("uo_device"))
+        for attempt in range(ATTEMPTS):
+            stranger = httpx.post(
+                running.url("auth-api", "/v1/auth/login"),
+                json={"email": owner, "password": f"guess {attempt}"},
+            )
+            if stranger.status_code == 429:
+                break
+        again = browser.post("/api/v1/auth/login", json={"email": owner, "password": PASSWORD})
+        assert again.status_code == 200, again.text
+
+
 def test_a_stranger_cannot_lock_the_owner_out_but_is_slowed(running: Running) -> None:
     owner = unique_email("owner")
     register(running, owner)
@@ -89,24 +109,6 @@ def test_the_throttle_answers_through_every_hop_with_retry_after(running: Runnin
                 break
         assert answer is not None
         retry_after(answer)
-
-
-def test_the_owner_signed_in_through_an_app_keeps_getting_in(running: Running) -> None:
-    owner = unique_email("app-owner")
-    register(running, owner)
-    with httpx.Client(base_url=running.url("user-app")) as browser:
-        first = browser.post("/api/v1/auth/login", json={"email": owner, "password": PASSWORD})
-        assert first.status_code == 200, first.text
-        remember(first.json().get("access_token"), browser.cookies.get("uo_device"))
-        for attempt in range(ATTEMPTS):
-            stranger = httpx.post(
-                running.url("auth-api", "/v1/auth/login"),
-                json={"email": owner, "password": f"guess {attempt}"},
-            )
-            if stranger.status_code == 429:
-                break
-        again = browser.post("/api/v1/auth/login", json={"email": owner, "password": PASSWORD})
-        assert again.status_code == 200, again.text
 
 
 def test_registration_is_throttled(running: Running) -> None:
