@@ -19,6 +19,7 @@ from unifyops_core.naming import STACKS
 from uo.bump import Release, bump
 from uo.images import inspect
 from uo.local import engine, reconcile, sources
+from uo.registry import Registry
 
 REGISTRY = sources.DEFAULT_REGISTRY
 ENV = "dev"
@@ -34,8 +35,8 @@ def push(client: docker.DockerClient, image_id: str, repository: str, tag: str) 
     client.images.get(image_id).tag(f"{REGISTRY}/{repository}", tag)
     for line in client.images.push(f"{REGISTRY}/{repository}", tag, stream=True, decode=True):
         assert "error" not in line, line
-    with httpx.Client(timeout=10) as http:
-        return inspect(http, REGISTRY, repository, tag).digest
+    with Registry(REGISTRY) as registry:  # TLS and the account registry.sh logged in with
+        return inspect(registry, repository, tag).digest
 
 
 @pytest.fixture

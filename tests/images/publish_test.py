@@ -8,12 +8,12 @@ import shutil
 from pathlib import Path
 
 import docker
-import httpx
 import pytest
 
 from images.built import built_images
 from unifyops_core._version import __version__
 from uo.images import RegistryError, record
+from uo.registry import Registry
 
 REGISTRY = "127.0.0.1:5000"
 
@@ -38,8 +38,8 @@ def test_pushed_images_are_recorded_with_their_digest_and_labels(tmp_path: Path)
     assert recorded.digest == pushed_digest
     assert (recorded.stack, recorded.tier, recorded.core_version) == ("user", "api", __version__)
     assert json.loads(output.read_text())["images"][0]["digest"] == pushed_digest
-    catalog = httpx.get(f"http://{REGISTRY}/v2/_catalog").json()["repositories"]
-    assert "unifyops/user-api" in catalog
+    with Registry(REGISTRY) as registry:  # TLS and the account registry.sh logged in with
+        assert registry.manifest("unifyops/user-api", tag) is not None
 
 
 def test_an_unpublished_tag_is_a_clear_error(tmp_path: Path) -> None:

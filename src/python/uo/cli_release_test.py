@@ -5,16 +5,20 @@ What is faked, and why:
 - Pants (``Pants.run``, the one place uo calls ./pants): a real Pants graph needs a clone of the
   whole repository and building images needs minutes and the shared engine. The fake answers
   `peek` with the docker_image fields the BUILD files declare (the same shape `pants peek`
-  prints), `dependents` from a table of which image owns which folder, and `publish` by writing
-  the report Pants writes. tests/release/affected_test.py runs the same commands on real Pants.
-- The registry: a loopback HTTP server answering the two Registry API calls uo makes (manifest by
-  tag, config blob), with the labels the images would carry.
+  prints), `dependents` from a table of which image owns which folder, and `package` by building
+  a tiny image per target with the real engine (FROM scratch, the target's labels) and writing
+  the docker-info file Pants writes. tests/release/affected_test.py runs the same commands on
+  real Pants.
+- Publishing is real: a throwaway registry of registry.sh's kind (TLS, htpasswd) on its own port
+  ($UO_REGISTRY points every environment at it). Only `uo images` reads from a loopback HTTP
+  server answering the two Registry API calls (manifest by tag, config blob).
 Everything else (git, the infra files, the manifest, the commits) is real.
 """
 
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import subprocess
 import threading
@@ -23,11 +27,14 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
+import docker
 import pytest
 from ruamel.yaml import YAML
 
 from uo.cli import main
 from uo.pants_runner import Pants
+from uo.registry import Registry
+from uo.registry_testutil import ThrowawayRegistry, throwaway_registry, tiny_image
 
 LABELS = "io.unifyops.stack", "io.unifyops.tier"
 TAG = "0123456789abcdef0123456789abcdef01234567"
@@ -72,8 +79,9 @@ OWNERS = {
 class FakePants:
     """Answers the Pants calls uo makes (see the module docstring); records every call."""
 
-    def __init__(self, registry: str) -> None:
-        self.registry = registry
+    def __init__(self, engine: docker.DockerClient, content: str = "first build") -> None:
+        self.engine = engine
+        self.content = content  # what the images hold: another content is another image
         self.calls: list[tuple[str, ...]] = []
 
     def run(self, *args: str) -> list[str]:
@@ -94,25 +102,21 @@ class FakePants:
             )
         if goal == "dependencies":
             return []
-        if goal == "publish":
-            report = Path(
-                next(a for a in args if a.startswith("--publish-output=")).split("=", 1)[1]
-            )
-            by_address = {t["address"]: t for t in TARGETS}
-            report.write_text(
-                json.dumps(
-                    [
-                        {
-                            "publisher": "docker",
-                            "published": True,
-                            "names": [f"{self.registry}/{by_address[a]['repository']}:{TAG}"],
-                        }
-                        for a in operands
-                    ]
-                )
-            )
-            return []
         if goal == "package":
+            by_address = {t["address"]: t for t in TARGETS}
+            for address in operands:
+                target = by_address[address]
+                name = f"127.0.0.1:5000/{target['repository']}:{TAG}"
+                labels = dict(target["image_labels"])
+                if labels[LABELS[1]] in ("api", "service"):
+                    labels["io.unifyops.core-version"] = "0.1.0"
+                tiny_image(self.engine, name, f"{self.content} of {address}", labels)
+                path, _, target_name = address.partition(":")
+                info = Path("dist") / path.replace("/", ".") / f"{target_name}.docker-info.json"
+                info.parent.mkdir(parents=True, exist_ok=True)
+                tags = [{"tag": TAG, "name": name}]
+                registries = [{"address": "127.0.0.1:5000", "repository": target["repository"]}]
+                info.write_text(json.dumps({"registries": [{**registries[0], "tags": tags}]}))
             return []
         raise AssertionError(f"uo made an unexpected Pants call: {args}")
 
@@ -161,8 +165,31 @@ def git(repo: Path, *args: str) -> str:
     ).stdout.strip()
 
 
+@pytest.fixture(scope="module")
+def engine() -> Iterator[docker.DockerClient]:
+    client = docker.DockerClient(
+        base_url=os.environ.get("DOCKER_HOST") or "unix:///var/lib/unifyops-docker/docker.sock"
+    )
+    yield client
+    client.close()
+
+
+@pytest.fixture(scope="module")
+def started_registry(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ThrowawayRegistry]:
+    with throwaway_registry(tmp_path_factory.mktemp("registry")) as started:
+        yield started
+
+
 @pytest.fixture
-def registry() -> Iterator[str]:
+def registry(started_registry: ThrowawayRegistry, monkeypatch: pytest.MonkeyPatch) -> str:
+    """The throwaway registry, standing in for every environment's; logged in."""
+    monkeypatch.setenv("UO_REGISTRY", started_registry.address)
+    monkeypatch.setenv("DOCKER_CONFIG", str(started_registry.docker_config))
+    return started_registry.address
+
+
+@pytest.fixture
+def fake_registry() -> Iterator[str]:
     server = ThreadingHTTPServer(("127.0.0.1", 0), FakeRegistry)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
@@ -189,8 +216,8 @@ def repo(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 
 
 @pytest.fixture
-def pants(registry: str, monkeypatch: pytest.MonkeyPatch) -> FakePants:
-    fake = FakePants(registry)
+def pants(registry: str, engine: docker.DockerClient, monkeypatch: pytest.MonkeyPatch) -> FakePants:
+    fake = FakePants(engine)  # the same images in every test (the build cache keeps them)
     monkeypatch.setattr(Pants, "run", lambda _pants, *args: fake.run(*args))
     return fake
 
@@ -295,9 +322,9 @@ def test_publish_then_bump_records_app_and_database_and_reports_the_edge(
     change(repo, "src/web/user_app/", "src/python/uo_edge/", "src/docker/postgres/")
     code, out, _ = run(["publish", "--since", "HEAD~1"], capsys)
     assert code == 0
-    published = [call for call in pants.calls if "publish" in call]
-    assert len(published) == 1
-    assert len(published[0]) == 5  # one Pants call for the three images
+    packaged = [call for call in pants.calls if "package" in call]
+    assert len(packaged) == 1
+    assert len(packaged[0]) == 4  # one Pants call for the three images
     manifest = json.loads((repo / "dist/images.json").read_text())["images"]
     assert sorted((i["stack"], i["tier"], i["repository"]) for i in manifest) == [
         ("shared", "database", "unifyops/postgres"),
@@ -306,6 +333,7 @@ def test_publish_then_bump_records_app_and_database_and_reports_the_edge(
     ]
     assert {(i["registry"], i["tag"]) for i in manifest} == {(registry, TAG)}
     assert "recorded 3 images" in out
+    digests = {i["repository"]: i["digest"] for i in manifest}
 
     code, out, _ = run(["bump", "--env", "dev"], capsys)
     assert code == 0
@@ -320,10 +348,18 @@ def test_publish_then_bump_records_app_and_database_and_reports_the_edge(
         data = YAML().load((repo / f"infra/environments/dev/{stack}.yaml").read_text())
         assert data["database"]["internal"]["image"] == {
             "tag": TAG,
-            "digest": digest_of("unifyops/postgres"),
+            "digest": digests["unifyops/postgres"],
         }
     user = YAML().load((repo / "infra/environments/dev/user.yaml").read_text())
-    assert user["tiers"]["app"]["image"]["digest"] == digest_of("unifyops/user-app")
+    assert user["tiers"]["app"]["image"]["digest"] == digests["unifyops/user-app"]
+    # dev-latest follows what dev was given; the edge, which dev does not run, has none.
+    with Registry(registry) as client:
+        for repository in ("unifyops/postgres", "unifyops/user-app"):
+            latest = client.manifest(repository, "dev-latest")
+            assert latest is not None
+            assert latest.digest == digests[repository]
+        assert client.manifest("unifyops/edge", "dev-latest") is None
+    assert f"tagged {registry}/unifyops/user-app:dev-latest" in out
     assert "edge" not in (repo / "infra/environments/dev/user.yaml").read_text()
     assert run(["bump", "--env", "dev"], capsys)[1].endswith("nothing to commit\n")
 
@@ -340,8 +376,9 @@ def test_publish_named_images_and_build(
 
 
 def test_images_records_what_the_docker_info_files_name(
-    repo: Path, registry: str, capsys: pytest.CaptureFixture[str]
+    repo: Path, fake_registry: str, capsys: pytest.CaptureFixture[str]
 ) -> None:
+    registry = fake_registry
     info = repo / "dist/src.web/user_app_image.docker-info.json"
     info.parent.mkdir(parents=True)
     info.write_text(
@@ -379,7 +416,7 @@ def test_status_and_where_json(repo: Path, capsys: pytest.CaptureFixture[str]) -
 
 
 def test_promote_carries_the_database_image(
-    repo: Path, pants: FakePants, capsys: pytest.CaptureFixture[str]
+    repo: Path, pants: FakePants, registry: str, capsys: pytest.CaptureFixture[str]
 ) -> None:
     change(repo, "src/docker/postgres/")
     assert run(["publish", "--since", "HEAD~1"], capsys)[0] == 0
@@ -391,6 +428,10 @@ def test_promote_carries_the_database_image(
     assert run(["promote", "dev", "staging", "--stack", "user", "--yes"], capsys)[0] == 0
     staging = YAML().load((repo / "infra/environments/staging/user.yaml").read_text())
     assert staging["database"]["internal"]["image"]["tag"] == TAG
+    with Registry(registry) as client:  # $UO_REGISTRY stands in for staging's registry
+        latest = client.manifest("unifyops/postgres", "staging-latest")
+        assert latest is not None
+        assert latest.digest == staging["database"]["internal"]["image"]["digest"]
     auth = YAML().load((repo / "infra/environments/staging/auth.yaml").read_text())
     assert auth["database"]["internal"]["image"]["tag"] != TAG  # only the chosen stack
 
@@ -463,3 +504,36 @@ def test_a_pants_failure_is_a_headline_and_its_output(
     assert err[0].startswith("uo publish: ./pants peek")
     assert "failed (exit 1)" in err[0]
     assert err[1:] == ["line one", "BUILD error: x"]
+
+
+def test_publish_refuses_to_move_a_sha_tag_and_republishing_is_a_no_op(
+    repo: Path, pants: FakePants, registry: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    edge = "src/python/uo_edge:image"
+    assert run(["publish", "--image", edge], capsys)[0] == 0
+    with Registry(registry) as client:
+        before = client.manifest("unifyops/edge", TAG)
+    assert before is not None
+    code, out, _ = run(["publish", "--image", edge], capsys)
+    assert code == 0
+    assert "already in" in out
+    assert "not pushed" in out
+
+    pants.content = "a different build of the same commit"
+    code, out, err = run(["publish", "--image", edge], capsys)
+    assert code == 1
+    assert "\nuo publish: refusing to move SHA tags" in err
+    assert f"unifyops/edge:{TAG} is {before.digest}" in err
+    with Registry(registry) as client:
+        assert client.manifest("unifyops/edge", TAG) == before
+
+
+@pytest.mark.parametrize("command", ["build", "publish"])
+def test_an_address_that_is_no_image_is_refused(
+    repo: Path, pants: FakePants, capsys: pytest.CaptureFixture[str], command: str
+) -> None:
+    code = main([command, "--image", "src/python/uo:bin"])
+    err = capsys.readouterr().err
+    assert code == 1
+    assert err.startswith(f"uo {command}: not a docker_image target: src/python/uo:bin")
+    assert not [call for call in pants.calls if "package" in call]

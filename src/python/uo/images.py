@@ -6,19 +6,10 @@ from __future__ import annotations
 import json
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any
-
-import httpx
 
 from uo.errors import ImageKindError, RegistryError
+from uo.registry import Registry
 from uo.units import STACK_LABEL, TIER_LABEL, unit_for_repository
-
-MANIFEST_TYPES = ", ".join(
-    [
-        "application/vnd.docker.distribution.manifest.v2+json",
-        "application/vnd.oci.image.manifest.v1+json",
-    ]
-)
 
 
 @dataclass(frozen=True)
@@ -83,32 +74,33 @@ def published_tags(publish_output: Path) -> list[tuple[str, str, str]]:
 def write_manifest(tags: list[tuple[str, str, str]], output: Path) -> list[PublishedImage]:
     if not tags:
         raise RegistryError("no published images to record")
-    with httpx.Client(timeout=10) as http:
-        images = [inspect(http, *tag) for tag in tags]
+    registries: dict[str, Registry] = {}
+    try:
+        images = []
+        for address, repository, tag in tags:
+            registry = registries.setdefault(address, Registry(address))
+            images.append(inspect(registry, repository, tag))
+    finally:
+        for registry in registries.values():
+            registry.close()
     output.parent.mkdir(parents=True, exist_ok=True)
     output.write_text(json.dumps({"images": [asdict(image) for image in images]}, indent=2) + "\n")
     return images
 
 
-def inspect(http: httpx.Client, registry: str, repository: str, tag: str) -> PublishedImage:
-    base = f"http://{registry}/v2/{repository}"
-    try:
-        manifest = http.get(f"{base}/manifests/{tag}", headers={"Accept": MANIFEST_TYPES})
-        if manifest.status_code == 404:
-            raise RegistryError(
-                f"{registry}/{repository}:{tag} is not in the registry (publish it first)"
-            )
-        if manifest.status_code != 200:
-            raise RegistryError(
-                f"registry {registry} answered {manifest.status_code} for {repository}:{tag}"
-            )
-        config_digest = manifest.json()["config"]["digest"]
-        config: dict[str, Any] = http.get(f"{base}/blobs/{config_digest}").json()
-    except httpx.HTTPError as exc:
-        raise RegistryError(f"registry {registry} does not answer ({type(exc).__name__})") from exc
-    except (ValueError, KeyError) as exc:
+def inspect(registry: Registry, repository: str, tag: str) -> PublishedImage:
+    """What the registry holds for a tag: its manifest digest (read back over the registry API,
+    authenticated, never taken from push output) and the labels of its image."""
+    manifest = registry.manifest(repository, tag)
+    if manifest is None:
         raise RegistryError(
-            f"registry {registry}: unexpected answer for {repository}:{tag}"
+            f"{registry.reference(repository)}:{tag} is not in the registry (publish it first)"
+        )
+    try:
+        config = registry.config(repository, manifest)
+    except ValueError as exc:
+        raise RegistryError(
+            f"registry {registry.address}: unexpected answer for {repository}:{tag}"
         ) from exc
     labels = (config.get("config") or {}).get("Labels") or {}
     stack, tier = labels.get(STACK_LABEL), labels.get(TIER_LABEL)
@@ -118,10 +110,10 @@ def inspect(http: httpx.Client, registry: str, repository: str, tag: str) -> Pub
         except ImageKindError:
             stack, tier = None, None
     return PublishedImage(
-        registry=registry,
+        registry=registry.address,
         repository=repository,
         tag=tag,
-        digest=manifest.headers["Docker-Content-Digest"],
+        digest=manifest.digest,
         stack=stack,
         tier=tier,
         core_version=labels.get("io.unifyops.core-version"),

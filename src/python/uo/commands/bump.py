@@ -19,7 +19,9 @@ def register(commands: Any) -> None:
         "nothing changed. A stack's tier goes into tiers.<tier>.image of its file (and its core "
         "version into coreVersion); the database image into database.internal.image of every "
         "stack file of the environment that runs an internal database; the edge image is only "
-        "run by `uo up`, so it is reported and not written. Roll back with `git revert <commit>`.",
+        "run by `uo up`, so it is reported and not written. Roll back with `git revert <commit>`. "
+        "Then <env>-latest is moved to each recorded image in the registry it was published to "
+        "(a rollback aid; infra/ pins digests).",
     )
     parser.add_argument("--env", required=True, choices=ENVIRONMENTS, help="environment to update")
     parser.add_argument(
@@ -30,6 +32,11 @@ def register(commands: Any) -> None:
     )
     parser.add_argument(
         "--push", action="store_true", help="push the commit (rebasing if the branch moved)"
+    )
+    parser.add_argument(
+        "--no-latest",
+        action="store_true",
+        help="do not move the <env>-latest tags in the registry",
     )
     parser.set_defaults(run=run)
 
@@ -49,4 +56,28 @@ def run(options: argparse.Namespace) -> int:
         print(f"infra/environments/{options.env} already runs these images; nothing to commit")
     else:
         print(f"committed {commit[:12]}: {count} image(s) into {options.env}")
+    if not options.no_latest:
+        _move_latest(manifest, options.env)
     return EXIT_OK
+
+
+def _move_latest(manifest: Path, environment: str) -> None:
+    """<env>-latest in the registry each recorded image was published to (the manifest says)."""
+    import json
+
+    from uo.latest import Pin, move_latest
+    from uo.registry import Registry
+    from uo.units import REPOSITORIES, SHARED
+
+    by_registry: dict[str, list[Pin]] = {}
+    for image in json.loads(manifest.read_text())["images"]:
+        unit = REPOSITORIES.get(image.get("repository", ""))
+        if unit is None or unit == (SHARED, "edge") or not image.get("digest"):
+            continue  # what infra/ does not record has no <env>-latest
+        by_registry.setdefault(image["registry"], []).append(
+            Pin(image["repository"], image["digest"])
+        )
+    for address, pins in sorted(by_registry.items()):
+        with Registry(address) as registry:
+            for line in move_latest(registry, environment, pins):
+                print(f"tagged {line}")

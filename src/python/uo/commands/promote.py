@@ -15,7 +15,8 @@ def register(commands: Any) -> None:
         help="copy exact images from one environment to another (diff first)",
         description="Show what running SOURCE's images (tiers, core version, database image) in "
         "TARGET would change; with --yes, write it into infra/ as one commit (roll back with "
-        "git revert).",
+        "git revert), and move TARGET-latest in TARGET's registry (env.yaml, or $UO_REGISTRY) to "
+        "those images.",
     )
     parser.add_argument("source", choices=ENVIRONMENTS, help="environment to copy from")
     parser.add_argument("target", choices=ENVIRONMENTS, help="environment to copy to")
@@ -24,6 +25,11 @@ def register(commands: Any) -> None:
     )
     parser.add_argument(
         "--yes", action="store_true", help="write and commit (otherwise only show the diff)"
+    )
+    parser.add_argument(
+        "--no-latest",
+        action="store_true",
+        help="do not move the <target>-latest tags in the registry",
     )
     parser.set_defaults(run=run)
 
@@ -50,4 +56,14 @@ def run(options: argparse.Namespace) -> int:
         return EXIT_OK
     commit = bump(repo, target, releases)
     print(f"committed {commit[:12] if commit else 'nothing'}: promoted {source} -> {target}")
+    if not options.no_latest:
+        from uo.latest import Pin, move_latest, repository_of
+        from uo.registry import Registry, environment_registry
+
+        pins = [
+            Pin(repository_of(r.stack, r.tier), r.digest) for r in releases if r.digest is not None
+        ]
+        with Registry(environment_registry(repo, target)) as registry:
+            for line in move_latest(registry, target, pins):
+                print(f"tagged {line}")
     return EXIT_OK
