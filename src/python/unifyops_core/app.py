@@ -18,8 +18,8 @@ from unifyops_core.logs import configure_logging
 from unifyops_core.middleware import RequestContextMiddleware
 from unifyops_core.request_guard import RequestGuardMiddleware
 from unifyops_core.security_headers import SecurityHeadersMiddleware
-from unifyops_core.shedding import LoadSheddingMiddleware
 from unifyops_core.settings import ServiceSettings
+from unifyops_core.shedding import LoadSheddingMiddleware
 
 
 def create_service_app(
