@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import func, select, update
@@ -25,10 +26,24 @@ BAD_CREDENTIALS = "Invalid email or password"
 BAD_REFRESH = "Invalid or expired refresh token"
 
 
-async def register(session: AsyncSession, email: str, password: str) -> User:
-    user = User(email=email, password_hash=hash_secret(password), scopes=list(DEFAULT_SCOPES))
+async def register(
+    session: AsyncSession,
+    email: str,
+    password: str,
+    *,
+    before_commit: Callable[[User], Awaitable[None]] | None = None,
+) -> User:
+    """A new account; ``before_commit`` writes in the same transaction (an idempotency key)."""
+    user = User(
+        id=uuid.uuid4(),
+        email=email,
+        password_hash=hash_secret(password),
+        scopes=list(DEFAULT_SCOPES),
+    )
     session.add(user)
     try:
+        if before_commit is not None:
+            await before_commit(user)
         await session.commit()
     except IntegrityError as exc:
         await session.rollback()

@@ -10,6 +10,8 @@ from sqlalchemy import Boolean, DateTime, ForeignKey, Index, LargeBinary, String
 from sqlalchemy.dialects.postgresql import ARRAY, JSONB, UUID
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
+from unifyops_core.idempotency import idempotency_table
+
 
 class Base(DeclarativeBase):
     pass
@@ -83,3 +85,7 @@ class LoginAttempt(Base):
     ip: Mapped[str] = mapped_column(String(64))
     succeeded: Mapped[bool] = mapped_column(Boolean)
     at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+
+
+# Answers to registrations sent with an Idempotency-Key (unifyops_core.idempotency).
+idempotency_keys = idempotency_table(Base.metadata)

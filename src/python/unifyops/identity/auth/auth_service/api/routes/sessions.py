@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Response, status
+from typing import Annotated
+
+from fastapi import APIRouter, Header, Response, status
 
 from unifyops.identity.auth.auth_service import accounts
 from unifyops.identity.auth.auth_service.api.deps import IssuerDep, SettingsDep
+from unifyops.identity.auth.auth_service.models import User, idempotency_keys
 from unifyops.identity.auth.auth_service.schemas import (
     AccountPublic,
     LoginRequest,
@@ -13,14 +16,45 @@ from unifyops.identity.auth.auth_service.schemas import (
     Registration,
     TokenPair,
 )
+from unifyops_core import idempotency
+from unifyops_core.client import IDEMPOTENCY_KEY_HEADER
 from unifyops_core.stack import SessionDep
 
 router = APIRouter(prefix="/internal", tags=["accounts"])
+_REGISTER_SCOPE = "register"
 
 
 @router.post("/accounts", status_code=status.HTTP_201_CREATED)
-async def register(body: Registration, session: SessionDep) -> AccountPublic:
-    user = await accounts.register(session, body.email, body.password)
+async def register(
+    body: Registration,
+    session: SessionDep,
+    idempotency_key: Annotated[str | None, Header(alias=IDEMPOTENCY_KEY_HEADER)] = None,
+) -> AccountPublic:
+    if idempotency_key is None:
+        user = await accounts.register(session, body.email, body.password)
+        return AccountPublic(id=str(user.id), email=user.email)
+    # The fingerprint covers the email only: even a fast hash of the password must not be stored.
+    stored = await idempotency.reserve(
+        session,
+        idempotency_keys,
+        scope=_REGISTER_SCOPE,
+        key=idempotency_key,
+        request={"email": body.email},
+    )
+    if stored is not None:
+        return AccountPublic.model_validate(stored)
+
+    async def remember(user: User) -> None:
+        answer = AccountPublic(id=str(user.id), email=user.email)
+        await idempotency.record(
+            session,
+            idempotency_keys,
+            scope=_REGISTER_SCOPE,
+            key=idempotency_key,
+            response=answer.model_dump(mode="json"),
+        )
+
+    user = await accounts.register(session, body.email, body.password, before_commit=remember)
     return AccountPublic(id=str(user.id), email=user.email)
 
 
