@@ -27,6 +27,9 @@ class CuttableProxy:
         self.port = 0
         self._server: asyncio.Server | None = None
         self._writers: set[asyncio.StreamWriter] = set()
+        # Frozen: bytes are swallowed and new connections never reach the target, as when a
+        # network is cut without anyone closing a connection (no RST, no FIN).
+        self.frozen = False
 
     async def start(self) -> None:
         self._server = await asyncio.start_server(self._handle, "127.0.0.1", self.port)
@@ -44,6 +47,9 @@ class CuttableProxy:
         await self.start()
 
     async def _handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        if self.frozen:
+            self._writers.add(writer)
+            return
         upstream_reader, upstream_writer = await asyncio.open_connection(*self.target)
         self._writers |= {writer, upstream_writer}
         await asyncio.gather(
@@ -53,6 +59,8 @@ class CuttableProxy:
     async def _pipe(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         try:
             while chunk := await reader.read(65536):
+                if self.frozen:
+                    continue
                 writer.write(chunk)
                 await writer.drain()
         except (ConnectionError, OSError):
@@ -136,4 +144,22 @@ async def test_an_exhausted_pool_is_a_503_after_the_checkout_timeout_not_a_hang(
     assert response.status_code == 503
     assert response.json()["error_type"] == "dependency_unavailable"
     assert 0.9 < elapsed < 2.5  # pool_timeout_seconds is 1
+    assert (await http.get("/count")).status_code == 200
+
+
+async def test_a_silently_cut_network_is_a_bounded_503_too(setup: Setup) -> None:
+    http, proxy, _ = setup
+    assert (await http.get("/count")).status_code == 200
+    proxy.frozen = True
+    started = time.monotonic()
+    response = await http.get("/count")
+    elapsed = time.monotonic() - started
+    assert response.status_code == 503, response.text
+    assert response.json()["error_type"] == "dependency_unavailable"
+    assert elapsed < 5, elapsed
+    ready = await http.get("/health/ready")
+    assert ready.status_code == 503
+    proxy.frozen = False
+    await proxy.cut()  # the frozen connections are dead for good; the network comes back
+    await proxy.restore()
     assert (await http.get("/count")).status_code == 200
