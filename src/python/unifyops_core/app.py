@@ -1,5 +1,6 @@
 """The app factory every UnifyOps service starts from: logging, uniform errors, request ids,
-a guard against oversized and unstorable input, security headers, health endpoints and the error
+a guard against oversized and unstorable input, request deadlines and load shedding (see
+deadline.py, shedding.py), security headers, health endpoints and the error
 shape declared in OpenAPI, wired the same way everywhere.
 """
 
@@ -9,6 +10,7 @@ from typing import Any
 
 from fastapi import FastAPI
 
+from unifyops_core.deadline import DeadlineMiddleware
 from unifyops_core.error_shape import ERROR_RESPONSES
 from unifyops_core.handlers import register_exception_handlers
 from unifyops_core.health import HealthRegistry, health_router
@@ -17,6 +19,7 @@ from unifyops_core.middleware import RequestContextMiddleware
 from unifyops_core.request_guard import RequestGuardMiddleware
 from unifyops_core.security_headers import SecurityHeadersMiddleware
 from unifyops_core.settings import ServiceSettings
+from unifyops_core.shedding import LoadSheddingMiddleware
 
 
 def create_service_app(
@@ -43,9 +46,16 @@ def create_service_app(
         **fastapi_kwargs,
     )
     register_exception_handlers(app)
-    # Added innermost first: headers wrap everything, the request context wraps the guard, so a
-    # refused request still gets its request id, access line and security headers.
+    # Added innermost first: headers wrap everything, the request context wraps the guard, load
+    # shedding and the deadline, so a refused request still gets its request id, access line and
+    # security headers. Shedding comes before the deadline: it is the cheaper refusal.
     app.add_middleware(RequestGuardMiddleware, max_body_bytes=settings.max_body_bytes)
+    app.add_middleware(
+        DeadlineMiddleware,
+        default_budget_ms=settings.request_budget_ms,
+        route_budgets_ms=settings.route_budgets_ms,
+    )
+    app.add_middleware(LoadSheddingMiddleware, max_in_flight=settings.max_in_flight)
     app.add_middleware(RequestContextMiddleware)
     app.add_middleware(SecurityHeadersMiddleware)
     app.state.health = health or HealthRegistry()

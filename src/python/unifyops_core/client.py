@@ -4,7 +4,9 @@ What every call gets: a base URL and timeouts; the current request id and client
 propagated; a service token for the target audience (refetched once if the target answers 401
 ``invalid_service_token``, and only then: any other 401, such as a user's wrong password, is an
 answer, and asking again would check the password twice); bounded retries with exponential backoff
-for idempotent methods on connection errors and 502/503/504; one log line per call with
+for idempotent methods (and writes carrying an ``Idempotency-Key``) on connection errors and
+502/503/504, within a retry budget and behind a per-target circuit breaker (breaker.py); the
+request's deadline sent on and bounding every timeout (deadline.py); one log line per call with
 credentials masked; and downstream errors in the uniform shape raised again as typed exceptions
 that keep the downstream ``error_id``; a 429 keeps its ``Retry-After``.
 
@@ -18,15 +20,19 @@ import asyncio
 import random
 import time
 from collections.abc import Mapping
+from functools import cached_property
 from typing import Any
 
 import httpx
 from loguru import logger
 
+from unifyops_core import deadline
+from unifyops_core.breaker import CircuitBreaker, RetryBudget
 from unifyops_core.client_address import FORWARDED_FOR_HEADER
 from unifyops_core.context import current_client_address, current_request_id
 from unifyops_core.error_shape import is_error_body
 from unifyops_core.exceptions import (
+    DeadlineExceededError,
     DependencyUnavailableError,
     DownstreamError,
     InvalidServiceTokenError,
@@ -40,6 +46,7 @@ from unifyops_core.service_tokens import ServiceTokenProvider
 
 IDEMPOTENT_METHODS = frozenset({"GET", "HEAD", "OPTIONS", "PUT", "DELETE"})
 RETRY_STATUSES = frozenset({502, 503, 504})
+IDEMPOTENCY_KEY_HEADER = "Idempotency-Key"
 
 
 class ServiceClient:
@@ -88,6 +95,15 @@ class ServiceClient:
     async def delete(self, path: str, **kwargs: Any) -> httpx.Response:
         return await self.request("DELETE", path, **kwargs)
 
+    @cached_property
+    def breaker(self) -> CircuitBreaker:
+        """This client's one target's breaker (assignable, e.g. with other thresholds)."""
+        return CircuitBreaker()
+
+    @cached_property
+    def retry_budget(self) -> RetryBudget:
+        return RetryBudget()
+
     async def request(
         self,
         method: str,
@@ -102,25 +118,43 @@ class ServiceClient:
         """Send a request; returns a 2xx/3xx response or raises a ``UnifyOpsError``.
 
         ``authenticate=False`` sends no service token (for relaying a caller's own credentials).
+        A request with an ``Idempotency-Key`` header is retried like an idempotent method: the
+        target answers a repeat with the stored first answer instead of applying it twice.
         """
         method = method.upper()
-        attempts = 1 + (self._max_retries if method in IDEMPOTENT_METHODS else 0)
+        retryable = method in IDEMPOTENT_METHODS or _has_idempotency_key(headers)
+        attempts = 1 + (self._max_retries if retryable else 0)
+        self.retry_budget.record_request()
         token_refreshed = False
         attempt = 0
         while True:
             attempt += 1
+            left = deadline.remaining()
+            if left is not None and left <= 0:
+                raise DeadlineExceededError()
             outgoing = await self._headers(headers, authenticate=authenticate)
             started = time.perf_counter()
+            if not self.breaker.allow():
+                self._log(method, path, params, None, started, attempt, "circuit_open")
+                # Fail fast: the target failed repeatedly and its cool-down has not passed.
+                raise DependencyUnavailableError(f"circuit to {self.service} is open")
             try:
-                response = await self._http.request(
-                    method, path, json=json, data=data, params=params, headers=outgoing
+                response = await self._send(
+                    method, path, left, json=json, data=data, params=params, headers=outgoing
                 )
-            except httpx.TransportError as exc:
+            except (httpx.TransportError, TimeoutError) as exc:
+                self.breaker.record_failure()
                 self._log(method, path, params, None, started, attempt, type(exc).__name__)
-                if attempt < attempts:
+                if left is not None and (deadline.remaining() or 0) <= 0:
+                    raise DeadlineExceededError() from exc
+                if attempt < attempts and self.retry_budget.try_retry():
                     await self._sleep(attempt)
                     continue
                 raise DependencyUnavailableError() from exc
+            if response.status_code >= 500:
+                self.breaker.record_failure()
+            else:
+                self.breaker.record_success()
             self._log(method, path, params, response.status_code, started, attempt, None)
             if (
                 authenticate
@@ -132,17 +166,41 @@ class ServiceClient:
                 self._token_provider.invalidate(self._audience or "", _bearer(outgoing))
                 token_refreshed = True
                 continue
-            if response.status_code in RETRY_STATUSES and attempt < attempts:
+            if (
+                response.status_code in RETRY_STATUSES
+                and attempt < attempts
+                and self.retry_budget.try_retry()
+            ):
                 await self._sleep(attempt)
                 continue
             if response.status_code >= 400:
                 raise self._error_from(response)
             return response
 
+    async def _send(
+        self, method: str, path: str, left: float | None, **kwargs: Any
+    ) -> httpx.Response:
+        if left is None:
+            return await self._http.request(method, path, **kwargs)
+        # min(configured timeout, what is left of the request's deadline), for every phase and
+        # for the call as a whole.
+        configured = self._http.timeout
+        bounded = httpx.Timeout(
+            connect=_at_most(configured.connect, left),
+            read=_at_most(configured.read, left),
+            write=_at_most(configured.write, left),
+            pool=_at_most(configured.pool, left),
+        )
+        async with asyncio.timeout(left):
+            return await self._http.request(method, path, timeout=bounded, **kwargs)
+
     async def _headers(
         self, extra: Mapping[str, str] | None, *, authenticate: bool
     ) -> dict[str, str]:
         headers = dict(extra or {})
+        left = deadline.remaining()
+        if left is not None:
+            headers[deadline.DEADLINE_HEADER] = deadline.header_value(left)
         request_id = current_request_id()
         if request_id:
             headers[REQUEST_ID_HEADER] = request_id
@@ -156,8 +214,10 @@ class ServiceClient:
         return headers
 
     async def _sleep(self, attempt: int) -> None:
-        # Full jitter keeps many clients from retrying in lockstep.
-        await asyncio.sleep(random.uniform(0, self._backoff * 2 ** (attempt - 1)))  # noqa: S311
+        # Full jitter keeps many clients from retrying in lockstep; never sleeps past the deadline.
+        pause = random.uniform(0, self._backoff * 2 ** (attempt - 1))  # noqa: S311
+        left = deadline.remaining()
+        await asyncio.sleep(pause if left is None else max(0.0, min(pause, left)))
 
     def _log(
         self,
@@ -197,6 +257,8 @@ class ServiceClient:
             if uniform:
                 limited.error_type = error_type
             return limited
+        if status == DeadlineExceededError.status_code and error_type == "deadline_exceeded":
+            return DeadlineExceededError(error_id=error_id)
         if status == DependencyUnavailableError.status_code:
             # Generic on purpose: the downstream's own message may name what it could not reach.
             return DependencyUnavailableError(error_id=error_id)
@@ -213,6 +275,14 @@ class ServiceClient:
         error = cls(body["message"], details=details, error_id=error_id)
         error.error_type = error_type
         return error
+
+
+def _at_most(configured: float | None, left: float) -> float:
+    return left if configured is None else min(configured, left)
+
+
+def _has_idempotency_key(headers: Mapping[str, str] | None) -> bool:
+    return any(name.lower() == IDEMPOTENCY_KEY_HEADER.lower() for name in headers or {})
 
 
 def _json_or_none(response: httpx.Response) -> Any:
@@ -241,4 +311,4 @@ def _bearer(headers: Mapping[str, str]) -> str | None:
     return value.removeprefix("Bearer ") or None
 
 
-__all__ = ["IDEMPOTENT_METHODS", "RETRY_STATUSES", "ServiceClient"]
+__all__ = ["IDEMPOTENCY_KEY_HEADER", "IDEMPOTENT_METHODS", "RETRY_STATUSES", "ServiceClient"]

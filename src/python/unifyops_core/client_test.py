@@ -439,3 +439,16 @@ async def test_relayed_5xx_bodies_name_no_internal_host(
     _assert_uniform(relayed, status, error_type)
     for internal in ("user-service", "identity.svc", "postgres", "8000"):
         assert internal not in relayed.text
+
+
+async def test_a_write_with_an_idempotency_key_is_retried_and_one_without_is_not(
+    client: ServiceClient, downstream: Downstream
+) -> None:
+    downstream.failures_before_success = 1
+    response = await client.post("/echo", headers={"Idempotency-Key": "k-1"})
+    assert response.json() == {"ok": True}
+    assert [seen["method"] for seen in downstream.seen] == ["POST", "POST"]
+    downstream.failures_before_success = 1
+    with pytest.raises(DependencyUnavailableError):
+        await client.post("/echo")
+    assert len(downstream.seen) == 3

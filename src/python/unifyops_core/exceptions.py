@@ -18,7 +18,9 @@ the uniform JSON body. The hierarchy, with HTTP status and stable ``error_type``
     │   └── RateLimitedError           429 rate_limited
     └── ServerError                    500 internal_error
         ├── DependencyUnavailableError 503 dependency_unavailable
-        └── DownstreamError            502 downstream_error
+        │   └── OverloadedError        503 overloaded
+        ├── DownstreamError            502 downstream_error
+        └── DeadlineExceededError      504 deadline_exceeded
 
 An error may carry the ``error_id`` another service already gave the same failure (the client sets
 it when it turns a downstream error body back into an exception), so a gateway relays a failure
@@ -194,6 +196,24 @@ class DependencyUnavailableError(ServerError):
     default_message = "A dependency is unavailable"
 
 
+class OverloadedError(DependencyUnavailableError):
+    """This tier has as many requests in flight as it may (load shedding): retry after a moment."""
+
+    error_type = "overloaded"
+    default_message = "The service is busy; retry later"
+
+    def __init__(self, message: str | None = None, *, retry_after: int = 1) -> None:
+        super().__init__(message, headers={"Retry-After": str(retry_after)})
+
+
+class DeadlineExceededError(ServerError):
+    """The request's deadline (``X-Request-Deadline``) passed before an answer was ready."""
+
+    status_code = 504
+    error_type = "deadline_exceeded"
+    default_message = "The request took longer than its deadline allowed"
+
+
 class DownstreamError(ServerError):
     """Another service answered with an error; keeps its status, type and error_id."""
 
@@ -252,10 +272,12 @@ __all__ = [
     "AuthorizationError",
     "ClientError",
     "ConflictError",
+    "DeadlineExceededError",
     "DependencyUnavailableError",
     "DownstreamError",
     "InvalidServiceTokenError",
     "NotFoundError",
+    "OverloadedError",
     "PayloadTooLargeError",
     "PreconditionFailedError",
     "PreconditionRequiredError",

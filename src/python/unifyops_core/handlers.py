@@ -6,7 +6,9 @@ unexpected failures say nothing about their cause: no exception text, SQL, DSN o
 Bodies of every other 5xx (a dependency down, a downstream failure) say only which kind of failure
 it was: their specific message and details, which may name internal hosts, go to the log line.
 A value the database refuses as data (SQLSTATE class 22: out of range, NUL, bad encoding) is the
-caller's input, so it is a 422, logged without the value.
+caller's input, so it is a 422, logged without the value. A database that cannot be reached
+(refused, timed out, pool checkout timeout, connection lost, server restarting) is a 503
+``dependency_unavailable``: the caller may retry, and readiness reports the same outage.
 """
 
 from __future__ import annotations
@@ -14,16 +16,19 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+import asyncpg
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from loguru import logger
 from sqlalchemy.exc import DBAPIError, IntegrityError, NoResultFound
+from sqlalchemy.exc import TimeoutError as SQLAlchemyTimeoutError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from unifyops_core.error_shape import ERROR_ID_HEADER, error_body, new_error_id
 from unifyops_core.exceptions import (
     ConflictError,
+    DependencyUnavailableError,
     RecordNotFoundError,
     UnifyOpsError,
     ValidationError,
@@ -46,6 +51,8 @@ _GENERIC_MESSAGES = {404: "Not found", 405: "Method not allowed"}
 # Details a 5xx body may keep: readiness outcomes per check name ("database": "failed").
 _PUBLIC_SERVER_DETAILS = frozenset({"checks"})
 _DATA_EXCEPTION_CLASS = "22"
+_CONNECTION_EXCEPTION_CLASS = "08"
+_SERVER_GOING_AWAY = frozenset({"57P01", "57P02", "57P03"})
 
 
 def error_response(
@@ -173,8 +180,29 @@ def _sqlstate(exc: DBAPIError) -> str:
     return str(getattr(exc.orig, "sqlstate", None) or "")
 
 
+def _lost_connection(exc: DBAPIError) -> bool:
+    # SQLAlchemy marks a disconnect it recognised; SQLSTATE class 08 is a connection exception,
+    # 57P01-57P03 a server shutting down or starting up.
+    sqlstate = _sqlstate(exc)
+    return (
+        exc.connection_invalidated
+        or sqlstate.startswith(_CONNECTION_EXCEPTION_CLASS)
+        or sqlstate in _SERVER_GOING_AWAY
+    )
+
+
+async def _database_unavailable(request: Request, exc: Exception) -> JSONResponse:
+    """The database cannot be reached (refused, timed out, pool exhausted, restarting): a 503
+    the caller may retry, never a 500; the cause goes to the log line."""
+    error = DependencyUnavailableError(f"database unavailable: {type(exc).__name__}")
+    error.__cause__ = exc
+    return await _unifyops_error(request, error)
+
+
 async def _database_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, DBAPIError)
+    if _lost_connection(exc):
+        return await _database_unavailable(request, exc)
     sqlstate = _sqlstate(exc)
     if not sqlstate.startswith(_DATA_EXCEPTION_CLASS):
         return unexpected_error_response(request, exc)
@@ -198,6 +226,12 @@ def register_exception_handlers(app: FastAPI) -> None:
     app.add_exception_handler(NoResultFound, _no_result)
     app.add_exception_handler(IntegrityError, _integrity_error)
     app.add_exception_handler(DBAPIError, _database_error)
+    # Raised while opening a connection, before SQLAlchemy wraps anything: refused, unreachable,
+    # connect timeout (OSError), the pool's checkout timeout, a server that is not accepting yet.
+    app.add_exception_handler(OSError, _database_unavailable)
+    app.add_exception_handler(SQLAlchemyTimeoutError, _database_unavailable)
+    app.add_exception_handler(asyncpg.PostgresConnectionError, _database_unavailable)
+    app.add_exception_handler(asyncpg.CannotConnectNowError, _database_unavailable)
     app.add_exception_handler(Exception, _unexpected)
 
 

@@ -44,6 +44,12 @@ class JwksKeys:
     An unknown ``kid`` triggers one refresh (the issuer may have rotated keys), but refreshes are
     at least ``min_refresh_interval`` apart, so a flood of tokens with made-up ``kid`` values cannot
     turn into a flood of requests to the issuer.
+
+    While the issuer (the auth stack) is unreachable, the keys of the last successful fetch keep
+    verifying tokens for up to ``max_staleness`` seconds (1 h) after that fetch: an auth outage
+    shorter than that does not stop the other stacks. Past it the keys are dropped and
+    verification fails with 503 ``dependency_unavailable``, so a key the issuer revoked during
+    the outage is not trusted for ever.
     """
 
     def __init__(
@@ -53,15 +59,18 @@ class JwksKeys:
         http: httpx.AsyncClient | None = None,
         ttl: float = 300.0,
         min_refresh_interval: float = 10.0,
+        max_staleness: float = 3600.0,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self._url = url
         self._http = http or httpx.AsyncClient(timeout=5.0)
         self._ttl = ttl
         self._min_refresh_interval = min_refresh_interval
+        self._max_staleness = max_staleness
         self._clock = clock
         self._keys: dict[str, PyJWK] = {}
         self._fetched_at: float | None = None
+        self._succeeded_at: float | None = None
         self._lock = asyncio.Lock()
         self.fetch_count = 0
 
@@ -70,6 +79,9 @@ class JwksKeys:
             await self._refresh(force=True)
         elif kid not in self._keys:
             await self._refresh(force=False)
+        if self._succeeded_at is None or self._clock() - self._succeeded_at > self._max_staleness:
+            self._keys = {}
+            raise DependencyUnavailableError("Signing keys are unavailable or too stale")
         return self._keys.get(kid)
 
     async def _refresh(self, *, force: bool) -> None:
@@ -96,7 +108,7 @@ class JwksKeys:
             self._fetched_at = self._clock() - self._ttl + self._min_refresh_interval
             return
         self._keys = _index(keys)
-        self._fetched_at = self._clock()
+        self._fetched_at = self._succeeded_at = self._clock()
 
 
 __all__ = ["JwksKeys", "KeySource", "StaticKeys"]

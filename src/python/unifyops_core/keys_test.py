@@ -98,3 +98,21 @@ async def test_issuer_outage_keeps_known_keys_and_fails_clearly_without_any() ->
     cold = issuer.source(FakeClock())
     with pytest.raises(DependencyUnavailableError):
         await cold.key_for(key.kid)
+
+
+async def test_cached_keys_outlive_an_issuer_outage_for_max_staleness_only() -> None:
+    key = SigningKey()
+    issuer, clock = Issuer(key), FakeClock()
+    source = issuer.source(clock, ttl=300, max_staleness=3600)
+    await source.key_for(key.kid)
+    issuer.available = False
+    clock.now += 3599  # an hour-long auth outage: tokens still verify
+    assert await source.key_for(key.kid) is not None
+    clock.now += 2
+    with pytest.raises(DependencyUnavailableError):
+        await source.key_for(key.kid)
+    with pytest.raises(DependencyUnavailableError):
+        await source.key_for(key.kid)  # no stale key comes back between refresh attempts
+    issuer.available = True
+    clock.now += 11  # the next refresh attempt after min_refresh_interval succeeds
+    assert await source.key_for(key.kid) is not None

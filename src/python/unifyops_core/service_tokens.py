@@ -1,8 +1,14 @@
-"""Service-to-service tokens: obtained per target audience, cached until shortly before expiry.
+"""Service-to-service tokens: obtained per target audience, cached, renewed ahead of expiry.
 
 The provider asks the auth stack's token endpoint with OAuth 2 client credentials. Concurrent
 callers for the same audience share one fetch; a token the target rejected (401) is dropped so the
 next call fetches a fresh one.
+
+A token is renewed once ``renew_at`` (80 %) of its lifetime has passed. Until renewal succeeds the
+old token keeps being used, up to ``refresh_margin`` seconds before it expires, and a failed
+renewal is tried again only after ``renewal_retry_interval``: a short auth outage therefore costs
+neither the calls in flight nor a storm of token requests. Only a token that is about to expire
+must be fetched before the call, and then an unreachable auth stack is a 503.
 """
 
 from __future__ import annotations
@@ -13,6 +19,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 import httpx
+from loguru import logger
 
 from unifyops_core.exceptions import DependencyUnavailableError, ServerError
 
@@ -20,6 +27,7 @@ from unifyops_core.exceptions import DependencyUnavailableError, ServerError
 @dataclass(frozen=True)
 class _CachedToken:
     value: str
+    renew_at: float
     expires_at: float
 
 
@@ -31,7 +39,9 @@ class ServiceTokenProvider:
         client_id: str,
         client_secret: str,
         http: httpx.AsyncClient | None = None,
-        refresh_margin: float = 30.0,
+        refresh_margin: float = 10.0,
+        renew_at: float = 0.8,
+        renewal_retry_interval: float = 5.0,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self._token_url = token_url
@@ -39,35 +49,49 @@ class ServiceTokenProvider:
         self._client_secret = client_secret
         self._http = http or httpx.AsyncClient(timeout=5.0)
         self._refresh_margin = refresh_margin
+        self._renew_at = renew_at
+        self._renewal_retry_interval = renewal_retry_interval
+        self._next_renewal: dict[str, float] = {}
         self._clock = clock
         self._cache: dict[str, _CachedToken] = {}
         self._locks: dict[str, asyncio.Lock] = {}
         self.fetch_count = 0
 
     async def token_for(self, audience: str) -> str:
-        cached = self._fresh(audience)
-        if cached:
-            return cached
+        cached = self._cache.get(audience)
+        now = self._clock()
+        if cached and now < cached.renew_at:
+            return cached.value
         lock = self._locks.setdefault(audience, asyncio.Lock())
+        if cached and self._usable(cached, now):
+            if lock.locked() or now < self._next_renewal.get(audience, 0.0):
+                return cached.value  # someone is renewing it, or auth failed a moment ago
+            try:
+                return await self._renew(audience, lock)
+            except DependencyUnavailableError:
+                self._next_renewal[audience] = now + self._renewal_retry_interval
+                logger.bind(audience=audience).warning("service token renewal failed; old kept")
+                return cached.value
+        return await self._renew(audience, lock)
+
+    async def _renew(self, audience: str, lock: asyncio.Lock) -> str:
         async with lock:
-            cached = self._fresh(audience)  # another task may have fetched it meanwhile
-            if cached:
-                return cached
+            cached = self._cache.get(audience)  # another task may have renewed it meanwhile
+            if cached and self._clock() < cached.renew_at:
+                return cached.value
             token = await self._fetch(audience)
             self._cache[audience] = token
+            self._next_renewal.pop(audience, None)
             return token.value
+
+    def _usable(self, token: _CachedToken, now: float) -> bool:
+        return token.expires_at - self._refresh_margin > now
 
     def invalidate(self, audience: str, token: str | None = None) -> None:
         """Forget the cached token (only if it is still ``token``, when given)."""
         cached = self._cache.get(audience)
         if cached and (token is None or cached.value == token):
             del self._cache[audience]
-
-    def _fresh(self, audience: str) -> str | None:
-        cached = self._cache.get(audience)
-        if cached and cached.expires_at - self._refresh_margin > self._clock():
-            return cached.value
-        return None
 
     async def _fetch(self, audience: str) -> _CachedToken:
         self.fetch_count += 1
@@ -85,9 +109,11 @@ class ServiceTokenProvider:
         if response.status_code != 200:
             raise DependencyUnavailableError("The token service is unavailable")
         body = response.json()
+        now, lifetime = self._clock(), float(body.get("expires_in", 60))
         return _CachedToken(
             value=str(body["access_token"]),
-            expires_at=self._clock() + float(body.get("expires_in", 60)),
+            renew_at=now + self._renew_at * lifetime,
+            expires_at=now + lifetime,
         )
 
 

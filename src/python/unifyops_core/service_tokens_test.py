@@ -24,12 +24,12 @@ def provider(
         client_id="user-api",
         client_secret=secret,
         http=endpoint.http,
-        refresh_margin=30,
+        refresh_margin=10,
         clock=clock or FakeClock(),
     )
 
 
-async def test_token_is_audience_bound_and_cached_until_shortly_before_expiry() -> None:
+async def test_token_is_audience_bound_and_renewed_at_80_percent_of_its_lifetime() -> None:
     endpoint, clock = TokenEndpoint(), FakeClock()
     tokens = provider(endpoint, clock)
     first = await tokens.token_for("user-service")
@@ -39,9 +39,9 @@ async def test_token_is_audience_bound_and_cached_until_shortly_before_expiry() 
         "user-api",
         "service",
     )
-    clock.now = 269  # 300 s lifetime - 30 s margin: still fresh
+    clock.now = 239  # 300 s lifetime: renewed from 240 s on
     assert await tokens.token_for("user-service") == first
-    clock.now = 271
+    clock.now = 241
     assert await tokens.token_for("user-service") != first
     assert endpoint.requests == 2
 
@@ -89,3 +89,39 @@ async def test_unreachable_token_service_is_dependency_unavailable() -> None:
     )
     with pytest.raises(DependencyUnavailableError):
         await tokens.token_for("svc")
+
+
+async def test_an_auth_outage_during_renewal_keeps_the_old_token_until_it_expires() -> None:
+    endpoint, clock = TokenEndpoint(), FakeClock()
+    tokens = provider(endpoint, clock)
+    first = await tokens.token_for("svc")
+    endpoint.down = True
+    clock.now = 250  # due for renewal; auth answers 503
+    assert await tokens.token_for("svc") == first
+    assert endpoint.requests == 2
+    for _ in range(20):  # no token request per call: the next attempt waits a few seconds
+        assert await tokens.token_for("svc") == first
+    assert endpoint.requests == 2
+    clock.now = 256
+    assert await tokens.token_for("svc") == first
+    assert endpoint.requests == 3
+    clock.now = 291  # less than refresh_margin left: the old token cannot be sent any more
+    with pytest.raises(DependencyUnavailableError):
+        await tokens.token_for("svc")
+    endpoint.down = False
+    assert await tokens.token_for("svc") != first
+
+
+async def test_renewal_after_auth_returns_replaces_the_old_token() -> None:
+    endpoint, clock = TokenEndpoint(), FakeClock()
+    tokens = provider(endpoint, clock)
+    first = await tokens.token_for("svc")
+    endpoint.down = True
+    clock.now = 245
+    assert await tokens.token_for("svc") == first
+    endpoint.down = False
+    clock.now = 251
+    renewed = await tokens.token_for("svc")
+    assert renewed != first
+    clock.now = 290  # the renewed token's own renewal is due only at 251 + 240
+    assert await tokens.token_for("svc") == renewed

@@ -40,6 +40,12 @@ class ServiceSettings(BaseSettings):
     log_level: str = "INFO"
     # Request bodies above this are refused with 413 before they are read (UO_MAX_BODY_BYTES).
     max_body_bytes: int = Field(default=1024 * 1024, ge=1)
+    # Time a request may take end to end when it arrives without an X-Request-Deadline
+    # (UO_REQUEST_BUDGET_MS), and per path prefix (UO_ROUTE_BUDGETS_MS, JSON); see deadline.py.
+    request_budget_ms: int = Field(default=10_000, ge=1)
+    route_budgets_ms: dict[str, int] = Field(default_factory=dict)
+    # Requests served at once before more are refused with 503 (UO_MAX_IN_FLIGHT); shedding.py.
+    max_in_flight: int = Field(default=256, ge=1)
 
     @property
     def serves_api_docs(self) -> bool:

@@ -20,6 +20,8 @@ class TokenEndpoint:
         self.requests = 0
         self.expires_in = 300
         self.delay = 0.0
+        # The auth stack is unavailable: answers 503 (an outage, not a rejection).
+        self.down = False
         app = FastAPI()
 
         @app.post("/oauth/token")
@@ -30,6 +32,8 @@ class TokenEndpoint:
         ) -> dict[str, object]:
             self.requests += 1
             await asyncio.sleep(self.delay)
+            if self.down:
+                raise HTTPException(503, "auth unavailable")
             expected = base64.b64encode(f"{client_id}:{client_secret}".encode()).decode()
             if grant_type != "client_credentials" or authorization != f"Basic {expected}":
                 raise HTTPException(401, "bad client")

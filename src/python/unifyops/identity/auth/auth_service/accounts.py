@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import uuid
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import select, update
@@ -29,16 +30,27 @@ BAD_REFRESH = "Invalid or expired refresh token"
 
 
 async def register(
-    session: AsyncSession, settings: Settings, email: str, password: str, address: str
+    session: AsyncSession,
+    settings: Settings,
+    email: str,
+    password: str,
+    address: str,
+    *,
+    before_commit: Callable[[User], Awaitable[None]] | None = None,
 ) -> User:
+    """A new account; ``before_commit`` writes in the same transaction (an idempotency key)."""
     # Every attempt counts, a duplicate too: "already exists" answers are what enumeration wants.
     await throttle.charge(
         session, limits.registration_charges(settings, address), limits.TOO_MANY_REGISTRATIONS
     )
     password_hash = await asyncio.to_thread(hash_secret, password)
-    user = User(email=email, password_hash=password_hash, scopes=list(DEFAULT_SCOPES))
+    user = User(
+        id=uuid.uuid4(), email=email, password_hash=password_hash, scopes=list(DEFAULT_SCOPES)
+    )
     session.add(user)
     try:
+        if before_commit is not None:
+            await before_commit(user)
         await session.commit()
     except IntegrityError as exc:
         await session.rollback()

@@ -10,6 +10,8 @@ from sqlalchemy import DateTime, ForeignKey, Integer, LargeBinary, String, func
 from sqlalchemy.dialects.postgresql import ARRAY, JSONB, UUID
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
+from unifyops_core.idempotency import idempotency_table
+
 
 class Base(DeclarativeBase):
     pass
@@ -105,3 +107,7 @@ class Throttle(Base):
     # The start of the counting: a count older than the key's memory is forgotten.
     since: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+# Answers to registrations sent with an Idempotency-Key (unifyops_core.idempotency).
+idempotency_keys = idempotency_table(Base.metadata)

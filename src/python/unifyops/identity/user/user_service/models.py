@@ -9,6 +9,8 @@ from sqlalchemy import DateTime, Integer, String, func
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
+from unifyops_core.idempotency import idempotency_table
+
 
 class Base(DeclarativeBase):
     pass
@@ -27,3 +29,7 @@ class Profile(Base):
     version: Mapped[int] = mapped_column(Integer, default=1)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+
+
+# Answers to writes sent with an Idempotency-Key (unifyops_core.idempotency).
+idempotency_keys = idempotency_table(Base.metadata)

@@ -58,7 +58,7 @@ async def apply_update(
             "The profile was changed by someone else; reload it and apply your change again",
             details={"expected_version": expected_version, "current_version": current.version},
         )
-    await session.commit()
+    # Not committed here: the route commits, together with the update's idempotency key.
     return updated
 
 

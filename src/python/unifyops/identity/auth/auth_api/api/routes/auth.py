@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Response, status
+from typing import Annotated
+
+from fastapi import APIRouter, Header, Response, status
 
 from unifyops.identity.auth.auth_service.schemas import (
     AccountPublic,
@@ -11,14 +13,21 @@ from unifyops.identity.auth.auth_service.schemas import (
     Registration,
     TokenPair,
 )
+from unifyops_core.client import IDEMPOTENCY_KEY_HEADER
 from unifyops_core.stack import ServiceDep
 
 router = APIRouter(prefix="/v1/auth", tags=["auth"])
 
 
 @router.post("/register", status_code=status.HTTP_201_CREATED)
-async def register(body: Registration, service: ServiceDep) -> AccountPublic:
-    response = await service.post("/internal/accounts", json=body.model_dump())
+async def register(
+    body: Registration,
+    service: ServiceDep,
+    idempotency_key: Annotated[str | None, Header(alias=IDEMPOTENCY_KEY_HEADER)] = None,
+) -> AccountPublic:
+    # With a key auth-service stores the first answer, which also makes the call safe to retry.
+    headers = {IDEMPOTENCY_KEY_HEADER: idempotency_key} if idempotency_key is not None else None
+    response = await service.post("/internal/accounts", json=body.model_dump(), headers=headers)
     return AccountPublic.model_validate(response.json())
 
 

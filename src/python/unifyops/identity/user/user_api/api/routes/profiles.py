@@ -14,6 +14,7 @@ from unifyops.identity.user.user_service.schemas import (
     ProfilePublic,
     ProfileUpdate,
 )
+from unifyops_core.client import IDEMPOTENCY_KEY_HEADER
 from unifyops_core.exceptions import (
     PreconditionFailedError,
     PreconditionRequiredError,
@@ -66,12 +67,17 @@ async def update_my_profile(
     service: ServiceDep,
     response: Response,
     if_match: Annotated[str | None, Header()] = None,
+    idempotency_key: Annotated[str | None, Header(alias=IDEMPOTENCY_KEY_HEADER)] = None,
 ) -> ProfilePublic:
     payload: dict[str, Any] = {
         "expected_version": _expected_version(if_match),
         "changes": changes.model_dump(exclude_unset=True),
     }
-    upstream = await service.patch(f"/internal/profiles/{user.subject}", json=payload)
+    # With a key the service stores the first answer, which also makes the call safe to retry.
+    headers = {IDEMPOTENCY_KEY_HEADER: idempotency_key} if idempotency_key is not None else None
+    upstream = await service.patch(
+        f"/internal/profiles/{user.subject}", json=payload, headers=headers
+    )
     return _with_etag(response, ProfilePublic.model_validate(upstream.json()))
 
 

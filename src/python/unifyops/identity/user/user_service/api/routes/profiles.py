@@ -4,15 +4,18 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Header, Query
 
 from unifyops.identity.user.user_service import profiles
+from unifyops.identity.user.user_service.models import idempotency_keys
 from unifyops.identity.user.user_service.schemas import (
     ProfileCreate,
     ProfilePage,
     ProfilePublic,
     ProfileUpdateRequest,
 )
+from unifyops_core import idempotency
+from unifyops_core.client import IDEMPOTENCY_KEY_HEADER
 from unifyops_core.stack import SessionDep
 
 router = APIRouter(prefix="/internal/profiles", tags=["profiles"])
@@ -41,8 +44,31 @@ async def ensure_profile(subject: str, body: ProfileCreate, session: SessionDep)
 
 @router.patch("/{subject}")
 async def update_profile(
-    subject: str, body: ProfileUpdateRequest, session: SessionDep
+    subject: str,
+    body: ProfileUpdateRequest,
+    session: SessionDep,
+    idempotency_key: Annotated[str | None, Header(alias=IDEMPOTENCY_KEY_HEADER)] = None,
 ) -> ProfilePublic:
-    return profiles.public(
+    # A repeat of an update already applied (a client retry after a timeout) gets the first
+    # answer; the key is stored in the update's own transaction (unifyops_core.idempotency).
+    scope = f"profile-update:{subject}"
+    if idempotency_key is not None:
+        request = body.model_dump(mode="json", exclude_unset=True)
+        stored = await idempotency.reserve(
+            session, idempotency_keys, scope=scope, key=idempotency_key, request=request
+        )
+        if stored is not None:
+            return ProfilePublic.model_validate(stored)
+    updated = profiles.public(
         await profiles.apply_update(session, subject, body.expected_version, body.changes)
     )
+    if idempotency_key is not None:
+        await idempotency.record(
+            session,
+            idempotency_keys,
+            scope=scope,
+            key=idempotency_key,
+            response=updated.model_dump(mode="json"),
+        )
+    await session.commit()
+    return updated
