@@ -181,7 +181,9 @@ def create_gateway_tier(
     return app
 
 
-def _service_client(request: Request) -> ServiceClient:
+async def _service_client(request: Request) -> ServiceClient:
+    # async on purpose: FastAPI runs a plain ``def`` dependency in its thread pool, a hand-off
+    # per request for what is an attribute read of the one client the app shares.
     client: ServiceClient = request.app.state.service
     return client
 
