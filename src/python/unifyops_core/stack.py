@@ -194,13 +194,22 @@ async def _db_session(request: Request) -> AsyncIterator[AsyncSession]:
         yield session
 
 
+async def _db_read_session(request: Request) -> AsyncIterator[AsyncSession]:
+    database: Database = request.app.state.db
+    async for session in database.read_session():
+        yield session
+
+
 ServiceDep = Annotated[ServiceClient, Depends(_service_client)]
 SessionDep = Annotated[AsyncSession, Depends(_db_session)]
+# For routes that only read: no transaction around the query (Database.read_session).
+ReadSessionDep = Annotated[AsyncSession, Depends(_db_read_session)]
 
 __all__ = [
     "TOKEN_ISSUER",
     "USER_TOKEN_AUDIENCE",
     "GatewayTierSettings",
+    "ReadSessionDep",
     "ServiceDep",
     "ServiceTierSettings",
     "SessionDep",
