@@ -29,7 +29,7 @@ import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import httpx
 import jwt
@@ -95,10 +95,17 @@ def _serve(kind: str, port: int) -> None:
         from unifyops.identity.user.user_api.main import create_app as create_api
 
         class LocalTokens(ServiceTokenProvider):
-            """Service tokens minted here: the auth stack is not what is measured."""
+            """Service tokens minted here, once per audience and cached as the real provider
+            does: the auth stack is not what is measured (and loading the PEM is ~50 ms)."""
+
+            minted: ClassVar[dict[str, str]] = {}
 
             async def token_for(self, audience: str) -> str:
-                return _mint(pem, sub="user-api", aud=audience, token_use="service")
+                if audience not in self.minted:
+                    self.minted[audience] = _mint(
+                        pem, sub="user-api", aud=audience, token_use="service"
+                    )
+                return self.minted[audience]
 
         tokens = LocalTokens(token_url="http://unused", client_id="user-api", client_secret="x")
         settings = ApiSettings(service_url=os.environ["BENCH_SERVICE_URL"])
