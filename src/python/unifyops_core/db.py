@@ -1,8 +1,14 @@
 """Database access for services: async SQLAlchemy 2 over asyncpg, configured from settings.
 
-Every service gets the same engine setup (pool sized by settings, pre-ping, a statement timeout),
-a session factory with ``expire_on_commit=False`` (objects stay usable after commit in async code),
-and a readiness check.
+Every service gets the same engine setup (pool sized by settings, recycled connections, a
+statement timeout), a session factory with ``expire_on_commit=False`` (objects stay usable after
+commit in async code), a read-only session without a transaction, and a readiness check.
+
+No pre-ping: it costs a round trip on every checkout. A connection the server has dropped fails
+the statement it is used for instead; SQLAlchemy recognises the disconnect and invalidates every
+connection of the pool opened before it, so a database restart costs the requests in flight at
+that moment, not one failure per pooled connection. ``pool_recycle`` retires connections before
+idle-timeouts on the way (proxies, poolers) cut them.
 """
 
 from __future__ import annotations
@@ -28,9 +34,12 @@ class DatabaseSettings(BaseModel):
     user: str = "postgres"
     password: SecretStr = SecretStr("")
     name: str = "postgres"
-    pool_size: int = 5
-    max_overflow: int = 5
+    # Sized for a tier's concurrency (a gateway keeps up to 64 calls in flight, see client.py):
+    # 10 steady + 10 burst, so a load step does not open connections mid-request.
+    pool_size: int = 10
+    max_overflow: int = 10
     pool_timeout_seconds: float = 5.0
+    pool_recycle_seconds: int = 1800
     statement_timeout_ms: int = 15_000
 
     def url(self, *, driver: str = "postgresql+asyncpg") -> URL:
@@ -53,7 +62,7 @@ class Database:
             pool_size=settings.pool_size,
             max_overflow=settings.max_overflow,
             pool_timeout=settings.pool_timeout_seconds,
-            pool_pre_ping=True,
+            pool_recycle=settings.pool_recycle_seconds,
             # Bound values never appear in error messages (and so never in logs): they may be
             # a user's input, a token or a password hash.
             hide_parameters=True,
@@ -64,6 +73,11 @@ class Database:
             **engine_options,
         )
         self.sessions = async_sessionmaker(self.engine, expire_on_commit=False)
+        # Each statement is its own implicit transaction: no BEGIN before a read and no
+        # ROLLBACK/COMMIT after it, one round trip instead of three.
+        self.read_sessions = async_sessionmaker(
+            self.engine.execution_options(isolation_level="AUTOCOMMIT"), expire_on_commit=False
+        )
 
     async def ping(self) -> None:
         """Readiness: one round trip to the database."""
@@ -73,6 +87,15 @@ class Database:
     async def session(self) -> AsyncIterator[AsyncSession]:
         """A session per request; committed by the route, rolled back if the request fails."""
         async with self.sessions() as session:
+            yield session
+
+    async def read_session(self) -> AsyncIterator[AsyncSession]:
+        """A session for a request that only reads: every statement autocommits.
+
+        For single-statement reads (or reads that need no consistent snapshot); anything that
+        writes, or reads twice and must see one state, uses ``session``.
+        """
+        async with self.read_sessions() as session:
             yield session
 
     async def dispose(self) -> None:

@@ -121,6 +121,22 @@ class InterceptHandler(logging.Handler):
         )
 
 
+_QUIET_CLIENT_LOGGERS = ("httpx", "httpcore")
+# loguru's levels without a standard-library twin.
+_LOGURU_ONLY_LEVELS = {"TRACE": 5, "SUCCESS": 25}
+
+
+def stdlib_level(level: str) -> int:
+    """The standard-library number for a loguru level name (``"INFO"`` -> 20)."""
+    name = level.upper()
+    if name in _LOGURU_ONLY_LEVELS:
+        return _LOGURU_ONLY_LEVELS[name]
+    number = logging.getLevelName(name)
+    if not isinstance(number, int):
+        raise ValueError(f"unknown log level: {level!r}")
+    return number
+
+
 def configure_logging(
     *,
     service: str,
@@ -142,13 +158,21 @@ def configure_logging(
         backtrace=False,
         catch=True,
     )
-    logging.basicConfig(handlers=[InterceptHandler()], level=0, force=True)
+    # The root logger filters at the configured level, before a record is built and handed to
+    # loguru. Left at 0 it would also make uvicorn wrap the app in its TRACE message logger, which
+    # does work on every ASGI message even though nothing it logs is ever written.
+    logging.basicConfig(handlers=[InterceptHandler()], level=stdlib_level(level), force=True)
     for name in ("uvicorn", "uvicorn.error", "uvicorn.access", "sqlalchemy", "httpx", "alembic"):
         stdlib_logger = logging.getLogger(name)
         stdlib_logger.handlers = []
         stdlib_logger.propagate = True
+        stdlib_logger.setLevel(logging.NOTSET)
+    # httpx logs one INFO line per request it sends; ServiceClient already writes that call
+    # (redacted, with target and duration) at DEBUG, so httpx and httpcore speak only of problems.
+    for name in _QUIET_CLIENT_LOGGERS:
+        logging.getLogger(name).setLevel(logging.WARNING)
     # Our middleware writes the access line; uvicorn's own would be a second, unstructured one.
     logging.getLogger("uvicorn.access").disabled = True
 
 
-__all__ = ["InterceptHandler", "configure_logging", "render_record"]
+__all__ = ["InterceptHandler", "configure_logging", "render_record", "stdlib_level"]

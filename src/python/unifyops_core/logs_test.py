@@ -2,10 +2,15 @@ import json
 import logging
 import re
 
+import pytest
+import uvicorn
+from fastapi import FastAPI
 from loguru import logger
 from sqlalchemy.exc import DBAPIError
+from uvicorn.middleware.message_logger import MessageLoggerMiddleware
 
 from unifyops_core._version import __version__
+from unifyops_core.logs import stdlib_level
 from unifyops_core.testing import capture_logs
 
 
@@ -30,12 +35,49 @@ def test_standard_library_logging_is_routed_into_the_same_sink() -> None:
     with capture_logs() as logs:
         logging.getLogger("uvicorn.error").warning("worker %s started", 3)
         logging.getLogger("sqlalchemy.pool").warning("pool limit reached")
-        logging.getLogger("httpx").info("HTTP Request: GET http://svc/x")
+        logging.getLogger("httpx").warning("connection pool exhausted")
     by_logger = {record["logger"]: record for record in logs.records}
     assert by_logger["uvicorn.error"]["message"] == "worker 3 started"
     assert by_logger["uvicorn.error"]["level"] == "WARNING"
     assert by_logger["sqlalchemy.pool"]["message"] == "pool limit reached"
-    assert by_logger["httpx"]["level"] == "INFO"
+    assert by_logger["httpx"]["level"] == "WARNING"
+
+
+def test_httpx_request_lines_are_not_logged_even_at_debug() -> None:
+    # ServiceClient logs each call itself; httpx's own line per request is a duplicate.
+    with capture_logs(level="DEBUG") as logs:
+        logging.getLogger("httpx").info("HTTP Request: GET http://svc/x")
+        logging.getLogger("httpcore.connection").debug("connect_tcp.started")
+    assert logs.records == []
+
+
+def test_the_root_logger_filters_at_the_configured_level() -> None:
+    with capture_logs(level="WARNING") as logs:
+        assert logging.getLogger().level == logging.WARNING
+        logging.getLogger("uvicorn.error").info("not written")
+        logging.getLogger("uvicorn.error").error("written")
+    assert [record["message"] for record in logs.records] == ["written"]
+
+
+@pytest.mark.parametrize(("level", "traced"), [("INFO", False), ("DEBUG", False), ("TRACE", True)])
+def test_uvicorn_wraps_the_app_in_its_message_logger_only_at_trace(
+    level: str, traced: bool
+) -> None:
+    with capture_logs(level=level):
+        config = uvicorn.Config(FastAPI(), log_config=None)
+        config.load()
+    wrappers, app = [], config.loaded_app
+    while not isinstance(app, FastAPI):  # uvicorn's own middleware, outermost first
+        wrappers.append(type(app))
+        app = app.app
+    assert (MessageLoggerMiddleware in wrappers) is traced
+
+
+def test_an_unknown_level_is_refused() -> None:
+    assert stdlib_level("info") == logging.INFO
+    assert stdlib_level("SUCCESS") == 25
+    with pytest.raises(ValueError, match="unknown log level"):
+        stdlib_level("LOUD")
 
 
 def test_secrets_are_redacted_in_message_and_fields() -> None:

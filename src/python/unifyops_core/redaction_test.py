@@ -5,7 +5,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from unifyops_core.redaction import REDACTED, is_sensitive_key, redact, redact_text
+from unifyops_core.redaction import _PATTERNS, REDACTED, is_sensitive_key, redact, redact_text
 
 SECRET = "s3cr3t-VALUE-9f8e7d"
 
@@ -123,3 +123,28 @@ def test_planted_secrets_never_survive(payload: Any) -> None:
 @given(payloads(st.one_of(safe_text, st.integers(), st.booleans(), st.none()), safe_key))
 def test_innocent_payloads_are_unchanged(payload: Any) -> None:
     assert redact(payload) == payload
+
+
+# --- the fast path: text with no candidate substring is returned without running the patterns ---
+
+_FRAGMENTS = [
+    "Bearer ", "basic ", "Token ", "TOKEN", "eyJ", "abc", ".", "-", "_", "://", "user", ":", "@",
+    "?", "&", ";", "=", "password", "Passwd", "secret", "api-key", "API_KEY", "privatekey",
+    " ", "x", "12345678", '"', "'", "/", "postgres",
+]  # fmt: skip
+
+
+def _all_patterns(text: str) -> str:
+    for pattern, replacement in _PATTERNS:
+        text = pattern.sub(replacement, text)
+    return text
+
+
+@given(st.lists(st.sampled_from(_FRAGMENTS), max_size=12).map("".join))
+def test_the_candidate_prefilter_never_skips_a_credential(text: str) -> None:
+    assert redact_text(text) == _all_patterns(text)
+
+
+def test_text_without_candidates_is_returned_as_is() -> None:
+    text = "GET /v1/profile 200 in 3.2 ms"
+    assert redact_text(text) is text

@@ -12,6 +12,7 @@ from __future__ import annotations
 import httpx
 from fastapi import APIRouter, Request, Response
 
+from unifyops_core.client import POOL_LIMITS
 from unifyops_core.context import current_request_id
 from unifyops_core.exceptions import DependencyUnavailableError, ValidationError
 from unifyops_core.middleware import REQUEST_ID_HEADER
@@ -23,7 +24,9 @@ PASSED_HEADERS = ("content-type", "x-error-id", "cache-control")
 
 class SessionRelay:
     def __init__(self, auth_url: str, *, transport: httpx.AsyncBaseTransport | None = None) -> None:
-        self._http = httpx.AsyncClient(base_url=auth_url, timeout=15.0, transport=transport)
+        self._http = httpx.AsyncClient(
+            base_url=auth_url, timeout=15.0, transport=transport, limits=POOL_LIMITS
+        )
         self.router = APIRouter(prefix="/v1/auth", tags=["session"])
         for action in SESSION_ACTIONS:
             self.router.add_api_route(

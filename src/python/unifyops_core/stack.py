@@ -181,7 +181,9 @@ def create_gateway_tier(
     return app
 
 
-def _service_client(request: Request) -> ServiceClient:
+async def _service_client(request: Request) -> ServiceClient:
+    # async on purpose: FastAPI runs a plain ``def`` dependency in its thread pool, a hand-off
+    # per request for what is an attribute read of the one client the app shares.
     client: ServiceClient = request.app.state.service
     return client
 
@@ -192,13 +194,22 @@ async def _db_session(request: Request) -> AsyncIterator[AsyncSession]:
         yield session
 
 
+async def _db_read_session(request: Request) -> AsyncIterator[AsyncSession]:
+    database: Database = request.app.state.db
+    async for session in database.read_session():
+        yield session
+
+
 ServiceDep = Annotated[ServiceClient, Depends(_service_client)]
 SessionDep = Annotated[AsyncSession, Depends(_db_session)]
+# For routes that only read: no transaction around the query (Database.read_session).
+ReadSessionDep = Annotated[AsyncSession, Depends(_db_read_session)]
 
 __all__ = [
     "TOKEN_ISSUER",
     "USER_TOKEN_AUDIENCE",
     "GatewayTierSettings",
+    "ReadSessionDep",
     "ServiceDep",
     "ServiceTierSettings",
     "SessionDep",

@@ -2,8 +2,21 @@
 
 from __future__ import annotations
 
+from typing import NoReturn
+
+import fastapi.dependencies.utils
+import httpx
+import pytest
+from fastapi import APIRouter
+
 from unifyops_core.keys import JwksKeys, StaticKeys
-from unifyops_core.stack import ServiceTierSettings
+from unifyops_core.naming import Component
+from unifyops_core.stack import (
+    GatewayTierSettings,
+    ServiceDep,
+    ServiceTierSettings,
+    create_gateway_tier,
+)
 
 
 def test_a_jwks_url_means_fetched_and_cached_keys() -> None:
@@ -15,3 +28,32 @@ def test_a_jwks_url_means_fetched_and_cached_keys() -> None:
 
 def test_without_a_url_the_configured_keys_are_trusted() -> None:
     assert isinstance(ServiceTierSettings(service_name="user-service").trusted_keys(), StaticKeys)
+
+
+async def test_the_service_client_dependency_needs_no_worker_thread(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # A plain ``def`` dependency is run through the thread pool on every request; ServiceDep is
+    # resolved on the event loop, so a gateway route works with the pool out of reach.
+    def no_threads(*_: object, **__: object) -> NoReturn:
+        raise AssertionError("a dependency was run in the thread pool")
+
+    monkeypatch.setattr(fastapi.dependencies.utils, "run_in_threadpool", no_threads)
+    router = APIRouter()
+
+    @router.get("/which")
+    async def which(service: ServiceDep) -> dict[str, str]:
+        return {"service": service.service}
+
+    app = create_gateway_tier(
+        Component("user", "api"),
+        GatewayTierSettings(service_name="user-api", service_url="http://user-service:8001"),
+        version="0.0.0-test",
+        routers=[router],
+        keys=StaticKeys([]),
+        relay_sessions=False,
+    )
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://t") as c:
+        response = await c.get("/which")
+    assert response.status_code == 200, response.text
+    assert response.json() == {"service": "user-service"}

@@ -18,6 +18,7 @@ from unifyops_core.client import IDEMPOTENCY_KEY_HEADER
 from unifyops_core.exceptions import (
     PreconditionFailedError,
     PreconditionRequiredError,
+    RecordNotFoundError,
     ValidationError,
 )
 from unifyops_core.security import CurrentUser, require_scopes
@@ -54,9 +55,15 @@ def _expected_version(if_match: str | None) -> int:
 
 @router.get("/profile")
 async def my_profile(user: CurrentUser, service: ServiceDep, response: Response) -> ProfilePublic:
-    # The first visit creates the profile from what the auth stack put in the token.
-    body = {"email": user.claims.get("email") or f"{user.subject}@unknown.invalid"}
-    upstream = await service.put(f"/internal/profiles/{user.subject}", json=body)
+    # Read first: a profile exists after the first visit, so the common case is one SELECT.
+    path = f"/internal/profiles/{user.subject}"
+    try:
+        upstream = await service.get(path)
+    except RecordNotFoundError:
+        # The first visit creates the profile from what the auth stack put in the token. The
+        # service's insert ignores a conflict, so two first visits at once get the same profile.
+        body = {"email": user.claims.get("email") or f"{user.subject}@unknown.invalid"}
+        upstream = await service.put(path, json=body)
     return _with_etag(response, ProfilePublic.model_validate(upstream.json()))
 
 

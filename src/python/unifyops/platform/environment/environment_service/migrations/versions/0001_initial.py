@@ -26,10 +26,14 @@ def upgrade() -> None:
         sa.Column("core_version", sa.String(32), nullable=True),
         sa.Column("git_commit", sa.String(40), nullable=False),
         sa.Column("actor", sa.String(128), nullable=False),
-        sa.Column("deployed_at", sa.DateTime(timezone=True), server_default=sa.func.now(), nullable=False),
+        sa.Column(
+            "deployed_at", sa.DateTime(timezone=True), server_default=sa.func.now(), nullable=False
+        ),
     )
     op.create_index(
-        "ix_deployment_events_env_stack_at", "deployment_events", ["environment", "stack", "deployed_at"]
+        "ix_deployment_events_env_stack_at",
+        "deployment_events",
+        ["environment", "stack", "deployed_at"],
     )
 
 

@@ -1,0 +1,283 @@
+"""What one request costs on each tier, side by side, on loopback. Prints figures; asserts nothing.
+
+    UO_TEST_POSTGRES_DSN=postgresql://postgres@127.0.0.1:55432/postgres \\
+    PYTHONPATH=src/python:tests /tmp/dev/bin/python tests/bench/request_path_bench.py
+
+Three servers, each a uvicorn subprocess run with core's ``server_config`` (h11, as in production),
+against one fresh PostgreSQL database holding one profile:
+
+1. ``bare``: FastAPI + an asyncpg pool, the same SELECT, no auth and no middleware (the floor);
+2. ``service``: user-service called directly with a service token (the gateway's call);
+3. ``chain``: user-api -> user-service -> PostgreSQL, ``GET /v1/profile`` with a user token.
+
+One load generator for all (this process): ``--connections`` asyncio workers on one pooled httpx
+client, closed loop for ``--seconds`` after a warm-up. CPU-ms per request is the servers' own
+user+system time (``/proc/<pid>/stat``) over the measured window divided by the requests served;
+PostgreSQL's and the load generator's CPU are not included. Point ``PYTHONPATH`` at another
+checkout (e.g. a ``git worktree`` of main) to measure that code with the same harness.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import statistics
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, ClassVar
+
+import httpx
+import jwt
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import rsa
+from jwt.algorithms import RSAAlgorithm
+
+SUBJECT = "bench-user"
+KID = "bench-key"
+CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
+
+
+# --- the servers (run as ``request_path_bench.py serve KIND PORT`` in a subprocess) -------------
+
+
+def _mint(pem: bytes, **claims: Any) -> str:
+    now = int(time.time())
+    payload = {"iss": "unifyops-auth", "iat": now, "exp": now + 3600, **claims}
+    return jwt.encode(payload, pem, algorithm="RS256", headers={"kid": KID})
+
+
+def _bare_app(dsn: str) -> Any:
+    import asyncpg
+    from fastapi import FastAPI
+
+    pool: dict[str, Any] = {}
+    app = FastAPI()
+
+    @app.on_event("startup")
+    async def connect() -> None:
+        pool["db"] = await asyncpg.create_pool(dsn, min_size=10, max_size=20)
+
+    @app.get("/v1/profile/{subject}")
+    async def profile(subject: str) -> dict[str, Any]:
+        row = await pool["db"].fetchrow(
+            "SELECT subject, email, display_name, timezone, preferences, version, created_at,"
+            " updated_at FROM profiles WHERE subject = $1",
+            subject,
+        )
+        return dict(row)
+
+    return app
+
+
+def _serve(kind: str, port: int) -> None:
+    import uvicorn
+
+    from unifyops_core.keys import StaticKeys
+    from unifyops_core.service_cli import server_config
+    from unifyops_core.service_tokens import ServiceTokenProvider
+
+    pem = os.environ["BENCH_KEY_PEM"].encode()
+    jwks = StaticKeys([json.loads(os.environ["BENCH_PUBLIC_JWK"])])
+    if kind == "bare":
+        app = _bare_app(os.environ["BENCH_DSN"])
+    elif kind == "service":
+        from unifyops.identity.user.user_service.config import Settings
+        from unifyops.identity.user.user_service.main import create_app
+
+        app = create_app(Settings(), keys=jwks)
+    else:
+        from unifyops.identity.user.user_api.config import Settings as ApiSettings
+        from unifyops.identity.user.user_api.main import create_app as create_api
+
+        class LocalTokens(ServiceTokenProvider):
+            """Service tokens minted here, once per audience and cached as the real provider
+            does: the auth stack is not what is measured (and loading the PEM is ~50 ms)."""
+
+            minted: ClassVar[dict[str, str]] = {}
+
+            async def token_for(self, audience: str) -> str:
+                if audience not in self.minted:
+                    self.minted[audience] = _mint(
+                        pem, sub="user-api", aud=audience, token_use="service"
+                    )
+                return self.minted[audience]
+
+        tokens = LocalTokens(token_url="http://unused", client_id="user-api", client_secret="x")
+        settings = ApiSettings(service_url=os.environ["BENCH_SERVICE_URL"])
+        app = create_api(settings, keys=jwks, token_provider=tokens)
+    uvicorn.Server(server_config(app, host="127.0.0.1", port=port)).run()
+
+
+# --- the harness ----------------------------------------------------------------------------------
+
+
+@dataclass
+class Result:
+    name: str
+    requests: int
+    errors: int
+    seconds: float
+    latencies_ms: list[float]
+    cpu_ms: float
+
+    def row(self) -> str:
+        ordered = sorted(self.latencies_ms) or [0.0]
+        p99 = ordered[min(len(ordered) - 1, int(len(ordered) * 0.99))]
+        rate, p50 = self.requests / self.seconds, statistics.median(ordered)
+        cpu = self.cpu_ms / max(self.requests, 1)
+        return f"| {self.name} | {rate:,.0f} | {p50:.1f} | {p99:.1f} | {cpu:.2f} | {self.errors} |"
+
+
+def _cpu_ms(pids: list[int]) -> float:
+    total = 0
+    for pid in pids:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        total += int(fields[11]) + int(fields[12])  # utime, stime
+    return total * 1000 / CLOCK_TICKS
+
+
+async def _load(
+    url: str, headers: dict[str, str], connections: int, seconds: float, pids: list[int]
+) -> tuple[int, int, list[float], float, float]:
+    limits = httpx.Limits(max_connections=connections, max_keepalive_connections=connections)
+    async with httpx.AsyncClient(limits=limits, timeout=10.0) as client:
+        latencies: list[float] = []
+        counts = {"ok": 0, "errors": 0}
+
+        async def worker(deadline: float, record: bool) -> None:
+            while time.perf_counter() < deadline:
+                started = time.perf_counter()
+                try:
+                    response = await client.get(url, headers=headers)
+                    ok = response.status_code == 200
+                except httpx.HTTPError:
+                    ok = False
+                if record:
+                    latencies.append((time.perf_counter() - started) * 1000)
+                    counts["ok" if ok else "errors"] += 1
+
+        warm = time.perf_counter() + 2.0
+        await asyncio.gather(*(worker(warm, False) for _ in range(connections)))
+        cpu_before, started = _cpu_ms(pids), time.perf_counter()
+        deadline = started + seconds
+        await asyncio.gather(*(worker(deadline, True) for _ in range(connections)))
+        elapsed, cpu = time.perf_counter() - started, _cpu_ms(pids) - cpu_before
+    return counts["ok"], counts["errors"], latencies, elapsed, cpu
+
+
+def _start(kind: str, port: int, env: dict[str, str]) -> subprocess.Popen[bytes]:
+    command = [sys.executable, __file__, "serve", kind, str(port)]
+    return subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+
+
+def _wait_ready(url: str, process: subprocess.Popen[bytes]) -> None:
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(
+                f"{url} exited: {process.stderr.read().decode() if process.stderr else ''}"
+            )
+        try:
+            httpx.get(url, timeout=1.0)
+            return
+        except httpx.HTTPError:
+            time.sleep(0.1)
+    raise RuntimeError(f"{url} did not start")
+
+
+async def _bench(connections: int, seconds: float) -> list[Result]:
+    from unifyops.identity.user.user_service.config import Settings
+    from unifyops.identity.user.user_service.main import migrate
+    from unifyops_core.testing_db import create_test_database, drop_test_database, free_port
+
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    pem = key.private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+    )
+    public = {**json.loads(RSAAlgorithm.to_jwk(key.public_key())), "kid": KID, "alg": "RS256"}
+    database = await create_test_database()
+    processes: list[subprocess.Popen[bytes]] = []
+    try:
+        await asyncio.to_thread(migrate, Settings(database=database))
+        ports = {kind: free_port() for kind in ("bare", "service", "chain")}
+        env = {
+            **os.environ,
+            "BENCH_KEY_PEM": pem.decode(),
+            "BENCH_PUBLIC_JWK": json.dumps(public),
+            "BENCH_DSN": database.url(driver="postgresql").render_as_string(hide_password=False),
+            "BENCH_SERVICE_URL": f"http://127.0.0.1:{ports['service']}",
+            "UO_ENVIRONMENT": "development",
+            "UO_LOG_LEVEL": "INFO",
+            **{f"UO_DATABASE__{k.upper()}": str(v) for k, v in _db_env(database).items()},
+        }
+        started = {kind: _start(kind, port, env) for kind, port in ports.items()}
+        processes.extend(started.values())
+        for kind, port in ports.items():
+            await asyncio.to_thread(
+                _wait_ready, f"http://127.0.0.1:{port}/", started[kind]
+            )  # any answer will do
+        user_token = _mint(pem, sub=SUBJECT, aud="unifyops", email=f"{SUBJECT}@example.com")
+        service_token = _mint(pem, sub="user-api", aud="user-service", token_use="service")
+        chain_url = f"http://127.0.0.1:{ports['chain']}/v1/profile"
+        async with httpx.AsyncClient() as client:
+            first = await client.get(chain_url, headers={"Authorization": f"Bearer {user_token}"})
+        first.raise_for_status()  # creates the profile every scenario reads
+        scenarios = [
+            ("bare FastAPI + asyncpg", f"http://127.0.0.1:{ports['bare']}/v1/profile/{SUBJECT}",
+             {}, [started["bare"].pid]),
+            ("user-service direct (service token)",
+             f"http://127.0.0.1:{ports['service']}/internal/profiles/{SUBJECT}",
+             {"Authorization": f"Bearer {service_token}"}, [started["service"].pid]),
+            ("user-api -> user-service -> PostgreSQL", chain_url,
+             {"Authorization": f"Bearer {user_token}"},
+             [started["chain"].pid, started["service"].pid]),
+        ]  # fmt: skip
+        results = []
+        for name, url, headers, pids in scenarios:
+            ok, errors, latencies, elapsed, cpu = await _load(
+                url, headers, connections, seconds, pids
+            )
+            results.append(Result(name, ok, errors, elapsed, latencies, cpu))
+        return results
+    finally:
+        for process in processes:
+            process.terminate()
+        for process in processes:
+            process.wait(timeout=30)
+        await drop_test_database(database)
+
+
+def _db_env(database: Any) -> dict[str, Any]:
+    fields = ("host", "port", "user", "name")
+    values = {field: getattr(database, field) for field in fields}
+    values["password"] = database.password.get_secret_value()
+    return values
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--connections", type=int, default=32)
+    parser.add_argument("--seconds", type=float, default=10.0)
+    parser.add_argument("command", nargs="*", help=argparse.SUPPRESS)
+    options = parser.parse_args(argv)
+    if options.command[:1] == ["serve"]:
+        _serve(options.command[1], int(options.command[2]))
+        return 0
+    results = asyncio.run(_bench(options.connections, options.seconds))
+    print(
+        f"{options.connections} connections, {options.seconds:.0f} s closed loop after 2 s warm-up"
+    )
+    print("| what | req/s | p50 ms | p99 ms | server CPU-ms/request | errors |")
+    print("|---|---|---|---|---|---|")
+    for result in results:
+        print(result.row())
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
