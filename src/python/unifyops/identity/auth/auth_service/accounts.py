@@ -29,6 +29,14 @@ BAD_CREDENTIALS = "Invalid email or password"
 BAD_REFRESH = "Invalid or expired refresh token"
 
 
+async def charge_registration(session: AsyncSession, settings: Settings, address: str) -> None:
+    """Count a registration attempt against the client address (commits; 429 when over)."""
+    # Every attempt counts, a duplicate too: "already exists" answers are what enumeration wants.
+    await throttle.charge(
+        session, limits.registration_charges(settings, address), limits.TOO_MANY_REGISTRATIONS
+    )
+
+
 async def register(
     session: AsyncSession,
     settings: Settings,
@@ -37,12 +45,15 @@ async def register(
     address: str,
     *,
     before_commit: Callable[[User], Awaitable[None]] | None = None,
+    charged: bool = False,
 ) -> User:
-    """A new account; ``before_commit`` writes in the same transaction (an idempotency key)."""
-    # Every attempt counts, a duplicate too: "already exists" answers are what enumeration wants.
-    await throttle.charge(
-        session, limits.registration_charges(settings, address), limits.TOO_MANY_REGISTRATIONS
-    )
+    """A new account; ``before_commit`` writes in the same transaction (an idempotency key).
+
+    ``charged``: the caller already counted this attempt (``charge_registration``), because the
+    count commits and must come before a transaction that holds an idempotency reservation.
+    """
+    if not charged:
+        await charge_registration(session, settings, address)
     password_hash = await asyncio.to_thread(hash_secret, password)
     user = User(
         id=uuid.uuid4(), email=email, password_hash=password_hash, scopes=list(DEFAULT_SCOPES)

@@ -38,6 +38,9 @@ async def register(
     if idempotency_key is None:
         user = await accounts.register(session, settings, body.email, body.password, address)
         return AccountPublic(id=str(user.id), email=user.email)
+    # Counted first: the count commits, and the reservation below must stay in one transaction
+    # with the account it records.
+    await accounts.charge_registration(session, settings, address)
     # The fingerprint covers the email only: even a fast hash of the password must not be stored.
     stored = await idempotency.reserve(
         session,
@@ -60,7 +63,7 @@ async def register(
         )
 
     user = await accounts.register(
-        session, settings, body.email, body.password, address, before_commit=remember
+        session, settings, body.email, body.password, address, before_commit=remember, charged=True
     )
     return AccountPublic(id=str(user.id), email=user.email)
 
