@@ -1,7 +1,9 @@
 """What one request costs on each tier, side by side, on loopback. Prints figures; asserts nothing.
 
     UO_TEST_POSTGRES_DSN=postgresql://postgres@127.0.0.1:55432/postgres \\
-    PYTHONPATH=src/python:tests /tmp/dev/bin/python tests/bench/request_path_bench.py
+    PYTHONPATH=src/python:tests "$VENV"/bin/python tests/bench/request_path_bench.py
+
+($VENV: a virtualenv of the lockfile's requirements, e.g. from `./pants export`.)
 
 Three servers, each a uvicorn subprocess run with core's ``server_config`` (h11, as in production),
 against one fresh PostgreSQL database holding one profile:
