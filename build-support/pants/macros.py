@@ -116,15 +116,19 @@ def unifyops_app_image(stack):
         image_labels=unifyops_image_labels(stack, "app", with_core=False),
         instructions=[
             "ARG UO_BASE_PYTHON_IMAGE",
+            "FROM ${UO_BASE_PYTHON_IMAGE} AS server",
+            "COPY src.python.uo_appserver/bin.pex /build/server.pex",
+            # A venv at build time: at run time /tmp is a noexec tmpfs (native extensions).
+            "RUN PEX_TOOLS=1 PEX_ROOT=/tmp/pex python3 /build/server.pex venv --compile /app/venv",
             "FROM ${UO_BASE_PYTHON_IMAGE}",
-            "COPY src.python.uo_appserver/bin.pex /app/server.pex",
+            "COPY --from=server /app/venv /app/venv",
             "COPY src/web/%s/dist /app/bundle" % app,
             # The gateway by its naming-contract name, as the other tiers default to theirs.
-            "ENV PEX_ROOT=/tmp/pex PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1 UO_PORT=3000 "
+            "ENV PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1 UO_PORT=3000 "
             "UO_BUNDLE_DIR=/app/bundle UO_API_URL=http://%s-api:8002" % stack,
             "USER 10001:10001",
             "WORKDIR /app",
             "EXPOSE 3000",
-            'ENTRYPOINT ["python3", "/app/server.pex"]',
+            'ENTRYPOINT ["/app/venv/pex"]',
         ],
     )
