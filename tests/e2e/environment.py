@@ -94,7 +94,11 @@ def shared(config: pytest.Config) -> Running:
             client, ENVIRONMENT, volumes=True, report=print
         )  # an aborted run's leftovers
         the_plan = plan(Path.cwd())
-        config.add_cleanup(lambda: reconcile.down(client, ENVIRONMENT, volumes=True, report=print))
+
+        def remove() -> None:
+            reconcile.down(client, ENVIRONMENT, volumes=True, report=print)
+
+        config.add_cleanup(remove)
         _shared = Running(client, the_plan, reconcile.up(client, the_plan, print))
     return _shared
 

@@ -97,9 +97,9 @@ def _expired(token: str, _: dict[str, object]) -> str:
 
 
 def _kid_injection(token: str, _: dict[str, object]) -> str:
-    _, claims, signature = token.split(".")
+    payload, signature = token.split(".")[1:]
     header = {**header_of(token), "kid": "../../../../etc/passwd' OR '1'='1"}
-    return f"{b64(header)}.{claims}.{signature}"
+    return f"{b64(header)}.{payload}.{signature}"
 
 
 FORGERIES: dict[str, Callable[[str, dict[str, object]], str]] = {

@@ -4,6 +4,7 @@ never a reset, a hang or a server-side traceback."""
 from __future__ import annotations
 
 import json
+from collections.abc import Callable, Iterator
 from urllib.parse import urlsplit
 
 import httpx
@@ -24,7 +25,7 @@ def host_of(running: Running, name: str) -> str:
     return urlsplit(running.url(name)).netloc
 
 
-MALFORMED = {
+MALFORMED: dict[str, Callable[[str], bytes]] = {
     "garbage request line": lambda host: b"\x16\x03\x01\x02\x00 HELLO\r\n\r\n",
     "no HTTP version": lambda host: b"GET /\r\n\r\n",
     "Content-Length not a number": lambda host: request_head(
@@ -81,7 +82,7 @@ def test_a_huge_declared_body_is_refused_before_it_is_sent(running: Running, doo
 
 @pytest.mark.parametrize("door", [GATEWAYS[0], APPS[0]])
 def test_a_huge_chunked_body_is_cut_off(running: Running, door: str) -> None:
-    def chunks():  # type: ignore[no-untyped-def]
+    def chunks() -> Iterator[bytes]:
         piece = b"[" * 64 * 1024
         for _ in range(64):  # 4 MiB, over every limit
             yield piece

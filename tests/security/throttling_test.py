@@ -38,7 +38,8 @@ def retry_after(answer: httpx.Response) -> int:
 def test_unknown_email_and_wrong_password_look_the_same(running: Running) -> None:
     owner = unique_email("enum")
     register(running, owner)
-    wrong, unknown = [], []
+    wrong: list[float] = []
+    unknown: list[float] = []
     for _ in range(3):
         for email, sink in ((owner, wrong), (unique_email("nobody"), unknown)):
             started = time.perf_counter()

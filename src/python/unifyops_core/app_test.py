@@ -92,7 +92,7 @@ async def test_openapi_declares_the_error_shape(http: httpx.AsyncClient) -> None
 
 @pytest.mark.parametrize("environment", ["staging", "prod"])
 async def test_api_docs_are_not_served_where_real_users_are(environment: str) -> None:
-    settings = ServiceSettings(service_name="demo-api", environment=environment)  # type: ignore[arg-type]
+    settings = ServiceSettings(service_name="demo-api", environment=environment)
     app = create_service_app(settings, version="1", docs_url="/docs")
     async with httpx.AsyncClient(
         transport=httpx.ASGITransport(app=app), base_url="http://t"
@@ -105,7 +105,7 @@ async def test_api_docs_are_not_served_where_real_users_are(environment: str) ->
 
 @pytest.mark.parametrize("environment", ["development", "test", "local", "dev"])
 async def test_api_docs_are_served_to_developers(environment: str) -> None:
-    settings = ServiceSettings(service_name="demo-api", environment=environment)  # type: ignore[arg-type]
+    settings = ServiceSettings(service_name="demo-api", environment=environment)
     app = create_service_app(settings, version="1")
     async with httpx.AsyncClient(
         transport=httpx.ASGITransport(app=app), base_url="http://t"

@@ -305,7 +305,7 @@ def test_a_real_tier_sees_the_edge_vouched_address_and_only_the_first_request() 
     async def app(scope: dict[str, object], receive: object, send: object) -> None:
         if scope["type"] != "http":
             return
-        seen.append(client_address_of(scope))  # type: ignore[arg-type]
+        seen.append(client_address_of(scope))
         body = json.dumps({"client": seen[-1], "path": scope["path"]}).encode()
         length = [(b"content-length", str(len(body)).encode())]
         await send({"type": "http.response.start", "status": 200, "headers": length})  # type: ignore[operator]
