@@ -86,7 +86,8 @@ def bump_lock_pin(project: str) -> Callable[[Path], None]:
 
 
 SCENARIOS: dict[str, tuple[Callable[[Path], None], set[str]]] = {
-    "core source": (append("src/python/unifyops_core/redaction.py"), CORE_IMAGES),
+    # The app server imports core's error shape and client address, so apps carry core too.
+    "core source": (append("src/python/unifyops_core/redaction.py"), CORE_IMAGES | APP_IMAGES),
     "one service's source": (
         append(f"{PY}/identity/user/user_service/profiles.py"),
         {"user-service"},

@@ -58,7 +58,7 @@ def test_every_uo_command_exists_with_its_options(workflow: dict[Any, Any]) -> N
         "check-core",
         "matrix",
         "affected",
-        "images",
+        "publish",
         "bump",
     }
     parser = build_parser()
