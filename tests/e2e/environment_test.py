@@ -12,6 +12,7 @@ import json
 import os
 import subprocess
 import threading
+import time
 import uuid
 from collections import Counter
 from pathlib import Path
@@ -21,6 +22,7 @@ import pytest
 from docker.models.containers import Container
 
 from e2e.environment import (
+    PASSWORD,
     Running,
     assert_uniform,
     bearer,
@@ -261,12 +263,35 @@ def test_a_second_up_changes_nothing(running: Running) -> None:
     assert _running_ids(running) == before
 
 
+def _signed_in(running: Running, seconds: float = 60) -> dict[str, str]:
+    """A fresh account's tokens. Retried: the load starts while `up` may be rolling the auth
+    stack too, and this loop measures the user stack, not sign-in."""
+    email, deadline = unique_email(), time.monotonic() + seconds
+    auth = running.url("auth-api", "/v1/auth")
+    credentials = {"email": email, "password": PASSWORD}
+    registered = False
+    while True:
+        try:
+            if not registered:
+                answer = httpx.post(f"{auth}/register", json=credentials)
+                registered = answer.status_code in (201, 409)  # 409: an earlier try got through
+            if registered:
+                answer = httpx.post(f"{auth}/login", json=credentials)
+                if answer.status_code == 200:
+                    tokens: dict[str, str] = answer.json()
+                    return tokens
+        except httpx.HTTPError:
+            pass
+        assert time.monotonic() < deadline, "no sign-in within the minute"
+        time.sleep(1)
+
+
 def _profile_loop(
     running: Running, stop: threading.Event, results: Counter[str], limit: int = 4000
 ) -> None:
     """Authenticated profile reads through edge → api → service → PostgreSQL, one new connection
     per request, until ``stop`` (bounded by ``limit`` requests)."""
-    tokens = register_and_login(running, unique_email())
+    tokens = _signed_in(running)
     url = running.url("user-api", "/v1/profile")
     limits = httpx.Limits(max_keepalive_connections=0)
     with httpx.Client(timeout=15, limits=limits, headers=bearer(tokens["access_token"])) as http:

@@ -134,7 +134,6 @@ def test_forged_tokens_are_refused(
     [
         "",
         "Bearer",
-        "Bearer ",
         "Basic dXNlcjpwYXNz",
         "Bearer a.b",
         "Bearer ....",

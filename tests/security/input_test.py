@@ -51,6 +51,10 @@ def test_hostile_json_never_causes_a_5xx(running: Running, user: dict[str, str],
         assert answer.status_code == 200, answer.text  # stored as text, nothing executed
         assert answer.json()["display_name"].startswith("x');")
         return
+    if case == "a 400-digit integer":
+        # An exact number is storable (PostgreSQL's jsonb keeps it); refusing it is allowed too.
+        assert answer.status_code in (200, 422), answer.text
+        return
     assert_uniform_error(answer, 400, 413, 422)
 
 
@@ -110,7 +114,7 @@ def test_hostile_query_parameters_are_a_4xx(running: Running) -> None:
     ):
         answer = httpx.get(running.url("user-api", "/v1/profiles"), params=params, headers=admin)
         assert_uniform_error(answer, 400, 422)
-    for name in ("prod\x00", "../../etc/passwd", "a" * 5000, "%00"):
+    for name in ("prod%00", "..%2F..%2Fetc%2Fpasswd", "a" * 5000, "%00"):
         answer = httpx.get(
             running.url("environment-api", f"/v1/environments/{name}"), headers=admin
         )
