@@ -113,6 +113,10 @@ def create(
         nano_cpus=spec.cpu_limit or None,
         stop_signal="SIGTERM",
         init=True,  # reaps children and forwards SIGTERM to the program
+        # The pod's restartPolicy: the engine starts a process that exited again (with its own
+        # back-off) unless uo stopped it; uo.local.supervisor re-applies the NetworkPolicy in
+        # the new network namespace and gates traffic on readiness.
+        restart_policy={"Name": "always"} if spec.restart else None,
     )
     if first_aliases:
         # The first network is joined at create time without aliases; re-join it with them.
@@ -139,6 +143,8 @@ def enforce_policy(container: Container, spec: ContainerSpec, *, closing: bool =
     own_ports = {p for a in spec.serving_networks.values() for p in a.ports}
     if spec.readiness.kind == "http":
         own_ports.add(spec.readiness.port)
+    if spec.liveness.kind == "http":
+        own_ports.add(spec.liveness.port)
     for network, settings in joined.items():
         interface = by_mac.get(str(settings.get("MacAddress", "")).lower())
         if interface is None:
@@ -198,16 +204,24 @@ def wait_ready(
     spec: ContainerSpec,
     timeout: float,
     on_wait: Callable[[], None] | None = None,
+    *,
+    after_restart: bool = False,
 ) -> float:
-    """Seconds until ready; NotReadyError when the container exits or the time runs out."""
+    """Seconds until ready; NotReadyError when the container exits or the time runs out.
+    ``after_restart``: it was restarted by the engine, so only a new exit counts."""
     started = time.monotonic()
     kind = spec.readiness.kind
     last = "not checked yet"
     while time.monotonic() - started < timeout:
         container.reload()
-        if container.status in ("exited", "dead"):
-            code = container.attrs["State"]["ExitCode"]
+        state = container.attrs["State"]
+        if container.status in ("exited", "dead") or state.get("Restarting"):
+            code = state["ExitCode"]
             raise NotReadyError(f"exited with code {code}\n{log_tail(container)}")
+        if not after_restart and exited_before(container):
+            # A new version that crashes is not waited for through the engine's restarts.
+            count = container.attrs.get("RestartCount")
+            raise NotReadyError(f"exited (restarted {count}x)\n{log_tail(container)}")
         if container.status == "running":
             if kind == "none":
                 return time.monotonic() - started
@@ -242,6 +256,12 @@ def wait_ready(
             on_wait()
         time.sleep(0.25)
     raise NotReadyError(f"not ready after {timeout:.0f}s ({last})\n{log_tail(container)}")
+
+
+def exited_before(container: Container) -> bool:
+    """The container's process ended at least once (the engine may have restarted it since)."""
+    state = container.attrs["State"]
+    return bool(state.get("Restarting")) or int(container.attrs.get("RestartCount") or 0) > 0
 
 
 def run_job(client: docker.DockerClient, spec: ContainerSpec, timeout: float) -> tuple[int, str]:
@@ -305,6 +325,7 @@ __all__ = [
     "ensure_network",
     "ensure_volume",
     "env_filter",
+    "exited_before",
     "image_content",
     "image_id",
     "join_serving_networks",

@@ -63,16 +63,17 @@ def ruleset(rules: Rules) -> str:
         "    ct state established,related accept",
         '    iif "lo" accept',
     ]
-    verdict = "reject with tcp reset" if rules.closing else "accept"
-    for interface, ports in sorted(rules.serving.items()):
-        if ports:
-            lines.append(f'    iifname "{interface}" tcp dport {_ports(ports)} {verdict}')
+    # Probes first: a closed (terminating or not yet ready) container is still probed.
     for interface, ports in sorted(rules.probes.items()):
         gateway = rules.gateways.get(interface)
         if ports and gateway:
             lines.append(
                 f'    iifname "{interface}" ip saddr {gateway} tcp dport {_ports(ports)} accept'
             )
+    verdict = "reject with tcp reset" if rules.closing else "accept"
+    for interface, ports in sorted(rules.serving.items()):
+        if ports:
+            lines.append(f'    iifname "{interface}" tcp dport {_ports(ports)} {verdict}')
     lines += [
         "  }",
         "  chain out {",

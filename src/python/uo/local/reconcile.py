@@ -22,7 +22,18 @@ import docker
 import httpx
 from docker.models.containers import Container
 
-from uo.local import accounts, engine, firewall, manifests, specs, topology, values, vault, wiring
+from uo.local import (
+    accounts,
+    engine,
+    firewall,
+    manifests,
+    specs,
+    supervisor,
+    topology,
+    values,
+    vault,
+    wiring,
+)
 from uo.local.manifests import ManifestError, Workload
 from uo.local.topology import AUTH_STACK, ContainerSpec, StackImages
 from uo.render import Manifest, RenderError
@@ -402,7 +413,13 @@ class Reconciler:
 
 
 def up(client: docker.DockerClient, plan: Plan, report: Report) -> Outcome:
-    return Reconciler(client, plan, report).run()
+    """Reconcile, then leave the environment's supervisor (restarts, liveness) running — also
+    after a failed rollout, since the previous version keeps serving."""
+    try:
+        return Reconciler(client, plan, report).run()
+    finally:
+        log = supervisor.ensure(plan.environment)
+        report(f"[{plan.environment}] supervisor running (restarts, liveness): {log}")
 
 
 TEARDOWN_ORDER = ("edge", "app", "api", "service")
@@ -411,6 +428,7 @@ TEARDOWN_ORDER = ("edge", "app", "api", "service")
 def down(client: docker.DockerClient, environment: str, *, volumes: bool, report: Report) -> int:
     """Stop and remove an environment (front door first, databases last); data volumes and the
     secrets stay unless ``volumes``. Returns how many containers were removed."""
+    supervisor.stop(environment)  # first, so nothing it does races the removal
     found = engine.containers(client, environment)
 
     def rank(container: Container) -> int:

@@ -1,6 +1,7 @@
 """Rendered workloads → container specs: image, command and args, env (values, Secret and
 ConfigMap references), securityContext, emptyDir → tmpfs, volume claims → named volumes,
-hostPath → read-only binds, resource limits, the readiness probe, preStop and grace period, and
+hostPath → read-only binds, resource limits, the readiness and liveness probes, the restart
+policy, preStop and grace period, and
 the networks the NetworkPolicies give it (uo.local.wiring)."""
 
 from __future__ import annotations
@@ -8,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 from uo.local.manifests import ManifestError, Workload, cpu_nanos, memory_bytes
-from uo.local.topology import ContainerSpec, Readiness, Security, public_network
+from uo.local.topology import ContainerSpec, Liveness, Readiness, Security, public_network
 from uo.local.wiring import Attachment, EdgeRoute, Wiring
 
 Secrets = Mapping[tuple[str, str], str]  # (Secret name, key) -> value
@@ -72,6 +73,27 @@ def readiness(workload: Workload) -> Readiness:
         return Readiness("http", number, probe["httpGet"].get("path", "/"))
     if "exec" in probe:
         return Readiness("exec", command=tuple(probe["exec"]["command"]))
+    raise ManifestError(f"{workload.workload_id}: only httpGet and exec probes are run")
+
+
+def liveness(workload: Workload) -> Liveness:
+    """The liveness probe with the kubelet's defaults (period 10 s, 3 failures, 1 s timeout)."""
+    probe = workload.container.get("livenessProbe")
+    if not probe:
+        return Liveness("none")
+    period = float(probe.get("periodSeconds", 10))
+    failures = int(probe.get("failureThreshold", 3))
+    timeout = float(probe.get("timeoutSeconds", 1))
+    if "httpGet" in probe:
+        port = probe["httpGet"]["port"]
+        number = workload.ports().get(port) if isinstance(port, str) else int(port)
+        if number is None:
+            raise ManifestError(f"{workload.workload_id}: probe port {port!r} is not declared")
+        path = probe["httpGet"].get("path", "/")
+        return Liveness("http", number, path, (), period, failures, timeout)
+    if "exec" in probe:
+        command = tuple(probe["exec"]["command"])
+        return Liveness("exec", 0, "", command, period, failures, timeout)
     raise ManifestError(f"{workload.workload_id}: only httpGet and exec probes are run")
 
 
@@ -141,6 +163,9 @@ def container_specs(
         memory_limit=memory_bytes(limits["memory"]) if "memory" in limits else 0,
         cpu_limit=cpu_nanos(limits["cpu"]) if "cpu" in limits else 0,
         readiness=readiness(workload),
+        liveness=liveness(workload),
+        # Deployments and StatefulSets only allow restartPolicy Always; a Job's pod runs once.
+        restart=not workload.is_job,
         pre_stop_seconds=pre_stop,
         stop_grace_seconds=max(grace - pre_stop, 1),
     )
@@ -174,8 +199,17 @@ def edge_spec(
         readiness=Readiness("tcp", next(iter(ports))) if ports else Readiness("none"),
         security=Security(read_only=True, cap_drop=("ALL",), no_new_privileges=True),
         tmpfs=("/tmp",),  # noqa: S108 - a private tmpfs, like an emptyDir
+        restart=True,
         stop_grace_seconds=12,
     )
 
 
-__all__ = ["container_specs", "edge_spec", "mounts", "readiness", "resolve_env", "security"]
+__all__ = [
+    "container_specs",
+    "edge_spec",
+    "liveness",
+    "mounts",
+    "readiness",
+    "resolve_env",
+    "security",
+]

@@ -104,3 +104,21 @@ def test_writable_host_paths_and_unknown_volumes_are_refused() -> None:
     broken = Workload(**{**item.__dict__, "pod": pod})
     with pytest.raises(ManifestError, match="volume nowhere is not declared"):
         specs.mounts("test", broken)
+
+
+def test_liveness_probes_and_restart_policy_come_from_the_pod_templates() -> None:
+    api = spec_of("user-api")
+    assert (api.liveness.kind, api.liveness.port, api.liveness.path) == (
+        "http",
+        8002,
+        "/health/live",
+    )
+    assert (api.liveness.period, api.liveness.failures, api.liveness.timeout) == (10, 3, 1)
+    assert api.restart
+    database = spec_of("user-database")
+    assert database.liveness.kind == "exec"
+    assert database.liveness.command[0] == "pg_isready"
+    assert database.restart
+    migrate = spec_of("user-migrate")
+    assert migrate.liveness.kind == "none"
+    assert not migrate.restart  # a Job's pod runs once

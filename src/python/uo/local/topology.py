@@ -11,7 +11,7 @@ from __future__ import annotations
 import hashlib
 import json
 from dataclasses import asdict, dataclass, field
-from typing import Final
+from typing import Any, Final
 
 from unifyops_core.naming import HEALTH_READY_PATH, STACKS, TIER_PORTS
 from uo.local.wiring import Attachment
@@ -58,6 +58,21 @@ class Readiness:
 
 
 @dataclass(frozen=True)
+class Liveness:
+    """The rendered liveness probe, as the supervisor runs it (uo.local.supervisor): probed
+    every ``period`` seconds, the container is killed after ``failures`` misses in a row, and
+    the engine's restart policy starts it again (the kubelet's restart, on one machine)."""
+
+    kind: str  # "http" | "exec" | "none"
+    port: int = 0
+    path: str = ""
+    command: tuple[str, ...] = ()
+    period: float = 10.0
+    failures: int = 3
+    timeout: float = 1.0
+
+
+@dataclass(frozen=True)
 class Security:
     """The pod's and container's securityContext, as the engine applies it."""
 
@@ -88,6 +103,10 @@ class ContainerSpec:
     memory_limit: int = 0  # bytes; 0: none
     cpu_limit: int = 0  # billionths of a CPU; 0: none
     readiness: Readiness = Readiness("none")
+    liveness: Liveness = Liveness("none")
+    # A pod's restartPolicy Always (Deployments, StatefulSets, the edge): the engine restarts a
+    # process that exits; Jobs run once.
+    restart: bool = False
     pre_stop_seconds: int = 0
     stop_grace_seconds: int = 25
     replica: int = 0
@@ -105,6 +124,45 @@ class ContainerSpec:
             identity["image"] = self.image_content
         return hashlib.sha256(json.dumps(identity, sort_keys=True).encode()).hexdigest()[:12]
 
+    def to_label(self) -> str:
+        """What the supervisor needs to re-apply the container's policy and probe it after a
+        restart, kept on the container (everything but its env, which holds secrets)."""
+        data = asdict(self)
+        data.pop("env")
+        return json.dumps(data, sort_keys=True, separators=(",", ":"))
+
+    @classmethod
+    def from_label(cls, text: str) -> ContainerSpec:
+        data = json.loads(text)
+
+        def attachments(raw: dict[str, dict[str, list[Any]]]) -> dict[str, Attachment]:
+            return {
+                name: Attachment(tuple(a["aliases"]), tuple(a["ports"])) for name, a in raw.items()
+            }
+
+        readiness, liveness = data.pop("readiness"), data.pop("liveness")
+        security = data.pop("security")
+        return cls(
+            **{
+                **data,
+                "entrypoint": tuple(data["entrypoint"]),
+                "command": tuple(data["command"]),
+                "tmpfs": tuple(data["tmpfs"]),
+                "ports": {int(k): v for k, v in data["ports"].items()},
+                "client_networks": attachments(data["client_networks"]),
+                "serving_networks": attachments(data["serving_networks"]),
+                "readiness": Readiness(**{**readiness, "command": tuple(readiness["command"])}),
+                "liveness": Liveness(**{**liveness, "command": tuple(liveness["command"])}),
+                "security": Security(
+                    **{
+                        **security,
+                        "group_add": tuple(security["group_add"]),
+                        "cap_drop": tuple(security["cap_drop"]),
+                    }
+                ),
+            }
+        )
+
     @property
     def name(self) -> str:
         base = f"{prefix(self.environment)}-{self.stack}-{self.tier}"
@@ -116,6 +174,7 @@ class ContainerSpec:
             f"{LABEL}.stack": self.stack,
             f"{LABEL}.tier": self.tier,
             f"{LABEL}.fingerprint": self.fingerprint(),
+            f"{LABEL}.spec": self.to_label(),
         }
 
 
@@ -136,6 +195,7 @@ __all__ = [
     "LABEL",
     "ROLLED_TIERS",
     "ContainerSpec",
+    "Liveness",
     "NetworkSpec",
     "Readiness",
     "Security",
