@@ -16,9 +16,11 @@ def running(request: pytest.FixtureRequest) -> Running:
 
 
 def _rank(item: pytest.Item) -> int:
+    if "faults" in item.path.parts:
+        return 1  # after the e2e flows; before the security files, so logs_test reads theirs too
     if "security" not in item.path.parts:
         return 0  # the e2e files keep their own order, first
-    return 1 + (LAST.index(item.path.name) + 1 if item.path.name in LAST else 0)
+    return 2 + (LAST.index(item.path.name) + 1 if item.path.name in LAST else 0)
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:

@@ -1,0 +1,287 @@
+"""Runtime faults stay inside one stack — proven with traffic on every stack while each fault is
+injected on the real engine: a service killed with SIGKILL, a database stopped for 30 s, auth's
+gateway down, the network between a gateway and its service cut, and writes during a crash.
+
+Each test asserts the status and shape of every failed request, how long a failure took, how
+long the stack took to recover, that the other stacks saw no error, and (for writes) that no
+acknowledged write was lost or applied twice. The figures are printed as one `FAULT` line per
+test (docs/benchmarks.md keeps the latest).
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import threading
+import time
+import uuid
+from pathlib import Path
+
+import httpx
+import pytest
+from docker.models.containers import Container
+
+from e2e.environment import Running, bearer
+from faults.traffic import STACK_NAMES, Traffic, sign_in, traffic
+from uo.local import firewall, supervisor, vault
+from uo.local.topology import ContainerSpec
+
+# The longest one failed request may take: the gateway's 5 s client timeout, bounded again by
+# the request's deadline, plus the edge. A hang past this is a failure of the platform.
+FAILURE_BOUND_SECONDS = 10.0
+RECOVERY_BOUND_SECONDS = 60.0
+BASELINE_SECONDS = 3.0
+FAILED_STATUSES = {"502", "503", "504"}
+
+
+@pytest.fixture(scope="module")
+def tokens(running: Running) -> tuple[str, str]:
+    member = sign_in(running, f"faults-{uuid.uuid4().hex[:8]}@example.com")
+    operator = sign_in(
+        running, vault.OPERATOR_EMAIL, running.secrets().operator_password, register=False
+    )
+    return member, operator
+
+
+def program_pid(container: Container) -> int:
+    """The program under the container's init process (what a crash takes down)."""
+    container.reload()
+    init = int(container.attrs["State"]["Pid"])
+    children = Path(f"/proc/{init}/task/{init}/children").read_text().split()
+    return int(children[0])
+
+
+def restarts(container: Container) -> int:
+    container.reload()
+    return int(container.attrs["RestartCount"])
+
+
+def spec_of(container: Container) -> ContainerSpec:
+    spec = supervisor.spec_of(container)
+    assert spec is not None, container.name
+    return spec
+
+
+def eventually(check: object, seconds: float, what: str) -> None:
+    assert callable(check)
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if check():
+            return
+        time.sleep(0.2)
+    raise AssertionError(f"not within {seconds:.0f}s: {what}")
+
+
+def readiness(container: Container) -> int:
+    """The service's own /health/ready, from the host (the kubelet's view)."""
+    container.reload()
+    networks = container.attrs["NetworkSettings"]["Networks"]
+    address = next(n["IPAddress"] for n in networks.values() if n.get("IPAddress"))
+    try:
+        return httpx.get(f"http://{address}:8001/health/ready", timeout=5).status_code
+    except httpx.HTTPError:
+        return 0
+
+
+def assert_contained(load: Traffic, stack: str, since: float) -> list[str]:
+    """Only ``stack`` failed, each failure uniform and bounded; returns its failed statuses."""
+    for other in STACK_NAMES:
+        if other != stack:
+            failed = load.failures(other, since)
+            assert failed == [], f"{other} saw errors during a fault of {stack}: {failed[:5]}"
+    failed = load.failures(stack, since)
+    for sample in failed:
+        assert sample.status in FAILED_STATUSES, sample
+        assert sample.uniform, sample
+        assert sample.seconds < FAILURE_BOUND_SECONDS, sample
+    return [s.status for s in failed]
+
+
+def report(fault: str, load: Traffic, stack: str, since: float, recovered: float) -> None:
+    failed = load.failures(stack, since)
+    slowest = max((s.seconds for s in failed), default=0.0)
+    print(
+        f"FAULT {fault}: {len(failed)} of {len(load.of(stack, since))} {stack} requests failed "
+        f"(slowest failure {slowest:.2f}s), recovered {recovered:.1f}s after the fault; "
+        f"other stacks: {sum(len(load.of(s, since)) for s in STACK_NAMES if s != stack)} "
+        "requests, 0 failed"
+    )
+
+
+def baseline(load: Traffic) -> float:
+    start = time.monotonic()
+    time.sleep(BASELINE_SECONDS)
+    for stack in STACK_NAMES:
+        assert load.of(stack, start), f"no traffic on {stack}"
+        assert load.failures(stack, start) == [], (stack, load.failures(stack, start)[:5])
+    return time.monotonic()
+
+
+def test_a_killed_service_is_restarted_and_only_its_stack_notices(
+    running: Running, tokens: tuple[str, str]
+) -> None:
+    service = running.container("user", "service")
+    before = restarts(service)
+    with traffic(running, *tokens) as load:
+        fault = baseline(load)
+        os.kill(program_pid(service), signal.SIGKILL)
+        recovered = load.wait_healthy("user", fault, RECOVERY_BOUND_SECONDS)
+        time.sleep(2)
+    assert restarts(service) == before + 1
+    assert_contained(load, "user", fault)
+    # The restarted container serves under its NetworkPolicy again (new network namespace).
+    service.reload()
+    rules = firewall.table(int(service.attrs["State"]["Pid"]))
+    assert "8001 accept" in rules, rules
+    assert "reject" not in rules, rules
+    report("user-service killed (SIGKILL)", load, "user", fault, recovered)
+
+
+def test_a_hung_gateway_is_restarted_by_its_liveness_probe(
+    running: Running, tokens: tuple[str, str]
+) -> None:
+    api = running.container("user", "api")
+    before = restarts(api)
+    liveness = spec_of(api).liveness
+    with traffic(running, *tokens) as load:
+        fault = baseline(load)
+        os.kill(program_pid(api), signal.SIGSTOP)  # alive, answers nothing
+        budget = liveness.period * (liveness.failures + 1) + RECOVERY_BOUND_SECONDS
+        recovered = load.wait_healthy("user", fault, budget)
+        time.sleep(2)
+    assert restarts(api) == before + 1
+    # What the edge answers while the gateway hangs: a bounded, uniform failure.
+    statuses = assert_contained(load, "user", fault)
+    assert statuses, "a hung gateway went unnoticed"
+    report("user-api hung (SIGSTOP), liveness restart", load, "user", fault, recovered)
+
+
+def test_a_stopped_database_gives_fast_503s_and_the_stack_recovers_without_a_restart(
+    running: Running, tokens: tuple[str, str]
+) -> None:
+    database = running.container("user", "database")
+    service = running.container("user", "service")
+    service_restarts = restarts(service)
+    with traffic(running, *tokens) as load:
+        fault = baseline(load)
+        database.stop(timeout=10)
+        time.sleep(5)
+        assert readiness(service) == 503  # out of rotation while it cannot serve
+        time.sleep(25)
+        outage = load.failures("user", fault)
+        database.start()
+        recovered = load.wait_healthy("user", fault, RECOVERY_BOUND_SECONDS)
+        time.sleep(2)
+    statuses = assert_contained(load, "user", fault)
+    assert set(statuses) == {"503"}, statuses
+    # Fast answers, not a queue behind a starved pool.
+    during = sorted(s.seconds for s in outage)
+    assert during, "no request failed while the database was down"
+    assert during[len(during) // 2] < 1.5, during
+    assert restarts(service) == service_restarts  # it recovered by itself
+    assert readiness(service) == 200
+    report("user database stopped 30 s", load, "user", fault, recovered)
+
+
+def test_with_auth_down_the_other_stacks_keep_serving(
+    running: Running, tokens: tuple[str, str]
+) -> None:
+    auth_api = running.container("auth", "api")
+    with traffic(running, *tokens) as load:
+        fault = baseline(load)
+        auth_api.stop(timeout=10)
+        time.sleep(20)
+        auth_api.start()
+        recovered = load.wait_healthy("auth", fault, RECOVERY_BOUND_SECONDS)
+        time.sleep(2)
+    # Verifying tokens needs only the cached JWKS, and the gateways' service tokens are cached.
+    statuses = assert_contained(load, "auth", fault)
+    assert statuses, "auth-api was down but every auth request succeeded"
+    report("auth-api stopped 20 s", load, "auth", fault, recovered)
+
+
+def test_a_cut_network_gives_bounded_503s_and_recovers(
+    running: Running, tokens: tuple[str, str]
+) -> None:
+    service = running.container("user", "service")
+    (network_name, attachment), *_ = spec_of(service).serving_networks.items()
+    network = running.client.networks.get(network_name)
+    with traffic(running, *tokens) as load:
+        fault = baseline(load)
+        network.disconnect(service)
+        time.sleep(15)
+        network.connect(service, aliases=list(attachment.aliases))
+        recovered = load.wait_healthy("user", fault, RECOVERY_BOUND_SECONDS)
+        time.sleep(2)
+    statuses = assert_contained(load, "user", fault)
+    assert statuses, "the network was cut but every user request succeeded"
+    # No retry storm: the gateway's retry budget and breaker keep failed calls near one per
+    # request (the traffic loop sends one request at a time).
+    assert len(statuses) < 15 / 0.05, len(statuses)
+    report("user api↔service network cut 15 s", load, "user", fault, recovered)
+
+
+def test_no_acknowledged_write_is_lost_and_no_retried_write_applies_twice(
+    running: Running, tokens: tuple[str, str]
+) -> None:
+    member, _ = tokens
+    url = running.url("user-api", "/v1/profile")
+    first = httpx.get(url, headers=bearer(member), timeout=30)
+    assert first.status_code == 200, first.text
+    start_version = int(first.json()["version"])
+    acknowledged: list[tuple[int, int]] = []  # (write number, version it produced)
+    refused: list[str] = []
+    attempts = 0
+    stop = threading.Event()
+
+    def writer() -> None:
+        nonlocal attempts
+        version, number = start_version, 0
+        with httpx.Client(timeout=60, headers=bearer(member)) as http:
+            while not stop.is_set():
+                number += 1
+                key = str(uuid.uuid4())  # one key per logical write, kept across its retries
+                while True:
+                    attempts += 1
+                    try:
+                        answer = http.patch(
+                            url,
+                            json={"display_name": f"write {number}"},
+                            headers={"If-Match": f'"v{version}"', "Idempotency-Key": key},
+                        )
+                    except httpx.HTTPError as exc:
+                        refused.append(type(exc).__name__)
+                        time.sleep(0.2)
+                        continue
+                    if answer.status_code == 200:
+                        version = int(answer.json()["version"])
+                        acknowledged.append((number, version))
+                        break
+                    refused.append(str(answer.status_code))
+                    if answer.status_code not in (502, 503, 504):
+                        return  # anything else breaks the guarantee: asserted below
+                    time.sleep(0.2)
+
+    thread = threading.Thread(target=writer, daemon=True)
+    thread.start()
+    service = running.container("user", "service")
+    eventually(lambda: len(acknowledged) >= 10, 60, "ten writes before the crash")
+    os.kill(program_pid(service), signal.SIGKILL)
+    crashed_at = len(acknowledged)
+    eventually(lambda: len(acknowledged) >= crashed_at + 10, 90, "ten writes after the crash")
+    stop.set()
+    thread.join(timeout=90)
+
+    assert set(refused) <= FAILED_STATUSES, refused  # never a 412: no write applied twice
+    numbers = [number for number, _ in acknowledged]
+    assert numbers == list(range(1, len(numbers) + 1))
+    for number, version in acknowledged:
+        assert version == start_version + number, (number, version)  # each applied exactly once
+    final = httpx.get(url, headers=bearer(member), timeout=30).json()
+    assert final["version"] == start_version + len(acknowledged)
+    assert final["display_name"] == f"write {len(acknowledged)}"
+    print(
+        f"FAULT writes across a user-service SIGKILL: {len(acknowledged)} acknowledged, "
+        f"{attempts} attempts, {len(refused)} refused ({sorted(set(refused))}), 0 lost, "
+        "0 applied twice"
+    )
