@@ -70,3 +70,13 @@ def test_referenced_scripts_exist(workflow: dict[Any, Any]) -> None:
     text = WORKFLOW.read_text()
     for script in set(re.findall(r"(build-support/[\w./-]+)", text)):
         assert (Path.cwd() / script).is_file(), script
+
+
+def test_the_gitops_job_records_the_bump_with_the_deployer_credential(
+    workflow: dict[Any, Any],
+) -> None:
+    [step] = [s for s in workflow["jobs"]["gitops"]["steps"] if "./uo bump" in str(s.get("run"))]
+    assert '--record "$UO_RECORD_URL"' in step["run"]
+    assert step["env"]["UO_RECORD_URL"] == "${{ secrets.UO_RECORD_URL }}"
+    # The password is a secret, never a plain variable.
+    assert step["env"]["UO_DEPLOYER_PASSWORD"] == "${{ secrets.UO_DEPLOYER_PASSWORD }}"

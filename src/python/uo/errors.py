@@ -14,7 +14,9 @@ one-line message (``uo <command>: <message>``) and the class's exit code, never 
     ├── CoreCheckError ············ a service does not support the core version being built
     ├── SealError ················· `uo seal` cannot write the SealedSecrets (uo.sealed_secrets)
     ├── LocalEnvironmentError ····· `uo up/down/logs` failed (engine, rollout, missing image)
-    └── RoleError ················· `uo grant/revoke` was refused (unknown account, last admin)
+    ├── RoleError ················· `uo grant/revoke` was refused (unknown account, last admin)
+    └── RecordError ··············· bump/promote committed, but environment-api did not record
+                                    the deployments (exit 3; the commit stays)
 """
 
 from __future__ import annotations
@@ -22,6 +24,9 @@ from __future__ import annotations
 from typing import ClassVar
 
 EXIT_OK, EXIT_FAILURE, EXIT_USAGE = 0, 1, 2
+# The infra commit was made (and pushed, if asked) but its deployments are not in the history:
+# the release itself worked; re-running the same command records what is missing.
+EXIT_NOT_RECORDED = 3
 
 
 class UoError(Exception):
@@ -84,8 +89,23 @@ class RoleError(UoError):
     """auth-service refused a role change: no such account, or it would remove the last admin."""
 
 
+class RecordError(UoError):
+    """environment-api did not record a deployment (unreachable, credential refused, no scope);
+    the infra commit is kept."""
+
+    exit_code = EXIT_NOT_RECORDED
+
+    def __str__(self) -> str:
+        return (
+            f"warning: the infra commit is kept, but its deployments were not recorded: "
+            f"{super().__str__()}. Re-run the same command to record them (a record is kept "
+            "once however often it is sent)."
+        )
+
+
 __all__ = [
     "EXIT_FAILURE",
+    "EXIT_NOT_RECORDED",
     "EXIT_OK",
     "EXIT_USAGE",
     "BumpError",
@@ -95,6 +115,7 @@ __all__ = [
     "InfraError",
     "LocalEnvironmentError",
     "PantsError",
+    "RecordError",
     "RegistryError",
     "RenderError",
     "RepoNotFoundError",

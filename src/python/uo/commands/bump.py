@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from unifyops_core.naming import ENVIRONMENTS
+from uo.commands import record_option
 from uo.errors import EXIT_OK
 
 
@@ -21,7 +22,8 @@ def register(commands: Any) -> None:
         "stack file of the environment that runs an internal database; the edge image is only "
         "run by `uo up`, so it is reported and not written. Roll back with `git revert <commit>`. "
         "Then <env>-latest is moved to each recorded image in the registry it was published to "
-        "(a rollback aid; infra/ pins digests).",
+        "(a rollback aid; infra/ pins digests). With --record, each stack tier the commit changed "
+        "is then recorded in environment-api's deployment history.",
     )
     parser.add_argument("--env", required=True, choices=ENVIRONMENTS, help="environment to update")
     parser.add_argument(
@@ -38,6 +40,7 @@ def register(commands: Any) -> None:
         action="store_true",
         help="do not move the <env>-latest tags in the registry",
     )
+    record_option.add_arguments(parser)
     parser.set_defaults(run=run)
 
 
@@ -45,6 +48,7 @@ def run(options: argparse.Namespace) -> int:
     from uo.bump import bump, not_recorded, releases_from_manifest
     from uo.repo import find_repo_root
 
+    recorder = record_option.prepare(options)
     repo = find_repo_root()
     manifest = options.manifest if options.manifest.is_absolute() else repo / options.manifest
     releases = releases_from_manifest(manifest)
@@ -58,6 +62,7 @@ def run(options: argparse.Namespace) -> int:
         print(f"committed {commit[:12]}: {count} image(s) into {options.env}")
     if not options.no_latest:
         _move_latest(manifest, options.env)
+    record_option.record(recorder, repo, options.env, commit)
     return EXIT_OK
 
 

@@ -6,6 +6,7 @@ import argparse
 from typing import Any
 
 from unifyops_core.naming import ENVIRONMENTS, STACKS
+from uo.commands import record_option
 from uo.errors import EXIT_OK, UsageError
 
 
@@ -16,7 +17,8 @@ def register(commands: Any) -> None:
         description="Show what running SOURCE's images (tiers, core version, database image) in "
         "TARGET would change; with --yes, write it into infra/ as one commit (roll back with "
         "git revert), and move TARGET-latest in TARGET's registry (env.yaml, or $UO_REGISTRY) to "
-        "those images.",
+        "those images; with --record, then record each promoted stack tier in environment-api's "
+        "deployment history.",
     )
     parser.add_argument("source", choices=ENVIRONMENTS, help="environment to copy from")
     parser.add_argument("target", choices=ENVIRONMENTS, help="environment to copy to")
@@ -31,6 +33,7 @@ def register(commands: Any) -> None:
         action="store_true",
         help="do not move the <target>-latest tags in the registry",
     )
+    record_option.add_arguments(parser)
     parser.set_defaults(run=run)
 
 
@@ -42,10 +45,12 @@ def run(options: argparse.Namespace) -> int:
     source, target = options.source, options.target
     if source == target:
         raise UsageError("source and target are the same environment")
+    recorder = record_option.prepare(options) if options.yes else None
     repo = find_repo_root()
     releases = promotion(repo, source, target, options.stack)
     if not releases:
         print(f"{target} already runs what {source} runs; nothing to promote")
+        record_option.record(recorder, repo, target, None)  # finishes a record that failed
         return EXIT_OK
     for release in releases:
         digest = release.digest or ""
@@ -66,4 +71,5 @@ def run(options: argparse.Namespace) -> int:
         with Registry(environment_registry(repo, target)) as registry:
             for line in move_latest(registry, target, pins):
                 print(f"tagged {line}")
+    record_option.record(recorder, repo, target, commit)
     return EXIT_OK

@@ -28,6 +28,9 @@ def test_the_role_table_is_cumulative_and_matches_the_role_names() -> None:
         assert set(ROLE_SCOPES[lower]) < set(ROLE_SCOPES[higher]), (lower, higher)
     assert "environments:read" not in ROLE_SCOPES["member"]
     assert {"roles:write", "profiles:admin", "deployments:write"} <= set(ROLE_SCOPES["admin"])
+    # The release tooling's credential (uo bump --record) records deployments and nothing more.
+    assert "deployments:write" in ROLE_SCOPES["deployer"]
+    assert not {"roles:write", "profiles:admin"} & set(ROLE_SCOPES["deployer"])
 
 
 async def token_scopes(svc: AuthService, tokens: dict[str, Any]) -> set[str]:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 from datetime import datetime
 
-from sqlalchemy import DateTime, Index, String, func
+from sqlalchemy import DateTime, Index, String, UniqueConstraint, func
 from sqlalchemy.dialects.postgresql import UUID
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
@@ -14,12 +14,20 @@ class Base(DeclarativeBase):
     pass
 
 
+# What makes two records the same deployment: recording it again (a retried `uo bump --record`)
+# answers the stored event instead of adding one. NULLS NOT DISTINCT: an image without a digest
+# is still one deployment (PostgreSQL 15+).
+RECORD_KEY = ("environment", "stack", "tier", "tag", "digest", "git_commit")
+RECORD_CONSTRAINT = "uq_deployment_events_record"
+
+
 class DeploymentEvent(Base):
     """One image of one tier deployed to one environment (recorded by the release tooling)."""
 
     __tablename__ = "deployment_events"
     __table_args__ = (
         Index("ix_deployment_events_env_stack_at", "environment", "stack", "deployed_at"),
+        UniqueConstraint(*RECORD_KEY, name=RECORD_CONSTRAINT, postgresql_nulls_not_distinct=True),
     )
 
     id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), primary_key=True, default=uuid.uuid4)

@@ -10,7 +10,8 @@ from pydantic import BaseModel, ConfigDict, Field
 
 EnvironmentName = Literal["dev", "staging", "prod"]
 StackName = Literal["auth", "user", "environment"]
-TierName = Literal["app", "api", "service"]
+# The database is a tier too: `uo bump` records a new database image per stack that runs it.
+TierName = Literal["app", "api", "service", "database"]
 
 
 class TierImagePublic(BaseModel):

@@ -98,6 +98,41 @@ async def test_deployments_are_recorded_and_queryable(
     assert [e["tag"] for e in history.json()] == ["bbbbbbb", "aaaaaaa"]
 
 
+@pytest.mark.parametrize("digest", [None, "sha256:" + "ab" * 32])
+async def test_recording_the_same_deployment_again_adds_nothing(
+    environment_service: EnvironmentService, digest: str | None
+) -> None:
+    """A retried record (same environment, stack, tier, tag, digest, commit) answers 200 with
+    the stored event; a different image or commit is a new event (201)."""
+    headers = environment_service.headers
+    event = {
+        "environment": "prod",
+        "stack": "auth",
+        "tier": "database",
+        "tag": "ddddddd",
+        "digest": digest,
+        "git_commit": COMMIT,
+        "actor": "ci",
+    }
+    first = await environment_service.http.post(
+        "/internal/deployments", json=event, headers=headers
+    )
+    assert first.status_code == 201, first.text
+    again = await environment_service.http.post(
+        "/internal/deployments", json={**event, "actor": "someone-else"}, headers=headers
+    )
+    assert again.status_code == 200, again.text
+    assert again.json() == first.json()
+    other = await environment_service.http.post(
+        "/internal/deployments", json={**event, "tag": "eeeeeee"}, headers=headers
+    )
+    assert other.status_code == 201, other.text
+    history = await environment_service.http.get(
+        "/internal/deployments?environment=prod&stack=auth", headers=headers
+    )
+    assert [e["tag"] for e in history.json()] == ["eeeeeee", "ddddddd"]
+
+
 @pytest.mark.parametrize(
     "change",
     [

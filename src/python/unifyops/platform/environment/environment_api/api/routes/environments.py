@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Query, status
+from fastapi import APIRouter, Depends, Query, Response, status
 
 from unifyops.platform.environment.environment_service.schemas import (
     DeploymentCreate,
@@ -64,11 +64,15 @@ async def deployments(
     return [DeploymentPublic.model_validate(item) for item in upstream.json()]
 
 
-@router.post("/deployments", status_code=status.HTTP_201_CREATED)
+@router.post(
+    "/deployments",
+    status_code=status.HTTP_201_CREATED,
+    responses={200: {"description": "Already recorded: the stored event, nothing added"}},
+)
 async def record_deployment(
-    body: DeploymentCreate, deployer: Deployer, service: ServiceDep
+    body: DeploymentCreate, deployer: Deployer, service: ServiceDep, response: Response
 ) -> DeploymentPublic:
     record = {**body.model_dump(), "actor": deployer.subject}
-    return DeploymentPublic.model_validate(
-        (await service.post("/internal/deployments", json=record)).json()
-    )
+    upstream = await service.post("/internal/deployments", json=record)
+    response.status_code = upstream.status_code  # 201 recorded, 200 recorded before
+    return DeploymentPublic.model_validate(upstream.json())

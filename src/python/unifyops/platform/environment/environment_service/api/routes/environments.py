@@ -4,15 +4,20 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Query, Request, status
+from fastapi import APIRouter, Query, Request, Response, status
 from sqlalchemy import select
+from sqlalchemy.dialects.postgresql import insert
 
 from unifyops.platform.environment.environment_service.desired import (
     DesiredStateCache,
     promotion_diff,
     public,
 )
-from unifyops.platform.environment.environment_service.models import DeploymentEvent
+from unifyops.platform.environment.environment_service.models import (
+    RECORD_CONSTRAINT,
+    RECORD_KEY,
+    DeploymentEvent,
+)
 from unifyops.platform.environment.environment_service.schemas import (
     DeploymentPublic,
     DeploymentRecord,
@@ -51,13 +56,33 @@ async def diff(source: EnvironmentName, target: EnvironmentName, request: Reques
     return promotion_diff(cache.environment(source), cache.environment(target))
 
 
-@router.post("/deployments", status_code=status.HTTP_201_CREATED)
-async def record_deployment(body: DeploymentRecord, session: SessionDep) -> DeploymentPublic:
-    event = DeploymentEvent(**body.model_dump())
-    session.add(event)
+@router.post(
+    "/deployments",
+    status_code=status.HTTP_201_CREATED,
+    responses={200: {"description": "Already recorded: the stored event, nothing added"}},
+)
+async def record_deployment(
+    body: DeploymentRecord, session: SessionDep, response: Response
+) -> DeploymentPublic:
+    """201 with the new event; 200 with the stored one when this deployment (RECORD_KEY) was
+    recorded before, so the release tooling can retry a record without duplicating history."""
+    values = body.model_dump()
+    inserted = await session.scalar(
+        insert(DeploymentEvent)
+        .values(**values)
+        .on_conflict_do_nothing(constraint=RECORD_CONSTRAINT)
+        .returning(DeploymentEvent)
+    )
     await session.commit()
-    await session.refresh(event)
-    return _public_event(event)
+    if inserted is not None:
+        return _public_event(inserted)
+    key = [
+        getattr(DeploymentEvent, column).is_not_distinct_from(values[column])
+        for column in RECORD_KEY
+    ]
+    existing = (await session.scalars(select(DeploymentEvent).where(*key))).one()
+    response.status_code = status.HTTP_200_OK
+    return _public_event(existing)
 
 
 @router.get("/deployments")
