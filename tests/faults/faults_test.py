@@ -21,7 +21,7 @@ import httpx
 import pytest
 from docker.models.containers import Container
 
-from e2e.environment import Running, bearer
+from e2e.environment import UNIFORM_KEYS, Running, bearer
 from faults.traffic import STACK_NAMES, Traffic, sign_in, traffic
 from uo.local import firewall, supervisor, vault
 from uo.local.topology import ContainerSpec
@@ -285,3 +285,62 @@ def test_no_acknowledged_write_is_lost_and_no_retried_write_applies_twice(
         f"{attempts} attempts, {len(refused)} refused ({sorted(set(refused))}), 0 lost, "
         "0 applied twice"
     )
+
+
+def _hold_lock(database: Container, seconds: int) -> None:
+    """A transaction that holds an exclusive lock on the profiles table for ``seconds``: every
+    statement of the user service on it waits (a slow dependency, not a dead one)."""
+    sql = (
+        f"BEGIN; LOCK TABLE profiles IN ACCESS EXCLUSIVE MODE; SELECT pg_sleep({seconds}); COMMIT;"
+    )
+    script = f'psql -h /var/run/postgresql -U "$POSTGRES_USER" -d "$POSTGRES_DB" -c "{sql}"'
+    result = database.exec_run(["sh", "-c", script])
+    assert result.exit_code == 0, result.output
+
+
+def test_a_slow_database_does_not_exhaust_the_gateway(
+    running: Running, tokens: tuple[str, str]
+) -> None:
+    database = running.container("user", "database")
+    member, _ = tokens
+    url = running.url("user-api", "/v1/profile")
+    burst: list[tuple[str, float, bool]] = []
+
+    def one_request() -> None:
+        started = time.monotonic()
+        try:
+            answer = httpx.get(url, headers=bearer(member), timeout=60)
+            outcome = (str(answer.status_code), time.monotonic() - started, _is_uniform(answer))
+        except httpx.HTTPError as exc:
+            outcome = (type(exc).__name__, time.monotonic() - started, False)
+        burst.append(outcome)
+
+    with traffic(running, *tokens) as load:
+        fault = baseline(load)
+        lock = threading.Thread(target=_hold_lock, args=(database, 20), daemon=True)
+        lock.start()
+        time.sleep(2)
+        callers = [threading.Thread(target=one_request, daemon=True) for _ in range(40)]
+        for caller in callers:
+            caller.start()
+        for caller in callers:
+            caller.join(timeout=90)
+        lock.join(timeout=60)
+        recovered = load.wait_healthy("user", fault, RECOVERY_BOUND_SECONDS)
+        time.sleep(2)
+    # Every caller got an answer within the bound: a uniform 503/504, never a queue without end.
+    assert len(burst) == 40
+    for status, seconds, uniform in burst:
+        assert status in FAILED_STATUSES, burst
+        assert uniform, burst
+        assert seconds < FAILURE_BOUND_SECONDS, burst
+    assert_contained(load, "user", fault)
+    report("user database locked 20 s (+40 concurrent callers)", load, "user", fault, recovered)
+
+
+def _is_uniform(response: httpx.Response) -> bool:
+    try:
+        body = response.json()
+    except ValueError:
+        return False
+    return isinstance(body, dict) and set(body) >= UNIFORM_KEYS
