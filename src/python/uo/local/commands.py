@@ -81,9 +81,11 @@ def running_rows(client: docker.DockerClient) -> list[tuple[str, ...]]:
         if tier in ("api", "app") and environment in ENVIRONMENT_INDEX:
             url = f"http://127.0.0.1:{topology.host_port(environment, stack, tier)}"
         image = (container.image.tags or [container.image.short_id])[0] if container.image else ""
-        rows.append(
-            (environment, stack, tier, container.status, image.rsplit("/", 1)[-1][:48], url)
-        )
+        state = container.status
+        restarted = int(container.attrs.get("RestartCount") or 0)
+        if restarted:
+            state += f" ({restarted} restarts)"  # by the engine; see the supervisor's log
+        rows.append((environment, stack, tier, state, image.rsplit("/", 1)[-1][:48], url))
     return sorted(rows)
 
 
