@@ -5,7 +5,9 @@ It plays the part of the ingress controller for `uo up`: the only container on a
 published ports, so the tiers themselves stay on internal networks. The upstream name is resolved
 for every new connection and every address is tried, so a rolling update (new container joins the
 alias, old one stops) moves traffic without the proxy being touched. When no upstream answers, the
-caller gets the platform's uniform error shape with status 503 instead of a reset connection.
+caller gets the platform's uniform error shape with status 503 instead of a reset connection; when
+the upstream accepts the request but closes (crashes) before answering, 502; when it starts no
+answer within RESPONSE_TIMEOUT_SECONDS (a hung process), 504.
 
 Being the outermost proxy, the edge vouches for the client (see ``unifyops_core.client_address``):
 it reads the first request head of each connection (``request_head``), drops whatever the client
@@ -42,6 +44,10 @@ CONNECT_TIMEOUT_SECONDS = 4.0
 # still resolve to a container that just stopped, whose address no longer answers at all.
 HAPPY_EYEBALLS_DELAY = 0.25
 CONNECT_ATTEMPTS = 2
+# How long an upstream may take to start its answer (nginx's proxy_read_timeout, tighter): above
+# every tier's request budget (10 s by default, 20 s for the longest route), so only a tier that
+# hangs meets it. Then the caller gets a uniform 504 instead of waiting for ever.
+RESPONSE_TIMEOUT_SECONDS = 30.0
 DRAIN_SECONDS = 10.0
 CHUNK = 64 * 1024
 # After answering, the client's unread bytes are read and dropped for a moment before closing:
@@ -78,7 +84,9 @@ _REASONS = {
     400: "Bad Request",
     408: "Request Timeout",
     431: "Request Header Fields Too Large",
+    502: "Bad Gateway",
     503: "Service Unavailable",
+    504: "Gateway Timeout",
 }
 
 
@@ -123,6 +131,27 @@ async def _pipe(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> N
             writer.write_eof()  # half-close: the other direction may still carry the response
     except (ConnectionError, OSError):
         writer.close()
+
+
+async def _relay_answer(
+    up_reader: asyncio.StreamReader, client_writer: asyncio.StreamWriter, upstream: str
+) -> bytes | None:
+    """Relay the upstream's answer; when it starts none (it hung, or it closed or crashed
+    before a byte), the uniform error to send instead."""
+    try:
+        first = await asyncio.wait_for(up_reader.read(CHUNK), RESPONSE_TIMEOUT_SECONDS)
+    except TimeoutError:
+        log("upstream_timeout", upstream=upstream, seconds=RESPONSE_TIMEOUT_SECONDS)
+        return error_response(504, "deadline_exceeded", "The service did not answer in time")
+    except (ConnectionError, OSError):
+        first = b""
+    if not first:
+        log("upstream_closed_without_answer", upstream=upstream)
+        return error_response(502, "downstream_error", "The service failed to answer")
+    client_writer.write(first)
+    await client_writer.drain()
+    await _pipe(up_reader, client_writer)
+    return None
 
 
 async def _linger(reader: asyncio.StreamReader) -> None:
@@ -213,13 +242,16 @@ class Edge:
             up_writer.write(head.forwarded(peer) + head.rest)
             to_upstream = asyncio.create_task(_pipe(client_reader, up_writer))
             try:
-                await _pipe(up_reader, client_writer)
+                failure = await _relay_answer(up_reader, client_writer, upstream)
             finally:
                 # The upstream has answered its one request: nothing more goes to it.
                 to_upstream.cancel()
                 await asyncio.gather(to_upstream, return_exceptions=True)
         finally:
             up_writer.close()
+        if failure is not None:
+            await _answer(client_reader, client_writer, failure)
+            return
         await _linger(client_reader)
 
     async def serve(self, stop: asyncio.Event) -> None:

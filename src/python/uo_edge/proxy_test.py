@@ -11,7 +11,7 @@ from collections.abc import AsyncIterator
 
 import pytest
 
-from uo_edge import request_head
+from uo_edge import proxy, request_head
 from uo_edge.proxy import Edge, Route, RouteError, parse_routes
 
 
@@ -338,3 +338,49 @@ def test_a_real_tier_sees_the_edge_vouched_address_and_only_the_first_request() 
     assert answer.count(b"HTTP/1.1 ") == 1
     assert json.loads(_split(answer)[1]) == {"client": "127.0.0.1", "path": "/first"}
     assert seen == ["127.0.0.1"]
+
+
+class _Silent:
+    """An upstream that reads the request and then hangs, or closes without a word."""
+
+    def __init__(self, hang: bool) -> None:
+        self.hang = hang
+        self.server: asyncio.Server | None = None
+
+    async def handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await reader.readuntil(b"\r\n\r\n")
+        if self.hang:
+            await asyncio.sleep(30)
+        writer.transport.abort()  # a crash: reset, nothing answered
+
+    async def start(self) -> int:
+        self.server = await asyncio.start_server(self.handle, "127.0.0.1", 0)
+        return int(self.server.sockets[0].getsockname()[1])
+
+
+def test_an_upstream_that_hangs_gets_a_uniform_504(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(proxy, "RESPONSE_TIMEOUT_SECONDS", 0.5)
+
+    async def run() -> bytes:
+        upstream = _Silent(hang=True)
+        async with _edge(await upstream.start()) as port:
+            answer = await _exchange(port, b"GET / HTTP/1.1\r\nHost: x\r\n\r\n")
+        assert upstream.server
+        upstream.server.close()
+        return answer
+
+    _assert_uniform(asyncio.run(run()), 504, "deadline_exceeded")
+
+
+def test_an_upstream_that_crashes_before_answering_gets_a_uniform_502() -> None:
+    async def run() -> bytes:
+        upstream = _Silent(hang=False)
+        async with _edge(await upstream.start()) as port:
+            answer = await _exchange(port, b"GET / HTTP/1.1\r\nHost: x\r\n\r\n")
+        assert upstream.server
+        upstream.server.close()
+        return answer
+
+    answer = asyncio.run(run())
+    _assert_uniform(answer, 502, "downstream_error")
+    assert b"127.0.0.1" not in answer
