@@ -207,6 +207,7 @@ def test_the_supervisor_process_is_started_found_and_stopped(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     monkeypatch.setenv("UO_CACHE_DIR", str(tmp_path))
+    monkeypatch.setenv("DOCKER_HOST", os.environ.get("DOCKER_HOST") or ENGINE)  # the child's
     http_server(client, environment, image, Liveness("none"))  # something to supervise
     log = supervisor.ensure(environment)
     try:
