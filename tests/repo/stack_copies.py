@@ -35,6 +35,8 @@ CHECKED_COPIES: dict[str, str] = {
     "src/charts/unifyops-stack/values.schema.json": "tests/repo/stack_registry_test.py",
     # Module imports (Pants infers dependencies from them); the harness compares them at import.
     "tests/integration/platform_harness.py": "tests/integration/platform_harness.py",
+    # One read endpoint per stack; Traffic.targets compares its keys with the registry.
+    "tests/faults/traffic.py": "tests/faults/traffic.py",
     # The gateways the auth stack registers, an infra setting per environment.
     "infra/environments/dev/auth.yaml": "tests/infra/infra_files_test.py",
     "infra/environments/staging/auth.yaml": "tests/infra/infra_files_test.py",
