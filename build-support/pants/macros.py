@@ -1,8 +1,14 @@
 # BUILD file macros (a Pants prelude: plain Python evaluated before every BUILD file).
 # One definition of how a Python tier becomes a container image, so the six BUILD files that use
 # it cannot drift apart. Names follow the naming contract (unifyops_core.naming; a contract test
-# checks every image against it).
+# checks every image against it). The stacks and tier ports come from UNIFYOPS_STACKS and
+# UNIFYOPS_TIERS, defined by the stack registry (src/python/unifyops_core/stack_registry.py),
+# which pants.toml loads as a prelude too.
 
+
+def unifyops_tier_port(tier):
+    """A tier's container port, from the stack registry."""
+    return [port for name, port, _ in UNIFYOPS_TIERS if name == tier][0]
 
 
 def unifyops_image_labels(stack, tier, with_core):
@@ -26,10 +32,11 @@ def unifyops_stack_images():
     """Every stack's tier images and the database image: what tests that run them depend on."""
     tiers = [
         "src/python/unifyops/%s/%s/%s_%s:image" % (domain, stack, stack, tier)
-        for domain, stack in (("identity", "auth"), ("identity", "user"), ("platform", "environment"))
-        for tier in ("api", "service")
+        for domain, stack in UNIFYOPS_STACKS
+        for tier, _, build in UNIFYOPS_TIERS
+        if build == "python"
     ]
-    apps = ["src/web:%s_app_image" % stack for stack in ("auth", "user", "environment")]
+    apps = ["src/web:%s_app_image" % stack for _, stack in UNIFYOPS_STACKS]
     return tiers + apps + ["src/docker/postgres:image"]
 
 
@@ -44,7 +51,7 @@ def unifyops_python_image(stack, tier, entry_point):
     pex_binary(name="deps", include_sources=False, include_tools=True, **common)
     pex_binary(name="srcs", include_requirements=False, include_tools=True, **common)
     context = build_file_dir().as_posix().replace("/", ".")
-    port = {"api": 8002, "service": 8001}[tier]  # a module-level dict is not allowed in a prelude
+    port = unifyops_tier_port(tier)
     docker_image(
         name="image",
         repository="unifyops/%s-%s" % (stack, tier),
@@ -75,6 +82,12 @@ def unifyops_python_image(stack, tier, entry_point):
             'CMD ["serve"]',
         ],
     )
+
+
+def unifyops_app_images():
+    """The app tier of every stack in the registry (src/web/BUILD)."""
+    for _, stack in UNIFYOPS_STACKS:
+        unifyops_app_image(stack)
 
 
 def unifyops_app_image(stack):
@@ -124,11 +137,12 @@ def unifyops_app_image(stack):
             "COPY --from=server /app/venv /app/venv",
             "COPY src/web/%s/dist /app/bundle" % app,
             # The gateway by its naming-contract name, as the other tiers default to theirs.
-            "ENV PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1 UO_PORT=3000 "
-            "UO_BUNDLE_DIR=/app/bundle UO_API_URL=http://%s-api:8002" % stack,
+            "ENV PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1 UO_PORT=%d "
+            "UO_BUNDLE_DIR=/app/bundle UO_API_URL=http://%s-api:%d"
+            % (unifyops_tier_port("app"), stack, unifyops_tier_port("api")),
             "USER 10001:10001",
             "WORKDIR /app",
-            "EXPOSE 3000",
+            "EXPOSE %d" % unifyops_tier_port("app"),
             'ENTRYPOINT ["/app/venv/pex"]',
         ],
     )

@@ -25,13 +25,12 @@ import urllib.request
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
+# Every Python tier by its folder (unifyops/<domain>/<stack>/<stack>_<tier>, auth-api first):
+# this script runs on the system Python, without the repository's packages on its path.
 SERVICES = {
-    "auth-api": "src/python/unifyops/identity/auth/auth_api",
-    "auth-service": "src/python/unifyops/identity/auth/auth_service",
-    "user-api": "src/python/unifyops/identity/user/user_api",
-    "user-service": "src/python/unifyops/identity/user/user_service",
-    "environment-api": "src/python/unifyops/platform/environment/environment_api",
-    "environment-service": "src/python/unifyops/platform/environment/environment_service",
+    path.name.replace("_", "-"): path.relative_to(ROOT).as_posix()
+    for path in sorted((ROOT / "src/python/unifyops").glob("*/*/*_*"))
+    if (path / "BUILD").is_file()
 }
 CHANGED = "user-service"
 PASSWORD = "benchmark-only-password"

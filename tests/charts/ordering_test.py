@@ -7,6 +7,7 @@ from __future__ import annotations
 from typing import Any
 
 from charts.conftest import ALL_TARGETS, RenderWith, rendered
+from unifyops_core.naming import STACKS
 from uo.render import Manifest
 
 
@@ -44,7 +45,7 @@ def test_the_auth_release_registers_every_stacks_gateway() -> None:
         }
         assert commands == {
             ("register-client", f"{stack}-api", "--audience", f"{stack}-service")
-            for stack in ("auth", "user", "environment")
+            for stack in STACKS
         }, target
         for job in jobs:
             annotations = job["metadata"]["annotations"]

@@ -10,10 +10,7 @@ from charts.conftest import ALL_TARGETS, rendered
 from unifyops_core.naming import STACKS, TIER_PORTS
 from uo.netpolicy import Network, Pod
 
-SERVING_PORTS = {
-    **{tier: [(port, "TCP")] for tier, port in TIER_PORTS.items()},
-    "database": [(5432, "TCP")],
-}
+SERVING_PORTS = {tier: [(port, "TCP")] for tier, port in TIER_PORTS.items()}
 
 
 def network_of(environment: str) -> Network:

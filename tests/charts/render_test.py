@@ -10,6 +10,7 @@ import kubernetes_validate
 import pytest
 
 from charts.conftest import ALL_TARGETS, REPO, RenderWith, base_values, rendered
+from unifyops_core.naming import ENVIRONMENTS, STACKS
 from uo.render import RenderError, Target
 
 KUBERNETES_VERSION = "1.33.0"
@@ -17,9 +18,7 @@ KUBERNETES_VERSION = "1.33.0"
 
 def test_every_environment_and_stack_is_rendered() -> None:
     assert {(t.environment, t.stack) for t in ALL_TARGETS} == {
-        (env, stack)
-        for env in ("dev", "staging", "prod")
-        for stack in ("auth", "user", "environment")
+        (env, stack) for env in ENVIRONMENTS for stack in STACKS
     }
 
 

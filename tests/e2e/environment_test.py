@@ -20,7 +20,6 @@ from pathlib import Path
 import httpx
 import pytest
 from docker.models.containers import Container
-
 from e2e.environment import (
     PASSWORD,
     Running,
@@ -29,9 +28,10 @@ from e2e.environment import (
     derive,
     register_and_login,
 )
+
 from unifyops.identity.user import user_service
 from unifyops_core import migrations
-from unifyops_core.naming import STACKS
+from unifyops_core.naming import IMAGE_TIERS, STACKS
 from uo.local import accounts, reconcile
 
 PORTS = {"database": 5432, "service": 8001, "api": 8002, "app": 3000}
@@ -202,7 +202,7 @@ def allowed(running: Running) -> set[tuple[str, str]]:
     return {(source, target) for source, target, _, _ in running.topology().allowed}
 
 
-SOURCES = [(stack, tier) for stack in STACKS for tier in ("app", "api", "service")]
+SOURCES = [(stack, tier) for stack in STACKS for tier in IMAGE_TIERS]
 
 
 @pytest.mark.parametrize(("stack", "tier"), [*SOURCES, ("platform", "edge")])

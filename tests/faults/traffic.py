@@ -15,10 +15,11 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 
 import httpx
-
 from e2e.environment import PASSWORD, UNIFORM_KEYS, Running, bearer
 
-STACK_NAMES = ("auth", "user", "environment")
+from unifyops_core.naming import STACKS
+
+STACK_NAMES = tuple(STACKS)
 
 
 @dataclass(frozen=True)
@@ -69,7 +70,8 @@ class Traffic:
 
     def targets(self) -> dict[str, tuple[str, dict[str, str]]]:
         r = self.running
-        return {
+        # Each stack's own read: written per stack, so checked against the registry.
+        targets = {
             "auth": (r.url("auth-api", "/.well-known/jwks.json"), {}),
             "user": (r.url("user-api", "/v1/profile"), bearer(self.member_token)),
             "environment": (
@@ -77,6 +79,12 @@ class Traffic:
                 bearer(self.operator_token),
             ),
         }
+        if list(targets) != list(STACKS):
+            raise AssertionError(
+                "tests/faults/traffic.py: give every stack of "
+                "src/python/unifyops_core/stack_registry.py a read in Traffic.targets"
+            )
+        return targets
 
     def _loop(self, stack: str, url: str, headers: dict[str, str]) -> None:
         # A generous client timeout: the platform must bound a failure, not the client.

@@ -15,17 +15,13 @@ import httpx
 import pytest
 from docker.models.containers import Container
 from docker.models.networks import Network
-
 from images.built import BuiltImage, built_images
-from unifyops_core.naming import Component
 
-PYTHON_COMPONENTS = [
-    Component(stack, tier)
-    for stack in ("auth", "user", "environment")
-    for tier in ("api", "service")
-]
+from unifyops_core.naming import PYTHON_TIERS, STACKS, Component
+
+PYTHON_COMPONENTS = [Component(stack, tier) for stack in STACKS for tier in PYTHON_TIERS]
 # The app tier: the React bundle behind the app server (no unifyops_core inside).
-APP_COMPONENTS = [Component(stack, "app") for stack in ("auth", "user", "environment")]
+APP_COMPONENTS = [Component(stack, "app") for stack in STACKS]
 ALL_COMPONENTS = PYTHON_COMPONENTS + APP_COMPONENTS
 START_BUDGET_SECONDS = 20.0
 REQUIRED_LABELS = (

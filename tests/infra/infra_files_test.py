@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from unifyops_core.naming import ENVIRONMENTS, STACKS, infra_file, namespace
+from unifyops_core.naming import ENVIRONMENTS, IMAGE_TIERS, STACKS, infra_file, namespace
 
 ROOT = Path.cwd()
 IMMUTABLE_TAG = re.compile(r"^[0-9a-f]{7,40}$")
@@ -23,6 +23,15 @@ def test_env_file_sets_namespace_and_domain(environment: str) -> None:
     assert env["ingress"]["domain"]
 
 
+@pytest.mark.parametrize("environment", ENVIRONMENTS)
+def test_the_auth_stack_registers_every_stack_of_the_registry(environment: str) -> None:
+    path = infra_file(environment, "auth")
+    clients = yaml.safe_load((ROOT / path).read_text())["auth"]["clients"]
+    assert clients == list(STACKS), (
+        f"{path}: auth.clients must list the stacks of src/python/unifyops_core/stack_registry.py"
+    )
+
+
 @pytest.mark.parametrize(("environment", "stack"), [(e, s) for e in ENVIRONMENTS for s in STACKS])
 def test_stack_file_agrees_with_its_path(environment: str, stack: str) -> None:
     data = yaml.safe_load((ROOT / infra_file(environment, stack)).read_text())
@@ -32,7 +41,7 @@ def test_stack_file_agrees_with_its_path(environment: str, stack: str) -> None:
         namespace(environment),
     )
     assert re.match(r"^\d+\.\d+\.\d+", data["coreVersion"])
-    for tier in ("app", "api", "service"):
+    for tier in IMAGE_TIERS:
         image = data["tiers"][tier]["image"]
         assert image.get("digest") or IMMUTABLE_TAG.match(image["tag"]), (
             f"{tier}: pin a git sha or digest"

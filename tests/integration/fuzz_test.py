@@ -14,6 +14,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from integration.platform_harness import Platform
+from unifyops_core.naming import STACKS, Component
 
 UNIFORM_KEYS = {"status_code", "message", "error_id", "error_type", "timestamp"}
 EXAMPLES_PER_OPERATION = 12
@@ -65,7 +66,7 @@ def fuzz_operation(operation: Any, base_url: str, token: str, problems: list[str
     probe()
 
 
-@pytest.mark.parametrize("gateway", ["auth-api", "user-api", "environment-api"])
+@pytest.mark.parametrize("gateway", [Component(stack, "api").name for stack in STACKS])
 def test_no_input_makes_a_gateway_fail_or_answer_off_contract(
     platform: Platform, user_token: str, gateway: str
 ) -> None:

@@ -68,6 +68,12 @@ TIERS: dict[str, dict[str, tuple[type[Any], Callable[..., FastAPI], Callable[...
         "api": (environment_api_config.Settings, environment_api.create_app, environment_api.main),
     },
 }
+# The imports above cannot be derived from the registry (Pants infers dependencies from them).
+if list(TIERS) != list(STACKS):
+    raise ImportError(
+        "tests/integration/platform_harness.py: TIERS must hold the stacks of "
+        "src/python/unifyops_core/stack_registry.py, in order"
+    )
 SERVICE_URL = re.compile(r"http://([a-z0-9-]+):(\d+)")
 
 

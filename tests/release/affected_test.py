@@ -16,28 +16,25 @@ from pathlib import Path
 
 import pytest
 
+from unifyops_core.naming import PYTHON_TIERS, components
 from uo.affected import affected_images
 from uo.cli import main
+from uo.local.sources import app_target, tier_target
 
 PY = "src/python/unifyops"
 IMAGES = {
-    "auth-api": f"{PY}/identity/auth/auth_api:image",
-    "auth-service": f"{PY}/identity/auth/auth_service:image",
-    "user-api": f"{PY}/identity/user/user_api:image",
-    "user-service": f"{PY}/identity/user/user_service:image",
-    "environment-api": f"{PY}/platform/environment/environment_api:image",
-    "environment-service": f"{PY}/platform/environment/environment_service:image",
+    **{
+        c.name: tier_target(c.stack, c.tier) if c.tier in PYTHON_TIERS else app_target(c.stack)
+        for c in components()
+    },
     "postgres": "src/docker/postgres:image",
     "edge": "src/python/uo_edge:image",
-    "auth-app": "src/web:auth_app_image",
-    "user-app": "src/web:user_app_image",
-    "environment-app": "src/web:environment_app_image",
 }
 # Every image on the Python base (the tiers, the edge, the apps' server).
 PYTHON_IMAGES = {name for name in IMAGES if name != "postgres"}
 # What unifyops_core is part of: the api and service tiers.
 CORE_IMAGES = {name for name in IMAGES if name.endswith(("-api", "-service"))}
-APP_IMAGES = {"auth-app", "user-app", "environment-app"}
+APP_IMAGES = {c.name for c in components() if c.tier == "app"}
 
 
 def git(repo: Path, *args: str) -> str:

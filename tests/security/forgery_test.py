@@ -14,10 +14,11 @@ import jwt
 import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
-from jwt.algorithms import RSAAlgorithm
-
 from e2e.environment import Running, bearer
+from jwt.algorithms import RSAAlgorithm
 from security.attack import assert_uniform_error, member
+
+from unifyops_core.naming import STACKS
 
 PROTECTED = [("user-api", "/v1/profile"), ("environment-api", "/v1/environments")]
 
@@ -169,6 +170,6 @@ def test_a_users_token_is_not_accepted_where_a_service_token_is_expected(
     running: Running, genuine: str
 ) -> None:
     """Internal routes sit on services no client can reach; the gateways do not have them."""
-    for gateway in ("user-api", "auth-api", "environment-api"):
+    for gateway in (f"{stack}-api" for stack in STACKS):
         answer = httpx.get(running.url(gateway, "/internal/jwks"), headers=bearer(genuine))
         assert_uniform_error(answer, 404, 401, 403)

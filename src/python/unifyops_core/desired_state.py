@@ -12,7 +12,7 @@ from typing import Any
 
 import yaml
 
-from unifyops_core.naming import ENVIRONMENTS, STACKS, TIER_PORTS
+from unifyops_core.naming import ENVIRONMENTS, IMAGE_TIERS, STACKS
 
 
 class DesiredStateError(Exception):
@@ -59,7 +59,7 @@ def _load(path: Path) -> dict[str, Any]:
 def read_stack(root: Path, environment: str, stack: str) -> StackState:
     data = _load(root / environment / f"{stack}.yaml")
     tiers: dict[str, TierImage] = {}
-    for tier in TIER_PORTS:
+    for tier in IMAGE_TIERS:
         image = ((data.get("tiers") or {}).get(tier) or {}).get("image") or {}
         tiers[tier] = TierImage(tag=image.get("tag") or None, digest=image.get("digest") or None)
     return StackState(environment, stack, data.get("coreVersion") or None, tiers)

@@ -2,7 +2,17 @@ from collections.abc import Callable
 
 import pytest
 
-from unifyops_core.naming import Component, components, infra_file, namespace
+from unifyops_core.naming import (
+    DATABASE_PORT,
+    IMAGE_TIERS,
+    PYTHON_TIERS,
+    STACKS,
+    TIER_PORTS,
+    Component,
+    components,
+    infra_file,
+    namespace,
+)
 
 
 def test_names_of_a_component_follow_the_contract() -> None:
@@ -18,10 +28,19 @@ def test_names_of_a_component_follow_the_contract() -> None:
     )
 
 
-def test_every_stack_has_three_tiers_with_distinct_ports() -> None:
+def test_every_stack_has_three_image_tiers_with_distinct_ports() -> None:
     all_components = components()
-    assert len(all_components) == 9
+    assert len(all_components) == 3 * len(STACKS)
     assert {c.port for c in all_components} == {3000, 8001, 8002}
+
+
+def test_the_registry_gives_stacks_in_order_and_every_tier_a_port() -> None:
+    assert next(iter(STACKS)) == "auth"  # first: every other stack registers with it
+    assert STACKS["auth"] == "identity"
+    assert TIER_PORTS == {"app": 3000, "api": 8002, "service": 8001, "database": 5432}
+    assert DATABASE_PORT == 5432
+    assert IMAGE_TIERS == ("app", "api", "service")
+    assert PYTHON_TIERS == ("api", "service")
 
 
 def test_namespaces_and_infra_files() -> None:
@@ -34,6 +53,7 @@ def test_namespaces_and_infra_files() -> None:
     [
         lambda: Component("billing", "api"),
         lambda: Component("auth", "worker"),
+        lambda: Component("auth", "database"),  # one shared image, not a tier image per stack
         lambda: namespace("qa"),
     ],
 )

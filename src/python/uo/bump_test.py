@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 from ruamel.yaml import YAML
 
+from unifyops_core.naming import STACKS
 from uo.bump import BumpError, Release, bump, not_recorded, releases_from_manifest
 from uo.errors import ImageKindError
 
@@ -141,10 +142,8 @@ def test_the_database_image_goes_into_every_stack_file_of_the_environment(repo: 
     commit = bump(repo, "staging", [database])
     assert commit
     changed = git(repo, "show", "--name-only", "--format=", "HEAD").splitlines()
-    assert sorted(changed) == [
-        f"infra/environments/staging/{s}.yaml" for s in ("auth", "environment", "user")
-    ]
-    for stack in ("auth", "environment", "user"):
+    assert sorted(changed) == [f"infra/environments/staging/{s}.yaml" for s in sorted(STACKS)]
+    for stack in STACKS:
         data = YAML().load((repo / f"infra/environments/staging/{stack}.yaml").read_text())
         assert data["database"]["internal"]["image"] == {"tag": NEW_TAG, "digest": DIGEST}
         assert data["database"]["internal"]["storage"]  # the rest of the block is kept

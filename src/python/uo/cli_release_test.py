@@ -31,6 +31,7 @@ import docker
 import pytest
 from ruamel.yaml import YAML
 
+from unifyops_core.naming import STACKS
 from uo.cli import main
 from uo.pants_runner import Pants
 from uo.registry import Registry
@@ -341,10 +342,8 @@ def test_publish_then_bump_records_app_and_database_and_reports_the_edge(
     assert "not recorded in infra/" in out
     assert "2 image(s) into dev" in out
     changed = git(repo, "show", "--name-only", "--format=", "HEAD").splitlines()
-    assert sorted(changed) == [
-        f"infra/environments/dev/{stack}.yaml" for stack in ("auth", "environment", "user")
-    ]
-    for stack in ("auth", "environment", "user"):
+    assert sorted(changed) == [f"infra/environments/dev/{stack}.yaml" for stack in sorted(STACKS)]
+    for stack in STACKS:
         data = YAML().load((repo / f"infra/environments/dev/{stack}.yaml").read_text())
         assert data["database"]["internal"]["image"] == {
             "tag": TAG,

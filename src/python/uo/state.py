@@ -8,7 +8,7 @@ from typing import Any
 import yaml
 
 from unifyops_core.desired_state import DesiredStateError, EnvironmentState, TierImage, read_all
-from unifyops_core.naming import ENVIRONMENTS, STACKS, TIER_PORTS, infra_file
+from unifyops_core.naming import ENVIRONMENTS, IMAGE_TIERS, STACKS, infra_file
 from uo.bump import Release
 from uo.errors import InfraError, UsageError
 from uo.repo import ENVIRONMENTS_PATH
@@ -87,7 +87,7 @@ def promotion(
         to_stack = states[target].stacks.get(stack)
         if from_stack is None or to_stack is None:
             continue
-        for tier in TIER_PORTS:
+        for tier in IMAGE_TIERS:
             image = from_stack.tiers[tier]
             if image.tag and (
                 image != to_stack.tiers[tier] or from_stack.core_version != to_stack.core_version

@@ -62,7 +62,7 @@ def register(commands: Any) -> None:
         description="Print the log of a tier's newest container (JSON lines).",
     )
     logs.add_argument("stack", choices=sorted(STACKS))
-    logs.add_argument("tier", choices=[*TIER_PORTS, "database", "migrate"])
+    logs.add_argument("tier", choices=[*TIER_PORTS, "migrate"])
     logs.add_argument("--env", default="local", choices=LOCAL_ENVIRONMENTS, help="environment")
     logs.add_argument("--tail", type=int, default=100, help="lines from the end (default: 100)")
     logs.add_argument("-f", "--follow", action="store_true", help="keep printing new lines")

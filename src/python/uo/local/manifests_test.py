@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from unifyops_core.naming import STACKS
 from uo.local import manifests
 from uo.local.manifests import ManifestError
 from uo.local.rendered_testutil import rendered
@@ -21,7 +22,7 @@ def test_sync_order_is_database_then_migrations_then_registrations_then_callee_f
 def test_every_secret_the_tiers_need_is_referenced_by_name() -> None:
     objects, _ = rendered()
     names = {(name, key) for _, name, key in manifests.secret_refs(objects)}
-    for stack in ("auth", "user", "environment"):
+    for stack in STACKS:
         assert (f"{stack}-db-credentials", "password") in names
         assert (f"{stack}-api-client", "client-secret") in names
     assert ("auth-key-encryption", "key") in names

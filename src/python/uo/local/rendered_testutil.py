@@ -6,11 +6,11 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
+from unifyops_core.naming import STACKS
 from uo.local import manifests, values, wiring
 from uo.render import Manifest
 
 REPO = Path.cwd()  # Pants runs tests at the root of a sandbox holding the chart and infra files
-STACKS = ("auth", "user", "environment")
 TAGS = {"database": "id-db", "service": "id-service", "api": "id-api", "app": "id-app"}
 
 

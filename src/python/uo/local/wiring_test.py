@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from unifyops_core.naming import STACKS
 from uo.local.rendered_testutil import topology
 from uo.local.wiring import EDGE, network_name
 
@@ -40,7 +41,5 @@ def test_servers_carry_their_service_names_and_the_edge_publishes_the_ingresses(
     assert serving.aliases == ("auth-postgres",)
     assert serving.ports == (5432,)
     published = {route.published for route in topo.edge_routes}
-    assert published == {
-        f"{s}-{t}" for s in ("auth", "user", "environment") for t in ("app", "api")
-    }
+    assert published == {f"{s}-{t}" for s in STACKS for t in ("app", "api")}
     assert not topo.wiring[EDGE].serving

@@ -13,7 +13,7 @@ from unifyops.platform.environment.environment_service.schemas import (
 )
 from unifyops_core.desired_state import EnvironmentState, fingerprint, read_all
 from unifyops_core.exceptions import DependencyUnavailableError, NotFoundError
-from unifyops_core.naming import STACKS, TIER_PORTS
+from unifyops_core.naming import IMAGE_TIERS, STACKS
 
 
 class DesiredStateCache:
@@ -61,7 +61,7 @@ def promotion_diff(source: EnvironmentState, target: EnvironmentState) -> Promot
     """What promoting ``source``'s images to ``target`` would change, tier by tier."""
     changes = []
     for stack in STACKS:
-        for tier in TIER_PORTS:
+        for tier in IMAGE_TIERS:
             source_stack, target_stack = source.stacks.get(stack), target.stacks.get(stack)
             before = target_stack.tiers[tier].reference if target_stack else None
             after = source_stack.tiers[tier].reference if source_stack else None

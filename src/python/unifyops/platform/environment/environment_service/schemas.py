@@ -9,6 +9,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 EnvironmentName = Literal["dev", "staging", "prod"]
+# The registry's stacks and tiers, typed out for mypy (schemas_test.py keeps them equal).
 StackName = Literal["auth", "user", "environment"]
 # The database is a tier too: `uo bump` records a new database image per stack that runs it.
 TierName = Literal["app", "api", "service", "database"]

@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from unifyops.platform.environment.environment_service.conftest import EnvironmentService
+from unifyops_core.naming import STACKS
 
 COMMIT = "0123456789abcdef0123456789abcdef01234567"
 
@@ -20,7 +21,7 @@ async def test_lists_every_environment_with_its_stacks_and_versions(
     assert set(by_name) == {"dev", "staging", "prod"}
     dev = by_name["dev"]
     assert dev["namespace"] == "uo-dev"
-    assert set(dev["stacks"]) == {"auth", "user", "environment"}
+    assert set(dev["stacks"]) == set(STACKS)
     assert dev["stacks"]["auth"]["core_version"] == "0.1.0"
     assert dev["stacks"]["auth"]["tiers"]["api"]["tag"]
 
