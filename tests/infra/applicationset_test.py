@@ -8,12 +8,14 @@ documented semantics the ApplicationSet relies on and runs them against fake clu
 
 - git files generator: `files[].path` globs where `*` stays within one path segment,
   `exclude: true` entries removing matches; parameters are the file's YAML plus `path.path`,
-  `path.filename`, `path.basename`, `path.segments`;
+  `path.filename`, `path.basename`, `path.segments` (under `<pathParamPrefix>.path` when the
+  generator sets one, as two git generators in one matrix must);
 - cluster generator: one parameter set per cluster Secret (label
   `argocd.argoproj.io/secret-type: cluster`) matching `selector` (matchLabels, matchExpressions):
   `name`, `nameNormalized`, `server`, `metadata.labels`, `metadata.annotations`;
-- matrix generator: exactly two children, the second evaluated with each parameter set of the
-  first (so its selector may use them), the sets merged (a key both define differently is an
+- matrix generator: exactly two children (one of them may itself be a matrix), the second
+  evaluated with each parameter set of the first (so its selector or file paths may use them),
+  the sets merged (a key both define differently is an
   error here, which is stricter than Argo CD's override);
 - goTemplate with missingkey=error: `{{.a.b}}` substitution, and for `templatePatch` the subset
   it uses (`if`/`else if`/`else`/`end` over `eq`/`ne`, `{{-`/`-}}` trimming), applied as a merge
@@ -23,7 +25,6 @@ documented semantics the ApplicationSet relies on and runs them against fake clu
 
 from __future__ import annotations
 
-import posixpath
 import re
 from pathlib import Path, PurePosixPath
 from typing import Any
@@ -34,6 +35,7 @@ import yaml
 from unifyops_core.naming import ENVIRONMENTS, STACKS, namespace
 
 ROOT = Path.cwd()
+CHART = yaml.safe_load((ROOT / "src/charts/unifyops-stack/Chart.yaml").read_text())
 PLACEHOLDER = re.compile(r"\{\{\s*\.([A-Za-z0-9_.]+)\s*\}\}")
 ACTION = re.compile(r"\{\{(-?)\s*(.*?)\s*(-?)\}\}", re.DOTALL)
 CLUSTER_SECRET_TYPE = "argocd.argoproj.io/secret-type"
@@ -95,21 +97,26 @@ def matched_files(files: list[dict[str, Any]]) -> list[str]:
     ]
 
 
-def file_params(file: str) -> dict[str, Any]:
+def file_params(file: str, prefix: str | None = None) -> dict[str, Any]:
     path = PurePosixPath(file)
     params: dict[str, Any] = yaml.safe_load((ROOT / file).read_text())
-    params["path"] = {
+    path_params = {
         "path": str(path.parent),
         "basename": path.parent.name,
         "filename": path.name,
         "segments": list(path.parent.parts),
     }
+    if prefix:  # pathParamPrefix: {{.<prefix>.path.path}} instead of {{.path.path}}
+        params[prefix] = {"path": path_params}
+    else:
+        params["path"] = path_params
     return params
 
 
 def git_files(generator: dict[str, Any], params: dict[str, Any]) -> list[dict[str, Any]]:
     files = render_template(generator["files"], params)
-    return [file_params(file) for file in matched_files(files)]
+    prefix = generator.get("pathParamPrefix")
+    return [file_params(file, prefix) for file in matched_files(files)]
 
 
 # --- cluster generator ----------------------------------------------------------------------
@@ -365,25 +372,33 @@ def test_application_targets_its_cluster_namespace_chart_and_value_files(
     assert spec["project"] == "unifyops"
     assert spec["destination"] == {"server": SERVERS[cluster], "namespace": namespace(env)}
     assert "source" not in spec, "multi-source: sources only"
-    chart, sealed = spec["sources"]
-    assert chart["path"] == "src/charts/unifyops-stack"
+    chart, values, sealed = spec["sources"]
+    # The chart comes from the registry at the version infra pins for the environment.
+    pin = yaml.safe_load((ROOT / f"infra/environments/{env}/chart.yaml").read_text())["chart"]
+    assert chart["repoURL"] == pin["repository"]
+    assert not chart["repoURL"].startswith("oci://"), "Argo CD takes Helm OCI without oci://"
+    assert chart["chart"] == pin["name"] == CHART["name"]
+    assert chart["targetRevision"] == pin["version"]
+    assert "path" not in chart
     assert chart["helm"]["releaseName"] == stack
-    # Argo CD resolves value files relative to the chart's path in the repository.
-    normalised = [posixpath.normpath(f"{chart['path']}/{f}") for f in chart["helm"]["valueFiles"]]
-    assert normalised == [
+    # The values come from git, through the `values` ref source.
+    assert values == {"repoURL": sealed["repoURL"], "targetRevision": "main", "ref": "values"}
+    files = chart["helm"]["valueFiles"]
+    assert all(f.startswith("$values/") for f in files)
+    paths = [f.removeprefix("$values/") for f in files]
+    assert paths == [
         f"infra/environments/{env}/env.yaml",
         f"infra/environments/{env}/{stack}.yaml",
     ]
-    assert all((ROOT / path).is_file() for path in normalised)
-    assert chart["repoURL"] == sealed["repoURL"]
-    assert chart["targetRevision"] == sealed["targetRevision"]
+    assert all((ROOT / path).is_file() for path in paths)
+    assert sealed["targetRevision"] == values["targetRevision"]
 
 
 @pytest.mark.parametrize("app", APPLICATIONS, ids=lambda app: app["metadata"]["name"])
 def test_application_applies_the_sealed_secrets_its_stack_owns(app: dict[str, Any]) -> None:
     env = app["metadata"]["labels"]["unifyops.io/environment"]
     stack = app["metadata"]["labels"]["unifyops.io/stack"]
-    sealed = app["spec"]["sources"][1]
+    sealed = app["spec"]["sources"][2]
     assert sealed["path"] == f"infra/environments/{env}/sealed"
     assert sealed["directory"] == {"include": f"{stack}.yaml"}
     file = ROOT / sealed["path"] / sealed["directory"]["include"]

@@ -49,8 +49,9 @@ def test_stack_file_agrees_with_its_path(environment: str, stack: str) -> None:
 
 
 def test_no_stray_files() -> None:
-    # Per environment: env-wide values, one values file per stack, the sealed-secrets controller
-    # certificate, and sealed/<stack>.yaml for the stacks that own SealedSecrets (uo seal).
+    # Per environment: env-wide values, one values file per stack, the chart pin, the
+    # sealed-secrets controller certificate, and sealed/<stack>.yaml for the stacks that own
+    # SealedSecrets (uo seal).
     allowed = re.compile(
         r"infra/environments/(?P<env>[a-z]+)/"
         r"(?:(?P<values>[a-z]+)\.yaml|sealed-secrets-cert\.pem|sealed/(?P<sealed>[a-z]+)\.yaml)"
@@ -64,11 +65,16 @@ def test_no_stray_files() -> None:
         match = allowed.fullmatch(path)
         assert match, f"{path}: not a file infra/environments holds"
         assert match["env"] in ENVIRONMENTS, path
-        assert (match["values"] or match["sealed"]) in (None, "env", *STACKS), path
-        assert match["sealed"] != "env", path
+        assert (match["values"] or match["sealed"]) in (None, "env", "chart", *STACKS), path
+        assert match["sealed"] not in ("env", "chart"), path
     expected = {
         f"infra/environments/{e}/{name}"
         for e in ENVIRONMENTS
-        for name in (*(f"{s}.yaml" for s in STACKS), "env.yaml", "sealed-secrets-cert.pem")
+        for name in (
+            *(f"{s}.yaml" for s in STACKS),
+            "env.yaml",
+            "chart.yaml",
+            "sealed-secrets-cert.pem",
+        )
     }
     assert expected <= present

@@ -23,6 +23,7 @@ from ruamel.yaml import YAML
 from ruamel.yaml.comments import CommentedMap
 
 from unifyops_core.naming import ENVIRONMENTS, STACKS, infra_file
+from uo.charts import ChartPin, pin_path, write_pin
 from uo.errors import BumpError, ImageKindError
 from uo.units import REPOSITORIES, SHARED
 
@@ -125,9 +126,16 @@ def _git(repo: Path, *args: str) -> str:
 
 
 def bump(
-    repo: Path, environment: str, releases: list[Release], *, push: bool = False, retries: int = 3
+    repo: Path,
+    environment: str,
+    releases: list[Release],
+    *,
+    chart: ChartPin | None = None,
+    push: bool = False,
+    retries: int = 3,
 ) -> str | None:
-    """Write and commit the releases; returns the commit id, or None when nothing changed."""
+    """Write and commit the releases (and the chart pin, when given); returns the commit id, or
+    None when nothing changed."""
     if environment not in ENVIRONMENTS:
         raise BumpError(f"unknown environment {environment!r}; known: {', '.join(ENVIRONMENTS)}")
     if _git(repo, "status", "--porcelain", "--", "infra/environments"):
@@ -145,11 +153,20 @@ def bump(
             yaml.dump(document, buffer)
             path.write_text(buffer.getvalue())
             touched.append(str(path.relative_to(repo)))
+    chart_changed = chart is not None and write_pin(repo, environment, chart)
+    if chart_changed:
+        touched.append(str(pin_path(repo, environment).relative_to(repo)))
     if not touched:
         return None
     _git(repo, "add", "--", *touched)
-    lines = "\n".join(f"- {release.label}" for release in recorded)
-    _git(repo, "commit", "-q", "-m", f"release({environment}): {len(recorded)} image(s)\n\n{lines}")
+    labels = [release.label for release in recorded]
+    parts = [f"{len(recorded)} image(s)"] if recorded else []
+    if chart is not None and chart_changed:
+        labels.append(f"chart {chart.name} {chart.version}")
+        parts.append("the chart")
+    lines = "\n".join(f"- {label}" for label in labels)
+    what = " and ".join(parts)
+    _git(repo, "commit", "-q", "-m", f"release({environment}): {what}\n\n{lines}")
     if push:
         _push_with_rebase(repo, retries)
     return _git(repo, "rev-parse", "HEAD")

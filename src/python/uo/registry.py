@@ -147,6 +147,8 @@ class Registry:
         return "/".join(filter(None, [self.namespace, repository]))
 
     def _url(self, path: str) -> str:
+        if path.startswith(("https://", "http://")):
+            return path
         if self._base is None:
             self._base = f"https://{self.host}"
             try:
@@ -236,6 +238,51 @@ class Registry:
             )
         config: dict[str, Any] = response.json()
         return config
+
+    def has_blob(self, repository: str, digest: str) -> bool:
+        response = self._request("HEAD", f"/v2/{self._path(repository)}/blobs/{digest}")
+        return response.status_code == 200
+
+    def upload_blob(self, repository: str, digest: str, data: bytes) -> None:
+        """A monolithic upload (POST a session, PUT the bytes with their digest); a no-op when
+        the registry already holds the blob."""
+        if self.has_blob(repository, digest):
+            return
+        started = self._request("POST", f"/v2/{self._path(repository)}/blobs/uploads/")
+        location = started.headers.get("Location")
+        if started.status_code != 202 or not location:
+            raise RegistryError(
+                f"registry {self.address} refused an upload to {repository} ({started.status_code})"
+            )
+        # The location (a path, or a URL: uploads may go to another host) carries the upload's
+        # state in its query; the digest is added to it, not put in its place.
+        separator = "&" if "?" in location else "?"
+        done = self._request(
+            "PUT",
+            f"{location}{separator}digest={digest}",
+            content=data,
+            headers={"Content-Type": "application/octet-stream"},
+        )
+        if done.status_code != 201:
+            raise RegistryError(
+                f"registry {self.address} refused blob {digest} of {repository} "
+                f"({done.status_code})"
+            )
+
+    def put_manifest(self, repository: str, reference: str, body: bytes, media_type: str) -> str:
+        """Store a manifest under a tag; returns the digest the registry gives it."""
+        response = self._request(
+            "PUT",
+            f"/v2/{self._path(repository)}/manifests/{reference}",
+            content=body,
+            headers={"Content-Type": media_type},
+        )
+        if response.status_code not in (200, 201):
+            raise RegistryError(
+                f"registry {self.address} refused the manifest {repository}:{reference} "
+                f"({response.status_code}: {response.text[:200]})"
+            )
+        return str(response.headers.get("Docker-Content-Digest", ""))
 
     def tag(self, repository: str, digest: str, tag: str) -> bool:
         """Point ``tag`` at the manifest ``digest`` (the API's way to tag without a pull);

@@ -10,6 +10,7 @@ import yaml
 from unifyops_core.desired_state import DesiredStateError, EnvironmentState, TierImage, read_all
 from unifyops_core.naming import ENVIRONMENTS, IMAGE_TIERS, STACKS, infra_file
 from uo.bump import Release
+from uo.charts import ChartPin, chart_repository, pin_path, read_pin
 from uo.errors import InfraError, UsageError
 from uo.repo import ENVIRONMENTS_PATH
 
@@ -101,4 +102,24 @@ def promotion(
     return releases
 
 
-__all__ = ["database_image", "environments", "promotion", "status_rows", "where_core"]
+def chart_promotion(repo: Path, source: str, target: str) -> ChartPin | None:
+    """The chart pin that makes ``target`` run ``source``'s chart (its version and digest, pulled
+    from ``target``'s own chart repository); None when they already match."""
+    if not pin_path(repo, source).is_file():
+        return None  # source pins no chart: nothing to carry
+    wanted = read_pin(repo, source)
+    if pin_path(repo, target).is_file():
+        held = read_pin(repo, target)
+        if (wanted.name, wanted.version, wanted.digest) == (held.name, held.version, held.digest):
+            return None
+    return ChartPin(chart_repository(repo, target), wanted.name, wanted.version, wanted.digest)
+
+
+__all__ = [
+    "chart_promotion",
+    "database_image",
+    "environments",
+    "promotion",
+    "status_rows",
+    "where_core",
+]

@@ -7,6 +7,7 @@ from __future__ import annotations
 from uo.commands import (
     affected,
     bump,
+    chart,
     check_core,
     images,
     local,
@@ -31,6 +32,7 @@ COMMANDS = (
     images,
     bump,
     promote,
+    chart,
     seal,
     status,
     where,

@@ -14,8 +14,9 @@ def register(commands: Any) -> None:
     parser = commands.add_parser(
         "promote",
         help="copy exact images from one environment to another (diff first)",
-        description="Show what running SOURCE's images (tiers, core version, database image) in "
-        "TARGET would change; with --yes, write it into infra/ as one commit (roll back with "
+        description="Show what running SOURCE's images (tiers, core version, database image) and "
+        "chart version (infra/environments/<env>/chart.yaml; all stacks only) in TARGET would "
+        "change; with --yes, write it into infra/ as one commit (roll back with "
         "git revert), and move TARGET-latest in TARGET's registry (env.yaml, or $UO_REGISTRY) to "
         "those images; with --record, then record each promoted stack tier in environment-api's "
         "deployment history.",
@@ -40,7 +41,7 @@ def register(commands: Any) -> None:
 def run(options: argparse.Namespace) -> int:
     from uo.bump import bump
     from uo.repo import find_repo_root
-    from uo.state import promotion
+    from uo.state import chart_promotion, promotion
 
     source, target = options.source, options.target
     if source == target:
@@ -48,7 +49,11 @@ def run(options: argparse.Namespace) -> int:
     recorder = record_option.prepare(options) if options.yes else None
     repo = find_repo_root()
     releases = promotion(repo, source, target, options.stack)
-    if not releases:
+    # The chart is environment-wide: it moves with a promotion of every stack, not of a few.
+    chart = None if options.stack else chart_promotion(repo, source, target)
+    if options.stack and chart_promotion(repo, source, target):
+        print(f"{target}: chart not promoted (environment-wide; promote without --stack)")
+    if not releases and chart is None:
         print(f"{target} already runs what {source} runs; nothing to promote")
         record_option.record(recorder, repo, target, None)  # finishes a record that failed
         return EXIT_OK
@@ -56,10 +61,12 @@ def run(options: argparse.Namespace) -> int:
         digest = release.digest or ""
         core = f" core {release.core_version}" if release.core_version else ""
         print(f"{target}: {release.stack}-{release.tier} -> {release.tag[:12]} {digest}{core}")
+    if chart is not None:
+        print(f"{target}: chart {chart.name} -> {chart.version} {chart.digest or ''}".rstrip())
     if not options.yes:
         print("(dry run: add --yes to write and commit this)")
         return EXIT_OK
-    commit = bump(repo, target, releases)
+    commit = bump(repo, target, releases, chart=chart)
     print(f"committed {commit[:12] if commit else 'nothing'}: promoted {source} -> {target}")
     if not options.no_latest:
         from uo.latest import Pin, move_latest, repository_of
