@@ -416,10 +416,26 @@ def up(client: docker.DockerClient, plan: Plan, report: Report) -> Outcome:
     """Reconcile, then leave the environment's supervisor (restarts, liveness) running — also
     after a failed rollout, since the previous version keeps serving."""
     try:
-        return Reconciler(client, plan, report).run()
-    finally:
-        log = supervisor.ensure(plan.environment)
-        report(f"[{plan.environment}] supervisor running (restarts, liveness): {log}")
+        outcome = Reconciler(client, plan, report).run()
+    except BaseException:
+        _supervise(plan.environment, report)  # what keeps serving is supervised all the same
+        raise
+    if not _supervise(plan.environment, report):
+        raise RolloutError(
+            "the environment runs, but its supervisor (restarts, liveness) did not start; "
+            "see the line above"
+        )
+    return outcome
+
+
+def _supervise(environment: str, report: Report) -> bool:
+    try:
+        log = supervisor.ensure(environment)
+    except supervisor.SupervisorError as exc:
+        report(f"[{environment}] the supervisor did not start: {exc}")
+        return False
+    report(f"[{environment}] supervisor running (restarts, liveness): {log}")
+    return True
 
 
 TEARDOWN_ORDER = ("edge", "app", "api", "service")

@@ -91,18 +91,25 @@ def _zombie(pid: int) -> bool:
         return True
 
 
-def ensure(environment: str) -> Path:
-    """Replace the environment's supervisor with one of this code; returns its log's path.
+class SupervisorError(Exception):
+    """The supervisor process did not start; carries the end of its log."""
 
-    Started with this process's interpreter and import path, in a session of its own so it
-    outlives `uo up` (and a terminal's hang-up)."""
+
+def ensure(environment: str, timeout: float = 15.0) -> Path:
+    """Replace the environment's supervisor with one of this code; returns its log's path once
+    it runs (SupervisorError with the end of its log when it does not).
+
+    Started with this process's interpreter and import path (made absolute: a test runner's
+    entries can be relative to its sandbox), in a session of its own so it outlives `uo up`
+    (and a terminal's hang-up)."""
     stop(environment)
     log = log_path(environment)
     log.parent.mkdir(parents=True, exist_ok=True)
-    search = [entry for entry in sys.path if entry]
+    search = [os.path.abspath(entry) for entry in sys.path if entry]
     child_env = {**os.environ, "PYTHONPATH": os.pathsep.join(search)}
+    offset = log.stat().st_size if log.exists() else 0
     with log.open("ab") as output:
-        subprocess.Popen(
+        child = subprocess.Popen(
             [sys.executable, "-m", MODULE, environment],
             stdin=subprocess.DEVNULL,
             stdout=output,
@@ -112,7 +119,19 @@ def ensure(environment: str) -> Path:
             start_new_session=True,
             close_fds=True,
         )
-    return log
+    started = f"supervising {environment} (pid {child.pid})"
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        with log.open("rb") as text:
+            text.seek(offset)
+            written = text.read().decode(errors="replace")
+        if started in written:
+            return log
+        if child.poll() is not None:
+            tail = " | ".join(written.strip().splitlines()[-3:])
+            raise SupervisorError(f"exited with code {child.returncode}: {tail} (log: {log})")
+        time.sleep(0.05)
+    raise SupervisorError(f"no sign of life within {timeout:.0f}s (log: {log})")
 
 
 # -- what it does ----------------------------------------------------------------------------
@@ -305,7 +324,12 @@ def main(argv: list[str] | None = None) -> int:
     def report(line: str) -> None:
         print(line, flush=True)
 
-    Supervisor(engine.connect(), environment, report).run()
+    try:
+        client = engine.connect()
+    except engine.EngineError as exc:
+        report(f"supervisor of {environment}: {exc}")
+        return 1
+    Supervisor(client, environment, report).run()
     return 0
 
 
@@ -313,4 +337,14 @@ if __name__ == "__main__":
     raise SystemExit(main())
 
 
-__all__ = ["MODULE", "Supervisor", "ensure", "log_path", "probe", "running", "spec_of", "stop"]
+__all__ = [
+    "MODULE",
+    "Supervisor",
+    "SupervisorError",
+    "ensure",
+    "log_path",
+    "probe",
+    "running",
+    "spec_of",
+    "stop",
+]

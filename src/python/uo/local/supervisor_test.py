@@ -8,6 +8,7 @@ from __future__ import annotations
 import os
 import secrets
 import signal
+import sys
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -208,6 +209,12 @@ def test_the_supervisor_process_is_started_found_and_stopped(
 ) -> None:
     monkeypatch.setenv("UO_CACHE_DIR", str(tmp_path))
     monkeypatch.setenv("DOCKER_HOST", os.environ.get("DOCKER_HOST") or ENGINE)  # the child's
+    # A test runner's import path can hold entries relative to its sandbox (Pants' does).
+    source_root = Path(supervisor.__file__).resolve().parents[2]
+    monkeypatch.chdir(source_root)
+    monkeypatch.setattr(
+        sys, "path", [".", *(p for p in sys.path if Path(p or ".").resolve() != source_root)]
+    )
     http_server(client, environment, image, Liveness("none"))  # something to supervise
     log = supervisor.ensure(environment)
     try:
@@ -242,3 +249,13 @@ def test_the_spec_label_round_trips_without_the_env() -> None:
     label = spec.labels()[f"{LABEL}.spec"]
     assert "s3cret" not in label
     assert ContainerSpec.from_label(label) == ContainerSpec(**{**spec.__dict__, "env": {}})
+
+
+def test_a_supervisor_that_cannot_start_is_reported_with_its_log(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("UO_CACHE_DIR", str(tmp_path))
+    monkeypatch.setenv("DOCKER_HOST", "unix:///nonexistent/docker.sock")
+    with pytest.raises(supervisor.SupervisorError, match="exited with code 1") as failed:
+        supervisor.ensure("svbroken")
+    assert "no Docker engine answers" in str(failed.value)
