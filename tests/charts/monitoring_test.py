@@ -6,20 +6,24 @@ from __future__ import annotations
 
 import json
 import re
+import shutil
+import subprocess
+from pathlib import Path
 from typing import Any
 
 import helm_python
 import httpx
 import pytest
+import yaml
 from fastapi import FastAPI
 
 from charts.conftest import ALL_TARGETS, REPO, RenderWith, base_values, rendered
 from unifyops_core.app import create_service_app
 from unifyops_core.db import Database, DatabaseSettings
 from unifyops_core.exceptions import RecordNotFoundError
-from unifyops_core.naming import PYTHON_TIERS
+from unifyops_core.naming import PYTHON_TIERS, STACKS
 from unifyops_core.settings import ServiceSettings
-from uo.render import Manifest, RenderError
+from uo.render import Manifest, RenderError, render_values
 
 DASHBOARD = REPO / "src/charts/unifyops-stack/dashboards/unifyops-stack.json"
 METRICS_PORT = 9464
@@ -313,3 +317,124 @@ def test_the_dashboard_is_valid_and_asks_only_for_exported_series(
         "uo_db_pool_checked_out",
         "uo_build_info",
     } <= used
+
+
+def promtool() -> str:
+    found = shutil.which("promtool")  # with no PATH (a Pants sandbox) the default path is searched
+    assert found, "promtool is missing: install Debian's prometheus package (it provides it)"
+    return found
+
+
+def rules_of(stack: str) -> dict[str, Any]:
+    values = base_values("dev", stack)
+    enabled(values)
+    (rule,) = of_kind(
+        render_values(REPO, values, release=stack, namespace="uo-dev"), "PrometheusRule"
+    )
+    spec: dict[str, Any] = rule["spec"]
+    return spec
+
+
+@pytest.mark.parametrize("stack", sorted(STACKS))
+def test_promtool_accepts_the_rules(stack: str, tmp_path: Path) -> None:
+    rules = tmp_path / "rules.yaml"
+    rules.write_text(yaml.safe_dump(rules_of(stack)))
+    result = subprocess.run(
+        [promtool(), "check", "rules", str(rules)], capture_output=True, text=True, check=False
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_the_alerts_fire_on_what_they_are_for_and_not_otherwise(tmp_path: Path) -> None:
+    (tmp_path / "rules.yaml").write_text(yaml.safe_dump(rules_of("user")))
+    base = 'namespace="uo-dev", stack="user", tier="api", method="GET", route="/users/{user_id}"'
+    other = 'namespace="uo-dev", stack="auth", tier="api", method="GET", route="/x"'
+    tests = {
+        "rule_files": ["rules.yaml"],
+        "evaluation_interval": "1m",
+        "tests": [
+            {
+                "interval": "1m",
+                "input_series": [
+                    # user: 10% of requests fail with a 500 for 30 minutes
+                    {
+                        "series": f'uo_http_requests_total{{{base}, status="200"}}',
+                        "values": "0+90x30",
+                    },
+                    {
+                        "series": f'uo_http_requests_total{{{base}, status="500"}}',
+                        "values": "0+10x30",
+                    },
+                    # auth: 1% fail, under the threshold
+                    {
+                        "series": f'uo_http_requests_total{{{other}, status="200"}}',
+                        "values": "0+99x30",
+                    },
+                    {
+                        "series": f'uo_http_requests_total{{{other}, status="500"}}',
+                        "values": "0+1x30",
+                    },
+                    {
+                        "series": "kube_job_status_failed"
+                        '{namespace="uo-dev", job_name="user-migrate-0123456789"}',
+                        "values": "0 0 1 1 1",
+                    },
+                ],
+                "alert_rule_test": [
+                    {
+                        "eval_time": "20m",
+                        "alertname": "UnifyOpsHighErrorRate",
+                        "exp_alerts": [
+                            {
+                                "exp_labels": {
+                                    "severity": "critical",
+                                    "namespace": "uo-dev",
+                                    "stack": "user",
+                                    "tier": "api",
+                                },
+                                "exp_annotations": {
+                                    "summary": "user api: 10% of requests fail with a 5xx",
+                                    "description": "Look up the error_ids of the failures in "
+                                    "the tier's log (uniform error shape).",
+                                },
+                            }
+                        ],
+                    },
+                    {"eval_time": "5m", "alertname": "UnifyOpsHighErrorRate", "exp_alerts": []},
+                    {
+                        "eval_time": "4m",
+                        "alertname": "UnifyOpsMigrationJobFailed",
+                        "exp_alerts": [
+                            {
+                                "exp_labels": {
+                                    "severity": "critical",
+                                    "namespace": "uo-dev",
+                                    "job_name": "user-migrate-0123456789",
+                                },
+                                "exp_annotations": {
+                                    "summary": "user: migration Job user-migrate-0123456789 "
+                                    "failed; the rollout waits",
+                                    "description": "kubectl -n uo-dev logs "
+                                    "job/user-migrate-0123456789",
+                                },
+                            }
+                        ],
+                    },
+                    {
+                        "eval_time": "1m",
+                        "alertname": "UnifyOpsMigrationJobFailed",
+                        "exp_alerts": [],
+                    },
+                ],
+            }
+        ],
+    }
+    (tmp_path / "tests.yaml").write_text(yaml.safe_dump(tests))
+    result = subprocess.run(
+        [promtool(), "test", "rules", "tests.yaml"],
+        capture_output=True,
+        text=True,
+        check=False,
+        cwd=tmp_path,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
