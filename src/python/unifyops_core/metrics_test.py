@@ -9,7 +9,7 @@ from contextlib import asynccontextmanager
 import httpx
 import pytest
 from asgi_lifespan import LifespanManager
-from fastapi import FastAPI
+from fastapi import APIRouter, FastAPI
 from prometheus_client.parser import text_string_to_metric_families
 from sqlalchemy import text
 
@@ -17,8 +17,11 @@ from unifyops_core import __version__ as core_version
 from unifyops_core.app import create_service_app
 from unifyops_core.db import Database
 from unifyops_core.exceptions import RecordNotFoundError
+from unifyops_core.keys import StaticKeys
 from unifyops_core.metrics import LATENCY_BUCKETS, MetricsMiddleware, TierMetrics
+from unifyops_core.naming import Component
 from unifyops_core.settings import ServiceSettings
+from unifyops_core.stack import ServiceTierSettings, create_service_tier
 from unifyops_core.testing_db import fresh_database
 
 
@@ -220,4 +223,56 @@ async def test_two_apps_in_one_process_keep_their_own_registries() -> None:
             "uo_http_requests_total", {"method": "GET", "route": "/x", "status": "200"}
         )
         is None
+    )
+
+
+async def test_a_service_tier_exports_its_pool_and_counts_refused_callers() -> None:
+    router = APIRouter()
+
+    @router.get("/things/{thing_id}")
+    async def thing(thing_id: int) -> dict[str, int]:
+        return {"id": thing_id}
+
+    port = free_port()
+    async with fresh_database() as database_settings:
+        settings = ServiceTierSettings(
+            service_name="user-service", database=database_settings, metrics_port=port
+        )
+        app = create_service_tier(
+            Component("user", "service"),
+            settings,
+            version="1",
+            routers=[router],
+            keys=StaticKeys([]),
+        )
+        async with (
+            LifespanManager(app) as manager,
+            httpx.AsyncClient(
+                transport=httpx.ASGITransport(app=manager.app), base_url="http://t"
+            ) as public,
+            httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}") as scrape,
+        ):
+            assert (await public.get("/health/ready")).status_code == 200  # one DB round trip
+            refused = await public.get("/things/3")  # no service token
+            assert refused.status_code == 401
+            found = await samples(scrape)
+    assert value(found, "uo_db_pool_size") == database_settings.pool_size
+    assert value(found, "uo_db_pool_checked_out") == 0
+    labels = {
+        "method": "GET",
+        "route": "/things/{thing_id}",
+        "status": "401",
+        "error_type": refused.json()["error_type"],
+    }
+    assert value(found, "uo_http_request_errors_total", **labels) == 1
+    assert (
+        value(
+            found,
+            "uo_build_info",
+            service_name="user-service",
+            version="1",
+            core_version=core_version,
+            environment="development",
+        )
+        == 1
     )
