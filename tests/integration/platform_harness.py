@@ -122,6 +122,9 @@ class Wiring:
         # Service name -> loopback base URL, chosen before anything starts: a tier may call
         # itself (auth-api checks user tokens against its own published keys).
         self.ports = {wid: free_port() for wid, item in self.items.items() if not item.is_job}
+        # All tiers share this process's loopback: each gets its own metrics port too (the
+        # chart gives every pod the same one).
+        self.metrics_ports = {wid: free_port() for wid in self.ports}
         self.loopback = {
             service.name: f"http://127.0.0.1:{self.ports[wid]}"
             for service in self.services
@@ -136,6 +139,8 @@ class Wiring:
         env = resolve_env(item, self.secrets, self.config_maps)
         if "UO_DATABASE__HOST" in env:
             env.update(database_env(self.databases[item.stack]))
+        if "UO_METRICS_PORT" in env:
+            env["UO_METRICS_PORT"] = str(self.metrics_ports[workload_id])
         for name, value in env.items():
             env[name] = SERVICE_URL.sub(self._loopback, value)
         return {**env, **extra}

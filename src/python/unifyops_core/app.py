@@ -1,7 +1,7 @@
 """The app factory every UnifyOps service starts from: logging, uniform errors, request ids,
 a guard against oversized and unstorable input, request deadlines and load shedding (see
-deadline.py, shedding.py), security headers, health endpoints and the error
-shape declared in OpenAPI, wired the same way everywhere.
+deadline.py, shedding.py), security headers, health endpoints, Prometheus metrics on their own
+port (metrics.py) and the error shape declared in OpenAPI, wired the same way everywhere.
 """
 
 from __future__ import annotations
@@ -15,6 +15,7 @@ from unifyops_core.error_shape import ERROR_RESPONSES
 from unifyops_core.handlers import register_exception_handlers
 from unifyops_core.health import HealthRegistry, health_router
 from unifyops_core.logs import configure_logging
+from unifyops_core.metrics import MetricsMiddleware, TierMetrics
 from unifyops_core.middleware import RequestContextMiddleware
 from unifyops_core.request_guard import RequestGuardMiddleware
 from unifyops_core.security_headers import SecurityHeadersMiddleware
@@ -29,7 +30,11 @@ def create_service_app(
     health: HealthRegistry | None = None,
     **fastapi_kwargs: Any,
 ) -> FastAPI:
-    """A FastAPI app with UnifyOps behaviour; routes and lifespan are the caller's."""
+    """A FastAPI app with UnifyOps behaviour; routes and lifespan are the caller's.
+
+    With ``settings.metrics_port`` set, ``app.state.metrics`` is the app's ``TierMetrics``
+    (served on that port while the app runs); otherwise it is None.
+    """
     configure_logging(
         service=settings.service_name,
         version=version,
@@ -39,6 +44,13 @@ def create_service_app(
     if not settings.serves_api_docs:
         # The schema maps every route and field for an attacker; only developers need it.
         fastapi_kwargs = fastapi_kwargs | {"docs_url": None, "redoc_url": None, "openapi_url": None}
+    metrics = None
+    if settings.metrics_port:
+        metrics = TierMetrics(
+            service_name=settings.service_name, version=version, environment=settings.environment
+        )
+        lifespan = metrics.lifespan(settings.metrics_port, fastapi_kwargs.get("lifespan"))
+        fastapi_kwargs = fastapi_kwargs | {"lifespan": lifespan}
     app = FastAPI(
         title=settings.service_name,
         version=version,
@@ -58,6 +70,10 @@ def create_service_app(
     app.add_middleware(LoadSheddingMiddleware, max_in_flight=settings.max_in_flight)
     app.add_middleware(RequestContextMiddleware)
     app.add_middleware(SecurityHeadersMiddleware)
+    if metrics is not None:
+        # Outermost: it sees every request, shed and refused ones too, with its final status.
+        app.add_middleware(MetricsMiddleware, metrics=metrics)
+    app.state.metrics = metrics
     app.state.health = health or HealthRegistry()
     app.include_router(health_router(app.state.health))
     return app

@@ -10,6 +10,10 @@ from contextvars import ContextVar
 
 _request_id: ContextVar[str | None] = ContextVar("unifyops_request_id", default=None)
 _client_address: ContextVar[str | None] = ContextVar("unifyops_client_address", default=None)
+# Where the error handlers note the error_type of the response they build, for the metrics
+# middleware: a list the middleware owns, so a value written in a copied context (a task group,
+# a thread) still reaches it.
+_error_types: ContextVar[list[str] | None] = ContextVar("unifyops_error_types", default=None)
 
 
 def current_request_id() -> str | None:
@@ -40,10 +44,30 @@ def reset_client_address(token: object) -> None:
     _client_address.reset(token)  # type: ignore[arg-type]
 
 
+def capture_error_type() -> tuple[list[str], object]:
+    """Start collecting error types for this request: (the list they go to, a reset token)."""
+    holder: list[str] = []
+    return holder, _error_types.set(holder)
+
+
+def note_error_type(error_type: str) -> None:
+    """Record the error_type of the error response being built (no-op outside a capture)."""
+    holder = _error_types.get()
+    if holder is not None:
+        holder.append(error_type)
+
+
+def reset_error_type(token: object) -> None:
+    _error_types.reset(token)  # type: ignore[arg-type]
+
+
 __all__ = [
+    "capture_error_type",
     "current_client_address",
     "current_request_id",
+    "note_error_type",
     "reset_client_address",
+    "reset_error_type",
     "reset_request_id",
     "set_client_address",
     "set_request_id",

@@ -25,6 +25,7 @@ from sqlalchemy.exc import DBAPIError, IntegrityError, NoResultFound
 from sqlalchemy.exc import TimeoutError as SQLAlchemyTimeoutError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from unifyops_core.context import note_error_type
 from unifyops_core.error_shape import ERROR_ID_HEADER, error_body, new_error_id
 from unifyops_core.exceptions import (
     ConflictError,
@@ -68,6 +69,7 @@ def error_response(
 ) -> JSONResponse:
     """Build the uniform response and write the one log line of this failure."""
     error_id = error_id or new_error_id()
+    note_error_type(error_type)
     body = error_body(
         status_code=status_code,
         message=message,

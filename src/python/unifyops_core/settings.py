@@ -46,6 +46,9 @@ class ServiceSettings(BaseSettings):
     route_budgets_ms: dict[str, int] = Field(default_factory=dict)
     # Requests served at once before more are refused with 503 (UO_MAX_IN_FLIGHT); shedding.py.
     max_in_flight: int = Field(default=256, ge=1)
+    # Port of the Prometheus metrics, apart from the public one (UO_METRICS_PORT); 0 serves none.
+    # The chart sets it (9464); off by default, so apps built in tests and tools bind nothing.
+    metrics_port: int = Field(default=0, ge=0, le=65535)
 
     @property
     def serves_api_docs(self) -> bool:

@@ -102,6 +102,8 @@ def create_service_tier(
 
     app = create_service_app(settings, version=version, health=health, lifespan=lifespan)
     app.state.db = database
+    if app.state.metrics is not None:
+        app.state.metrics.watch_pool(database.engine.pool)
     install_auth(
         app,
         service_tokens=TokenValidator(

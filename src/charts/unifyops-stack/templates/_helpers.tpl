@@ -208,3 +208,15 @@ secrets it needs. The one place the wiring of a stack is written: a cluster and 
 {{- define "unifyops-stack.desiredState.mounted" -}}
 {{- if and .Values.desiredState.hostPath (eq (include "unifyops-stack.stack" .) .Values.desiredState.stack) }}true{{ end -}}
 {{- end -}}
+
+{{/* The enabled tiers that serve metrics (metricsPort > 0), as a YAML list. */}}
+{{- define "unifyops-stack.metrics.tiers" -}}
+{{- $tiers := list -}}
+{{- range $tierName := keys .Values.tiers | sortAlpha -}}
+{{- $tier := include "unifyops-stack.tier.settings" (dict "root" $ "tier" $tierName) | fromYaml -}}
+{{- if and $tier.enabled $tier.metricsPort -}}
+{{- $tiers = append $tiers $tierName -}}
+{{- end -}}
+{{- end -}}
+{{- toYaml $tiers -}}
+{{- end -}}

@@ -93,13 +93,15 @@ def topology(
         if server.is_job:
             continue
         aliases = tuple(sorted(s.name for s in services if s.selects(server)))
-        ports = tuple(sorted(server.ports().values()))
         callers: dict[str, set[int]] = {}
         for source, target, port, _ in allowed:
             if target == server_id:
                 callers.setdefault(source, set()).add(port)
         if not callers:
             continue
+        # Open only what some caller may use: a declared port no policy lets anyone here reach
+        # (metrics, open to a monitoring namespace that has no pods on this machine) stays shut.
+        ports = tuple(sorted(set().union(*callers.values())))
         net = network_name(environment, server_id)
         networks.append(net)
         wiring[server_id].serving[net] = Attachment(aliases, ports)

@@ -43,3 +43,12 @@ def test_servers_carry_their_service_names_and_the_edge_publishes_the_ingresses(
     published = {route.published for route in topo.edge_routes}
     assert published == {f"{s}-{t}" for s in STACKS for t in ("app", "api")}
     assert not topo.wiring[EDGE].serving
+
+
+def test_a_server_opens_only_the_ports_its_callers_may_use() -> None:
+    topo = topology()
+    # user-api declares its metrics port too; only the monitoring namespace may reach it, and
+    # no pod of this machine is in it.
+    serving = topo.wiring["user-api"].serving[network_name("test", "user-api")]
+    assert serving.ports == (8002,)
+    assert not any(port == 9464 for _, _, port, _ in topo.allowed)
