@@ -10,6 +10,7 @@ test (docs/benchmarks.md keeps the latest).
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import threading
@@ -148,9 +149,14 @@ def test_a_hung_gateway_is_restarted_by_its_liveness_probe(
     liveness = spec_of(api).liveness
     with traffic(running, *tokens) as load:
         fault = baseline(load)
-        os.kill(program_pid(api), signal.SIGSTOP)  # alive, answers nothing
-        budget = liveness.period * (liveness.failures + 1) + RECOVERY_BOUND_SECONDS
-        recovered = load.wait_healthy("user", fault, budget)
+        hung = program_pid(api)
+        os.kill(hung, signal.SIGSTOP)  # alive, answers nothing
+        try:
+            budget = liveness.period * (liveness.failures + 1) + RECOVERY_BOUND_SECONDS
+            recovered = load.wait_healthy("user", fault, budget)
+        finally:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(hung, signal.SIGCONT)  # whatever happened, the later tests need it
         time.sleep(2)
     assert restarts(api) == before + 1
     # What the edge answers while the gateway hangs: a uniform failure, bounded by the edge's
@@ -169,11 +175,14 @@ def test_a_stopped_database_gives_fast_503s_and_the_stack_recovers_without_a_res
     with traffic(running, *tokens) as load:
         fault = baseline(load)
         database.stop(timeout=10)
-        time.sleep(5)
-        assert readiness(service) == 503  # out of rotation while it cannot serve
-        time.sleep(25)
-        outage = load.failures("user", fault)
-        database.start()
+        try:
+            time.sleep(5)
+            ready_during_outage = readiness(service)
+            time.sleep(25)
+            outage = load.failures("user", fault)
+        finally:
+            database.start()
+        assert ready_during_outage == 503  # out of rotation while it cannot serve
         recovered = load.wait_healthy("user", fault, RECOVERY_BOUND_SECONDS)
         time.sleep(2)
     statuses = assert_contained(load, "user", fault)
@@ -194,8 +203,10 @@ def test_with_auth_down_the_other_stacks_keep_serving(
     with traffic(running, *tokens) as load:
         fault = baseline(load)
         auth_api.stop(timeout=10)
-        time.sleep(20)
-        auth_api.start()
+        try:
+            time.sleep(20)
+        finally:
+            auth_api.start()
         recovered = load.wait_healthy("auth", fault, RECOVERY_BOUND_SECONDS)
         time.sleep(2)
     # Verifying tokens needs only the cached JWKS, and the gateways' service tokens are cached.
@@ -213,8 +224,10 @@ def test_a_cut_network_gives_bounded_503s_and_recovers(
     with traffic(running, *tokens) as load:
         fault = baseline(load)
         network.disconnect(service)
-        time.sleep(15)
-        network.connect(service, aliases=list(attachment.aliases))
+        try:
+            time.sleep(15)
+        finally:
+            network.connect(service, aliases=list(attachment.aliases))
         recovered = load.wait_healthy("user", fault, RECOVERY_BOUND_SECONDS)
         time.sleep(2)
     statuses = assert_contained(load, "user", fault)
