@@ -15,8 +15,8 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 
 import httpx
-from e2e.environment import PASSWORD, UNIFORM_KEYS, Running, bearer
 
+from e2e.environment import PASSWORD, UNIFORM_KEYS, Running, bearer
 from unifyops_core.naming import STACKS
 
 STACK_NAMES = tuple(STACKS)

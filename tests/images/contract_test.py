@@ -15,8 +15,8 @@ import httpx
 import pytest
 from docker.models.containers import Container
 from docker.models.networks import Network
-from images.built import BuiltImage, built_images
 
+from images.built import BuiltImage, built_images
 from unifyops_core.naming import PYTHON_TIERS, STACKS, Component
 
 PYTHON_COMPONENTS = [Component(stack, tier) for stack in STACKS for tier in PYTHON_TIERS]

@@ -14,10 +14,10 @@ import jwt
 import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
-from e2e.environment import Running, bearer
 from jwt.algorithms import RSAAlgorithm
-from security.attack import assert_uniform_error, member
 
+from e2e.environment import Running, bearer
+from security.attack import assert_uniform_error, member
 from unifyops_core.naming import STACKS
 
 PROTECTED = [("user-api", "/v1/profile"), ("environment-api", "/v1/environments")]
