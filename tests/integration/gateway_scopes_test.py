@@ -198,8 +198,10 @@ async def test_only_deployers_and_admins_record_deployments(environment_gateway:
         "git_commit": "abc1234",
     }
     for role, expected in (("member", 403), ("viewer", 403), ("deployer", 201), ("admin", 201)):
+        # A release of its own per role: the same event again is "already recorded" (200).
+        release = {**event, "tag": f"abc1234-{role}"}
         response = await environment_gateway.http.post(
-            "/v1/deployments", json=event, headers=environment_gateway.as_role(role, role)
+            "/v1/deployments", json=release, headers=environment_gateway.as_role(role, role)
         )
         assert response.status_code == expected, (role, response.text)
 
