@@ -59,14 +59,24 @@ def _read(container: Container, since: datetime | None, tail: int | str) -> byte
 def read_lines(
     found: list[tuple[Source, Container]], *, since: datetime | None, tail: int | str = "all"
 ) -> list[LogLine]:
-    """Every line of every source, ordered by the time the engine received it."""
+    """Every line of every source from ``since`` on, ordered by the time the engine received it.
+
+    A line's time is its own timestamp when it has one (the engine's ``since`` counts whole
+    seconds of receipt), else the engine's."""
     lines = []
     for source, container in found:
         for raw in _read(container, since, tail).decode(errors="replace").splitlines():
             received, text = split_engine_line(raw)
-            lines.append(parse_line(source, text, received))
+            line = parse_line(source, text, received)
+            if _after(line, since):
+                lines.append(line)
     # Stable: a line the engine stamped no time for stays after its container's previous line.
     return sorted(lines, key=lambda line: line.received or _NEVER)
+
+
+def _after(line: LogLine, since: datetime | None) -> bool:
+    when = line.time
+    return since is None or when is None or when >= since
 
 
 def _prefixed(line: LogLine, width: int) -> str:
@@ -80,9 +90,10 @@ def print_lines(
     tail: int,
     min_level: str | None,
     error_id: str | None,
-    out: IO[str] = sys.stdout,
+    out: IO[str] | None = None,
 ) -> int:
     """Print the filtered lines (prefixed by their container when there are several)."""
+    out = out or sys.stdout
     width = max((len(source.name) for source, _ in found), default=0)
     count = 0
     for line in read_lines(found, since=since, tail=tail):
@@ -141,11 +152,12 @@ def follow(
     tail: int,
     min_level: str | None,
     error_id: str | None,
-    out: IO[str] = sys.stdout,
+    out: IO[str] | None = None,
 ) -> None:
+    out = out or sys.stdout
     width = max((len(source.name) for source, _ in found), default=0)
     for line in follow_lines(found, since=since, tail=tail):
-        if passes(line, min_level=min_level, error_id=error_id):
+        if _after(line, since) and passes(line, min_level=min_level, error_id=error_id):
             out.write(_prefixed(line, width) if len(found) > 1 else line.raw + "\n")
             out.flush()
 
