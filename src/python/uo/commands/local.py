@@ -94,8 +94,9 @@ def register(commands: Any) -> None:
     logs.add_argument(
         "stack",
         nargs="?",
-        type=name_option,
-        help=f"only this stack ({', '.join(sorted(STACKS))}; platform for the edge)",
+        # "platform": the stack label `uo up` gives what serves every stack (the edge, secrets).
+        choices=[*sorted(STACKS), "platform"],
+        help="only this stack (platform: the edge)",
     )
     logs.add_argument(
         "tier",
