@@ -9,8 +9,9 @@ a hop that logged nothing and retries (two spans of one tier under one caller) a
 tree. Other lines of the request (warnings, the error line with its ``error_id``, a client's
 DEBUG call line) are events of the span of their container that was open at the time.
 
-The failing hop is the deepest span that answered >= 500 or logged an error; a 4xx is the
-caller's fault and marks nothing.
+The failing hop is the deepest span that answered >= 500; when none did, the deepest that logged
+an error or an ``error_id`` (the hop that rejected the request with a 4xx). A 4xx access line
+alone marks nothing.
 """
 
 from __future__ import annotations
@@ -171,7 +172,12 @@ def build_trace(identifier: str, lines: Iterable[LogLine]) -> Trace:
 
 
 def _failing(roots: list[Span]) -> Span | None:
-    candidates = [(d, s) for d, s in _depth_first(roots) if s.status >= 500 or s.errors()]
+    """The deepest hop that answered 5xx; with none, the deepest that logged an error (where a
+    4xx was decided: the core writes every rejection's ``error_id``)."""
+    spans = _depth_first(roots)
+    candidates = [(d, s) for d, s in spans if s.status >= 500] or [
+        (d, s) for d, s in spans if s.errors()
+    ]
     if not candidates:
         return None
     return max(candidates, key=lambda pair: (pair[0], pair[1].start))[1]

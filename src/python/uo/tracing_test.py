@@ -148,8 +148,22 @@ def test_an_error_id_leads_to_its_request() -> None:
     }
 
 
-def test_an_error_logged_with_status_below_500_still_marks_its_hop() -> None:
-    lines = [access(API, 50, 40, 404), core(API, 45, level="ERROR", error_id="e", message="x")]
+def test_without_a_5xx_the_hop_that_logged_the_error_id_is_the_failing_one() -> None:
+    lines = [
+        plain_access(EDGE, 100, 60, 404),
+        access(API, 90, 40, 404),
+        core(API, 85, message="request rejected: Not found", error_id="e"),
+    ]
+    trace = build_trace("e", lines)
+    assert trace.failing is trace.roots[0].children[0]
+
+
+def test_a_5xx_outranks_a_deeper_rejection() -> None:
+    lines = [
+        access(API, 100, 90, 500),
+        access(SERVICE, 50, 30, 404),
+        core(SERVICE, 45, message="request rejected: Not found", error_id="e"),
+    ]
     trace = build_trace(RID, lines)
     assert trace.failing is trace.roots[0]
 

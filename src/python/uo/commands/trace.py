@@ -15,8 +15,8 @@ def register(commands: Any) -> None:
         description="Find the log lines of one request in every container of an environment "
         "(edge, app, api, service, ...) and print the request as a tree across tiers: per hop "
         "its status, duration and start offset, its warning and error lines, and the failing hop "
-        "(the deepest one that answered 5xx or logged an error). An error id (from an error "
-        "response) leads to its request first. Exits 1 when no line carries the id.",
+        "(the deepest one that answered 5xx, else the one that logged the error). An error id "
+        "(from an error response) leads to its request first. Exits 1 when no line carries the id.",
     )
     trace.add_argument(
         "id", help="a request id (X-Request-ID), an error id (error_id) or a trace id"
