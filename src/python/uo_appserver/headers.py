@@ -2,9 +2,10 @@
 
 Hop-by-hop headers (RFC 9110 §7.6.1, plus any the ``Connection`` header names) describe one
 connection and never pass. Towards the gateway the app server also drops what it replaces: the
-browser's cookies (only the session cookies' values go on, inside the body) and any
-client-supplied forwarding headers — contract C1: it sends ``X-Forwarded-For: <client address>``
-computed by ``unifyops_core.client_address``, never a value the client typed.
+browser's cookies (only the session cookies' values go on, inside the body), the request id (it
+sends the one it logged, see ``relay``) and any client-supplied forwarding headers — contract C1:
+it sends ``X-Forwarded-For: <client address>`` computed by ``unifyops_core.client_address``, never
+a value the client typed.
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ FRAMING = frozenset({"host", "content-length", "content-encoding"})
 # read (session calls, error bodies) without guessing.
 REPLACED_UPSTREAM = frozenset(
     {"cookie", "x-forwarded-for", "x-real-ip", "forwarded", "x-forwarded-proto",
-     "x-forwarded-host", "accept-encoding"}
+     "x-forwarded-host", "accept-encoding", "x-request-id"}
 )  # fmt: skip
 # Set by this server's own HTTP layer.
 REPLACED_DOWNSTREAM = frozenset({"date", "server"})
@@ -54,9 +55,10 @@ def end_to_end(pairs: Iterable[tuple[str, str]], dropped: frozenset[str]) -> lis
 
 
 def towards_gateway(
-    pairs: Iterable[tuple[str, str]], client_address: str, secure: bool
+    pairs: Iterable[tuple[str, str]], client_address: str, secure: bool, request_id: str
 ) -> list[tuple[str, str]]:
     headers = end_to_end(pairs, REPLACED_UPSTREAM)
+    headers.append(("X-Request-ID", request_id))
     headers.append(("X-Forwarded-For", client_address))
     headers.append(("X-Forwarded-Proto", "https" if secure else "http"))
     return headers

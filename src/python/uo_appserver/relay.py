@@ -9,12 +9,15 @@ HTML page): the page parses one shape. Upstream messages never name a host.
 
 from __future__ import annotations
 
+import time
+
 import httpx
 from starlette.requests import ClientDisconnect, Request
 from starlette.responses import Response
 
 from unifyops_core.client_address import client_address_of
 from unifyops_core.error_shape import ERROR_ID_HEADER, is_error_body
+from unifyops_core.middleware import incoming_request_id
 from uo_appserver import bounded_json, headers, session
 from uo_appserver.errors import error_bytes, error_response, error_type_for, log
 
@@ -105,6 +108,26 @@ class Relay:
         await self._client.aclose()
 
     async def handle(self, request: Request) -> Response:
+        """Relay one request; its access line names it by the id it carries on to the gateway
+        (the edge's, or a new one), so `uo trace` finds this hop with the others."""
+        request_id = incoming_request_id(request.headers)
+        started = time.perf_counter()
+        status = 500
+        try:
+            response = await self._relay(request, request_id)
+            status = response.status_code
+            return response
+        finally:
+            log(
+                "access",
+                request_id=request_id,
+                method=request.method,
+                path=request.url.path,
+                status=status,
+                duration_ms=round((time.perf_counter() - started) * 1000, 2),
+            )
+
+    async def _relay(self, request: Request, request_id: str) -> Response:
         raw_path: bytes = request.scope["raw_path"]
         upstream_path = raw_path.removeprefix(b"/api") or b"/"
         path = request.url.path.removeprefix("/api")
@@ -126,7 +149,7 @@ class Relay:
             request.method,
             self._base.copy_with(raw_path=target),
             headers=headers.towards_gateway(
-                request.headers.items(), client_address_of(request.scope), self._secure
+                request.headers.items(), client_address_of(request.scope), self._secure, request_id
             ),
             content=body,
         )

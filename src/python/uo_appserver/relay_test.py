@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import json
 import socket
 from collections.abc import Iterator
 from pathlib import Path
 from urllib.parse import urlsplit
 
 import httpx
+import pytest
 
 from uo_appserver.conftest import FakeGateway, app_server, running
 
@@ -157,3 +159,21 @@ def _read_all(raw: socket.socket) -> bytes:
     while chunk := raw.recv(65536):
         data += chunk
     return data
+
+
+def test_each_relayed_request_is_named_and_has_one_access_line(
+    app: str, gateway: tuple[FakeGateway, str], capsys: pytest.CaptureFixture[str]
+) -> None:
+    fake, _ = gateway
+    assert httpx.get(f"{app}/api/v1/a?token=s3cret", headers={"X-Request-ID": "edge-1"}).is_success
+    httpx.get(f"{app}/api/v1/b", headers={"X-Request-ID": "not ok!"})
+    assert _header(fake.seen[-2], "x-request-id") == ["edge-1"]
+    [new_id] = _header(fake.seen[-1], "x-request-id")
+    assert new_id != "not ok!"
+    lines = [json.loads(line) for line in capsys.readouterr().out.splitlines() if line[:1] == "{"]
+    access = [line for line in lines if line.get("event") == "access"]
+    assert [(a["request_id"], a["method"], a["path"], a["status"]) for a in access] == [
+        ("edge-1", "GET", "/api/v1/a", 200),  # the query (a token, maybe) is not logged
+        (new_id, "GET", "/api/v1/b", 200),
+    ]
+    assert all(isinstance(a["duration_ms"], float) for a in access)

@@ -31,13 +31,15 @@ import asyncio
 import contextlib
 import json
 import os
+import re
 import signal
 import sys
+import time
 import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from uo_edge.request_head import HeadError, client_ip, read_head
+from uo_edge.request_head import HeadError, RequestHead, client_ip, read_head
 
 CONNECT_TIMEOUT_SECONDS = 4.0
 # Addresses are tried staggered, not one after another: during a rolling update the name can
@@ -133,25 +135,29 @@ async def _pipe(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> N
         writer.close()
 
 
+_STATUS_LINE = re.compile(rb"HTTP/1\.[01] (\d{3}) ")
+
+
 async def _relay_answer(
     up_reader: asyncio.StreamReader, client_writer: asyncio.StreamWriter, upstream: str
-) -> bytes | None:
-    """Relay the upstream's answer; when it starts none (it hung, or it closed or crashed
-    before a byte), the uniform error to send instead."""
+) -> tuple[int, bytes | None]:
+    """Relay the upstream's answer and return its status; when it starts none (it hung, or it
+    closed or crashed before a byte), the status and uniform error to send instead."""
     try:
         first = await asyncio.wait_for(up_reader.read(CHUNK), RESPONSE_TIMEOUT_SECONDS)
     except TimeoutError:
         log("upstream_timeout", upstream=upstream, seconds=RESPONSE_TIMEOUT_SECONDS)
-        return error_response(504, "deadline_exceeded", "The service did not answer in time")
+        return 504, error_response(504, "deadline_exceeded", "The service did not answer in time")
     except (ConnectionError, OSError):
         first = b""
     if not first:
         log("upstream_closed_without_answer", upstream=upstream)
-        return error_response(502, "downstream_error", "The service failed to answer")
+        return 502, error_response(502, "downstream_error", "The service failed to answer")
     client_writer.write(first)
     await client_writer.drain()
     await _pipe(up_reader, client_writer)
-    return None
+    status = _STATUS_LINE.match(first)
+    return (int(status.group(1)) if status else 502), None
 
 
 async def _linger(reader: asyncio.StreamReader) -> None:
@@ -232,27 +238,56 @@ class Edge:
             response = error_response(400, "bad_request", "Unknown client address")
             await _answer(client_reader, client_writer, response)
             return
+        request_id = head.request_id or str(uuid.uuid4())
+        started = time.perf_counter()
+        status, failure = await self._relay(
+            route, head, peer, request_id, client_reader, client_writer
+        )
+        duration_ms = round((time.perf_counter() - started) * 1000, 2)
+        # One access line per forwarded request, in the shape of the tiers' own (`uo trace`).
+        log(
+            "access",
+            request_id=request_id,
+            method=head.method,
+            path=head.path,
+            status=status,
+            duration_ms=duration_ms,
+            upstream=upstream,
+        )
+        if failure is not None:
+            await _answer(client_reader, client_writer, failure)
+        else:
+            await _linger(client_reader)
+
+    async def _relay(
+        self,
+        route: Route,
+        head: RequestHead,
+        peer: str,
+        request_id: str,
+        client_reader: asyncio.StreamReader,
+        client_writer: asyncio.StreamWriter,
+    ) -> tuple[int, bytes | None]:
+        """Forward one request and relay its answer; its status, and the uniform error to answer
+        instead when the upstream gave none."""
+        upstream = f"{route.upstream_host}:{route.upstream_port}"
         try:
             up_reader, up_writer = await connect(route)
         except (OSError, TimeoutError) as exc:
             log("upstream_unavailable", upstream=upstream, error=type(exc).__name__)
-            await _answer(client_reader, client_writer, unavailable_response())
-            return
+            return 503, unavailable_response()
         try:
-            up_writer.write(head.forwarded(peer) + head.rest)
+            up_writer.write(head.forwarded(peer, request_id) + head.rest)
             to_upstream = asyncio.create_task(_pipe(client_reader, up_writer))
             try:
-                failure = await _relay_answer(up_reader, client_writer, upstream)
+                status, failure = await _relay_answer(up_reader, client_writer, upstream)
             finally:
                 # The upstream has answered its one request: nothing more goes to it.
                 to_upstream.cancel()
                 await asyncio.gather(to_upstream, return_exceptions=True)
         finally:
             up_writer.close()
-        if failure is not None:
-            await _answer(client_reader, client_writer, failure)
-            return
-        await _linger(client_reader)
+        return status, failure
 
     async def serve(self, stop: asyncio.Event) -> None:
         servers = []

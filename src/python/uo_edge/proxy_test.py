@@ -7,6 +7,7 @@ import asyncio
 import contextlib
 import json
 import socket
+import uuid
 from collections.abc import AsyncIterator
 
 import pytest
@@ -133,7 +134,11 @@ def test_the_upstream_learns_the_client_address_from_the_edge_only() -> None:
     assert len(received) == 1
     assert received[0].startswith(b"POST /v1/auth/login HTTP/1.1\r\n")
     assert received[0].endswith(b"\r\n\r\nhello world"), "body bytes read with the head go on"
-    assert _forwarded_fields(answer) == [
+    fields = _forwarded_fields(answer)
+    request_ids = [value for name, value in fields if name == "x-request-id"]
+    assert len(request_ids) == 1
+    assert uuid.UUID(request_ids[0])  # the edge names the request when the client did not
+    assert [(name, value) for name, value in fields if name != "x-request-id"] == [
         ("host", "localhost"),
         ("content-length", "11"),
         ("x-forwarded-for", "127.0.0.1"),
@@ -153,6 +158,45 @@ def test_bare_lf_line_ends_are_forwarded_as_crlf() -> None:
     answer = asyncio.run(run())
     assert _split(answer)[1].startswith(b"GET /x HTTP/1.0\r\nHost: a\r\nX-Forwarded-For: 127.0.0.1")
     assert ("x-real-ip", "1.2.3.4") not in _forwarded_fields(answer)
+
+
+def test_each_forwarded_request_gets_one_request_id_and_one_access_line(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    async def run() -> list[bytes]:
+        upstream = Upstream()
+        async with _edge(await upstream.start()) as port:
+            answers = [
+                await _exchange(port, b"GET /v1/a?token=s3cret HTTP/1.1\r\nHost: a\r\n"
+                                b"X-Request-ID: client-id-1\r\n\r\n"),
+                await _exchange(port, b"GET /v1/b HTTP/1.1\r\nHost: a\r\n"
+                                b"X-Request-ID: bad id!\r\n\r\n"),
+            ]  # fmt: skip
+        upstream.close()
+        return answers
+
+    kept, replaced = asyncio.run(run())
+    assert ("x-request-id", "client-id-1") in _forwarded_fields(kept)
+    new_id = dict(_forwarded_fields(replaced))["x-request-id"]
+    assert new_id != "bad id!"
+    lines = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    access = [line for line in lines if line["event"] == "access"]
+    assert [(a["request_id"], a["method"], a["path"], a["status"]) for a in access] == [
+        ("client-id-1", "GET", "/v1/a", 200),  # the query (a token, maybe) is not logged
+        (new_id, "GET", "/v1/b", 200),
+    ]
+    assert all(isinstance(a["duration_ms"], float) for a in access)
+
+
+def test_an_unavailable_upstream_is_a_503_access_line(capsys: pytest.CaptureFixture[str]) -> None:
+    async def run() -> bytes:
+        async with _edge() as port:
+            return await _exchange(port, b"GET /x HTTP/1.1\r\nHost: a\r\n\r\n")
+
+    assert asyncio.run(run()).startswith(b"HTTP/1.1 503 ")
+    lines = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    access = [line for line in lines if line["event"] == "access"]
+    assert [(a["path"], a["status"]) for a in access] == [("/x", 503)]
 
 
 def _assert_uniform(answer: bytes, status: int, error_type: str) -> dict[str, object]:

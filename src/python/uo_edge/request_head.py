@@ -38,6 +38,10 @@ VOUCHED = frozenset(
         b"x-real-ip",
     }
 )
+# The edge names each request (X-Request-ID) so every tier's lines of it can be found together
+# (`uo trace`); a client's own id is kept only in the plain shape unifyops_core's middleware trusts.
+REQUEST_ID = b"x-request-id"
+_VALID_REQUEST_ID = re.compile(rb"[A-Za-z0-9._\-]{1,128}")
 # Connection management is the edge's: it always asks the upstream to close after one response.
 HOP_BY_HOP = frozenset({b"connection", b"keep-alive", b"proxy-connection"})
 
@@ -63,16 +67,35 @@ class RequestHead:
     # Bytes that arrived after the head in the same reads: the start of the body.
     rest: bytes = b""
 
-    def forwarded(self, client_ip: str) -> bytes:
+    @property
+    def method(self) -> str:
+        return self.request_line.split(b" ", 1)[0].decode("ascii")
+
+    @property
+    def path(self) -> str:
+        """The target without its query (which may carry a token): what the access line names."""
+        target = self.request_line.split(b" ")[1]
+        return target.split(b"?", 1)[0].decode("ascii")
+
+    @property
+    def request_id(self) -> str | None:
+        """The client's X-Request-ID, when there is exactly one in the trusted shape."""
+        values = [value for name, value in self.fields if name.lower() == REQUEST_ID]
+        if len(values) == 1 and _VALID_REQUEST_ID.fullmatch(values[0]):
+            return values[0].decode("ascii")
+        return None
+
+    def forwarded(self, client_ip: str, request_id: str) -> bytes:
         """The head as the upstream gets it: vouched for by the edge, one request only."""
         kept = [
             name + b": " + value
             for name, value in self.fields
-            if name.lower() not in VOUCHED | HOP_BY_HOP
+            if name.lower() not in VOUCHED | HOP_BY_HOP | {REQUEST_ID}
         ]
         added = [
             b"X-Forwarded-For: " + client_ip.encode("ascii"),
             b"X-Forwarded-Proto: http",
+            b"X-Request-ID: " + request_id.encode("ascii"),
             b"Connection: close",
         ]
         return b"\r\n".join([self.request_line, *kept, *added]) + b"\r\n\r\n"

@@ -18,6 +18,7 @@ from uo.commands import (
     roles,
     seal,
     status,
+    trace,
     where,
 )
 
@@ -37,6 +38,7 @@ COMMANDS = (
     status,
     where,
     local,
+    trace,
     roles,
 )
 

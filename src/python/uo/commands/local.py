@@ -7,14 +7,42 @@ Kept thin on purpose: uo.local is being rewritten, and its functions' signatures
 from __future__ import annotations
 
 import argparse
+import re
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from datetime import datetime
 from typing import Any
 
 from unifyops_core.naming import ENVIRONMENTS, STACKS, TIER_PORTS
 from uo.errors import LocalEnvironmentError
+from uo.loglines import LEVELS, SinceError, parse_since
 
 LOCAL_ENVIRONMENTS = ("local", *ENVIRONMENTS)
+# Reading logs changes nothing, so `uo logs` and `uo trace` read any environment `uo up` labelled
+# (the e2e tests' `test` included), not only the ones `uo up` may be asked to start.
+_NAME = re.compile(r"^[a-z][a-z0-9-]{0,39}$")
+
+
+def name_option(text: str) -> str:
+    if not _NAME.match(text):
+        raise argparse.ArgumentTypeError(f"not a name: {text!r}")
+    return text
+
+
+def add_environment_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--env",
+        default="local",
+        type=name_option,
+        help=f"environment started by uo up (default: local; e.g. {', '.join(LOCAL_ENVIRONMENTS)})",
+    )
+
+
+def since_option(text: str) -> datetime:
+    try:
+        return parse_since(text)
+    except SinceError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
 
 
 def register(commands: Any) -> None:
@@ -58,14 +86,45 @@ def register(commands: Any) -> None:
     down.set_defaults(run=run_down)
     logs = commands.add_parser(
         "logs",
-        help="print the log of a running tier",
-        description="Print the log of a tier's newest container (JSON lines).",
+        help="print the logs of an environment's containers",
+        description="Print the log lines (JSON) of every container of an environment, the edge "
+        "and one-shot hooks included, each prefixed by its container (<stack>-<tier>); or of one "
+        "stack, or one tier. Lines are ordered by the time the engine received them.",
     )
-    logs.add_argument("stack", choices=sorted(STACKS))
-    logs.add_argument("tier", choices=[*TIER_PORTS, "migrate"])
-    logs.add_argument("--env", default="local", choices=LOCAL_ENVIRONMENTS, help="environment")
-    logs.add_argument("--tail", type=int, default=100, help="lines from the end (default: 100)")
+    logs.add_argument(
+        "stack",
+        nargs="?",
+        # "platform": the stack label `uo up` gives what serves every stack (the edge, secrets).
+        choices=[*sorted(STACKS), "platform"],
+        help="only this stack (platform: the edge)",
+    )
+    logs.add_argument(
+        "tier",
+        nargs="?",
+        type=name_option,
+        help=f"only this tier of the stack ({', '.join([*TIER_PORTS, 'migrate'])}, "
+        "a hook's name, or edge)",
+    )
+    add_environment_option(logs)
+    logs.add_argument(
+        "--tail", type=int, default=100, help="lines from the end of each container (default: 100)"
+    )
     logs.add_argument("-f", "--follow", action="store_true", help="keep printing new lines")
+    logs.add_argument(
+        "--since",
+        type=since_option,
+        help="only lines from this time on: a duration back from now (30s, 10m, 1h, 2d) or an "
+        "ISO time (2026-01-31T12:00:00Z)",
+    )
+    logs.add_argument(
+        "--level",
+        choices=LEVELS,
+        help="only JSON lines at this level or above (lines without a level count as info; "
+        "plain text lines are dropped)",
+    )
+    logs.add_argument(
+        "--error-id", help="only lines that carry this error id (from an error response's body)"
+    )
     logs.set_defaults(run=run_logs)
 
 
@@ -107,5 +166,13 @@ def run_logs(options: argparse.Namespace) -> int:
     from uo.local import commands
 
     return _call(
-        commands.run_logs, options.env, options.stack, options.tier, options.tail, options.follow
+        commands.run_logs,
+        options.env,
+        options.stack,
+        options.tier,
+        options.tail,
+        options.follow,
+        options.since,
+        options.level,
+        options.error_id,
     )

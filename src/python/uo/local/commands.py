@@ -5,12 +5,13 @@ from __future__ import annotations
 
 import sys
 import time
+from datetime import datetime
 from pathlib import Path
 
 import docker
 import docker.errors
 
-from uo.local import engine, reconcile, sources, topology
+from uo.local import engine, logsearch, reconcile, sources, topology
 from uo.local.topology import ENVIRONMENT_INDEX, LABEL
 
 EXIT_OK, EXIT_FAILURE = 0, 1
@@ -111,19 +112,26 @@ def _table(header: tuple[str, ...], rows: list[tuple[str, ...]]) -> None:
         )
 
 
-def run_logs(environment: str, stack: str, tier: str, tail: int, follow: bool) -> int:
-    client = engine.connect()
-    found = engine.containers(client, environment, stack=stack, tier=tier)
+def run_logs(
+    environment: str,
+    stack: str | None,
+    tier: str | None,
+    tail: int,
+    follow: bool,
+    since: datetime | None = None,
+    min_level: str | None = None,
+    error_id: str | None = None,
+) -> int:
+    """Print the log of every container of ``environment`` (or of one stack, or one tier)."""
+    found = logsearch.environment_sources(engine.connect(), environment, stack, tier)
     if not found:
-        print(f"uo logs: no {stack}-{tier} in {environment} (see ./uo status)", file=sys.stderr)
+        what = "-".join(filter(None, (stack, tier))) or "container"
+        print(f"uo logs: no {what} in {environment} (see ./uo status)", file=sys.stderr)
         return EXIT_FAILURE
-    container = sorted(found, key=lambda c: c.attrs["Created"])[-1]
     if follow:
-        for chunk in container.logs(stream=True, follow=True, tail=tail):
-            sys.stdout.write(chunk.decode(errors="replace"))
-            sys.stdout.flush()
+        logsearch.follow(found, since=since, tail=tail, min_level=min_level, error_id=error_id)
     else:
-        sys.stdout.write(container.logs(tail=tail).decode(errors="replace"))
+        logsearch.print_lines(found, since=since, tail=tail, min_level=min_level, error_id=error_id)
     return EXIT_OK
 
 
