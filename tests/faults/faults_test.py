@@ -16,6 +16,7 @@ import signal
 import threading
 import time
 import uuid
+from collections.abc import Callable
 from pathlib import Path
 
 import httpx
@@ -28,9 +29,10 @@ from uo.local import firewall, supervisor, vault
 from uo.local.topology import ContainerSpec
 from uo_edge import proxy
 
-# The longest one failed request may take: the gateway's 5 s client timeout, bounded again by
-# the request's deadline, plus the edge. A hang past this is a failure of the platform.
-FAILURE_BOUND_SECONDS = 10.0
+# The longest one failed request may take: the request budget a gateway starts with (10 s,
+# which bounds its calls and their retries together), plus the edge. A hang past this is a
+# failure of the platform.
+FAILURE_BOUND_SECONDS = 12.0
 RECOVERY_BOUND_SECONDS = 60.0
 BASELINE_SECONDS = 3.0
 FAILED_STATUSES = {"502", "503", "504"}
@@ -101,15 +103,23 @@ def assert_contained(
     return [s.status for s in failed]
 
 
-def report(fault: str, load: Traffic, stack: str, since: float, recovered: float) -> None:
+Record = Callable[[str, object], None]
+
+
+def report(
+    record: Record, fault: str, load: Traffic, stack: str, since: float, recovered: float
+) -> None:
+    """The figures of one fault, in the test report (junit property ``fault``) and its output."""
     failed = load.failures(stack, since)
     slowest = max((s.seconds for s in failed), default=0.0)
-    print(
-        f"FAULT {fault}: {len(failed)} of {len(load.of(stack, since))} {stack} requests failed "
+    line = (
+        f"{fault}: {len(failed)} of {len(load.of(stack, since))} {stack} requests failed "
         f"(slowest failure {slowest:.2f}s), recovered {recovered:.1f}s after the fault; "
         f"other stacks: {sum(len(load.of(s, since)) for s in STACK_NAMES if s != stack)} "
         "requests, 0 failed"
     )
+    record("fault", line)
+    print(f"FAULT {line}")
 
 
 def baseline(load: Traffic) -> float:
@@ -122,7 +132,7 @@ def baseline(load: Traffic) -> float:
 
 
 def test_a_killed_service_is_restarted_and_only_its_stack_notices(
-    running: Running, tokens: tuple[str, str]
+    running: Running, tokens: tuple[str, str], record_property: Record
 ) -> None:
     service = running.container("user", "service")
     before = restarts(service)
@@ -138,11 +148,11 @@ def test_a_killed_service_is_restarted_and_only_its_stack_notices(
     rules = firewall.table(int(service.attrs["State"]["Pid"]))
     assert "8001 accept" in rules, rules
     assert "reject" not in rules, rules
-    report("user-service killed (SIGKILL)", load, "user", fault, recovered)
+    report(record_property, "user-service killed (SIGKILL)", load, "user", fault, recovered)
 
 
 def test_a_hung_gateway_is_restarted_by_its_liveness_probe(
-    running: Running, tokens: tuple[str, str]
+    running: Running, tokens: tuple[str, str], record_property: Record
 ) -> None:
     api = running.container("user", "api")
     before = restarts(api)
@@ -163,11 +173,13 @@ def test_a_hung_gateway_is_restarted_by_its_liveness_probe(
     # response timeout (a request in flight waits until the liveness kill or that timeout).
     statuses = assert_contained(load, "user", fault, proxy.RESPONSE_TIMEOUT_SECONDS + 5)
     assert statuses, "a hung gateway went unnoticed"
-    report("user-api hung (SIGSTOP), liveness restart", load, "user", fault, recovered)
+    report(
+        record_property, "user-api hung (SIGSTOP), liveness restart", load, "user", fault, recovered
+    )
 
 
 def test_a_stopped_database_gives_fast_503s_and_the_stack_recovers_without_a_restart(
-    running: Running, tokens: tuple[str, str]
+    running: Running, tokens: tuple[str, str], record_property: Record
 ) -> None:
     database = running.container("user", "database")
     service = running.container("user", "service")
@@ -193,11 +205,11 @@ def test_a_stopped_database_gives_fast_503s_and_the_stack_recovers_without_a_res
     assert during[len(during) // 2] < 1.5, during
     assert restarts(service) == service_restarts  # it recovered by itself
     assert readiness(service) == 200
-    report("user database stopped 30 s", load, "user", fault, recovered)
+    report(record_property, "user database stopped 30 s", load, "user", fault, recovered)
 
 
 def test_with_auth_down_the_other_stacks_keep_serving(
-    running: Running, tokens: tuple[str, str]
+    running: Running, tokens: tuple[str, str], record_property: Record
 ) -> None:
     auth_api = running.container("auth", "api")
     with traffic(running, *tokens) as load:
@@ -212,14 +224,18 @@ def test_with_auth_down_the_other_stacks_keep_serving(
     # Verifying tokens needs only the cached JWKS, and the gateways' service tokens are cached.
     statuses = assert_contained(load, "auth", fault)
     assert statuses, "auth-api was down but every auth request succeeded"
-    report("auth-api stopped 20 s", load, "auth", fault, recovered)
+    report(record_property, "auth-api stopped 20 s", load, "auth", fault, recovered)
 
 
 def test_a_cut_network_gives_bounded_503s_and_recovers(
-    running: Running, tokens: tuple[str, str]
+    running: Running, tokens: tuple[str, str], record_property: Record
 ) -> None:
     service = running.container("user", "service")
-    (network_name, attachment), *_ = spec_of(service).serving_networks.items()
+    # The network the gateway calls the service on (the service may serve others too).
+    calls_on = set(spec_of(running.container("user", "api")).client_networks)
+    ((network_name, attachment),) = [
+        (name, a) for name, a in spec_of(service).serving_networks.items() if name in calls_on
+    ]
     network = running.client.networks.get(network_name)
     with traffic(running, *tokens) as load:
         fault = baseline(load)
@@ -235,11 +251,11 @@ def test_a_cut_network_gives_bounded_503s_and_recovers(
     # No retry storm: the gateway's retry budget and breaker keep failed calls near one per
     # request (the traffic loop sends one request at a time).
     assert len(statuses) < 15 / 0.05, len(statuses)
-    report("user api↔service network cut 15 s", load, "user", fault, recovered)
+    report(record_property, "user api↔service network cut 15 s", load, "user", fault, recovered)
 
 
 def test_no_acknowledged_write_is_lost_and_no_retried_write_applies_twice(
-    running: Running, tokens: tuple[str, str]
+    running: Running, tokens: tuple[str, str], record_property: Record
 ) -> None:
     member, _ = tokens
     url = running.url("user-api", "/v1/profile")
@@ -297,11 +313,13 @@ def test_no_acknowledged_write_is_lost_and_no_retried_write_applies_twice(
     final = httpx.get(url, headers=bearer(member), timeout=30).json()
     assert final["version"] == start_version + len(acknowledged)
     assert final["display_name"] == f"write {len(acknowledged)}"
-    print(
-        f"FAULT writes across a user-service SIGKILL: {len(acknowledged)} acknowledged, "
+    line = (
+        f"writes across a user-service SIGKILL: {len(acknowledged)} acknowledged, "
         f"{attempts} attempts, {len(refused)} refused ({sorted(set(refused))}), 0 lost, "
         "0 applied twice"
     )
+    record_property("fault", line)
+    print(f"FAULT {line}")
 
 
 def _hold_lock(database: Container, seconds: int) -> None:
@@ -316,7 +334,7 @@ def _hold_lock(database: Container, seconds: int) -> None:
 
 
 def test_a_slow_database_does_not_exhaust_the_gateway(
-    running: Running, tokens: tuple[str, str]
+    running: Running, tokens: tuple[str, str], record_property: Record
 ) -> None:
     database = running.container("user", "database")
     member, _ = tokens
@@ -352,7 +370,14 @@ def test_a_slow_database_does_not_exhaust_the_gateway(
         assert uniform, burst
         assert seconds < FAILURE_BOUND_SECONDS, burst
     assert_contained(load, "user", fault)
-    report("user database locked 20 s (+40 concurrent callers)", load, "user", fault, recovered)
+    report(
+        record_property,
+        "user database locked 20 s (+40 concurrent callers)",
+        load,
+        "user",
+        fault,
+        recovered,
+    )
 
 
 def _is_uniform(response: httpx.Response) -> bool:

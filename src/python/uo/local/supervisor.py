@@ -230,11 +230,12 @@ class Supervisor:
         self.gating.add(container.id)
         try:
             code = self.exits.pop(container.id, "?")
+            restarts = int(container.attrs.get("RestartCount") or 0)
+            # The engine counts its own restarts; a start by hand (docker start) is not one.
+            how = f"restarted by the engine ({restarts} so far)" if restarts else "started again"
             self._say(
                 container,
-                f"restarted by the engine (exit code {code}, "
-                f"restart {container.attrs.get('RestartCount')}); policy re-applied, "
-                "serving once ready",
+                f"{how} after exit code {code}; policy re-applied, serving once ready",
             )
             if not self._enforce(container, spec, closing=bool(spec.serving_networks)):
                 return

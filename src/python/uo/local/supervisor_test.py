@@ -137,7 +137,7 @@ def test_a_crashed_process_is_restarted_with_its_policy_and_served_once_ready(
     rules = firewall.table(int(container.attrs["State"]["Pid"]))
     assert "tcp dport 8080 accept" in rules  # the serving port is open again
     assert "reject" not in rules
-    assert lines.having("restarted by the engine (exit code 137")
+    assert lines.having("restarted by the engine (1 so far) after exit code 137")
     assert program_pid(container) != first_pid
     engine.wait_ready(container, spec, 5, after_restart=True)
 
