@@ -34,6 +34,12 @@ def test_a_request_through_the_front_door_is_one_tree_of_every_hop(
     running: Running, capsys: pytest.CaptureFixture[str]
 ) -> None:
     tokens = register_and_login(running, f"e2e-trace-{uuid.uuid4().hex[:8]}@example.com")
+    # The first visit creates the profile (the gateway's read answers 404, then it writes): the
+    # traced request is a plain read, one call per hop.
+    first = httpx.get(
+        running.url("user-app", "/api/v1/profile"), headers=bearer(tokens["access_token"])
+    )
+    assert first.status_code == 200, first.text
     request_id = f"e2e-trace-{uuid.uuid4().hex}"
     response = httpx.get(
         running.url("user-app", "/api/v1/profile"),
