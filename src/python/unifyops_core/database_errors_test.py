@@ -39,6 +39,21 @@ async def http() -> AsyncIterator[httpx.AsyncClient]:
             async with database.engine.connect() as connection:
                 await connection.execute(text("SELEC :v"), {"v": SECRET})
 
+        @app.get("/too-slow/{setting}")
+        async def too_slow(setting: str) -> None:
+            # A server-side timeout fires: statement_timeout on a sleep, lock_timeout on a lock
+            # another session holds.
+            async with database.engine.connect() as connection:
+                if setting == "statement_timeout":
+                    await connection.execute(text("SET statement_timeout = 50"))
+                    await connection.execute(text("SELECT pg_sleep(2)"))
+                async with database.engine.connect() as holder:
+                    await holder.execute(text("CREATE TABLE IF NOT EXISTS held (id int)"))
+                    await holder.commit()
+                    await holder.execute(text("LOCK TABLE held IN ACCESS EXCLUSIVE MODE"))
+                    await connection.execute(text("SET lock_timeout = 50"))
+                    await connection.execute(text("SELECT * FROM held"))
+
         transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
         async with httpx.AsyncClient(transport=transport, base_url="http://t") as client:
             yield client
@@ -75,3 +90,17 @@ async def test_an_unexpected_database_error_logs_frames_but_no_bound_values(
     assert "broken" in record["exception"]["traceback"]  # the frames are still there
     assert SECRET not in logs.stream.getvalue()
     assert SECRET not in response.text
+
+
+@pytest.mark.parametrize("setting", ["statement_timeout", "lock_timeout"])
+async def test_a_database_that_does_not_answer_in_time_is_a_503_not_a_500(
+    http: httpx.AsyncClient, setting: str
+) -> None:
+    with capture_logs() as logs:
+        response = await http.get(f"/too-slow/{setting}")
+    assert response.status_code == 503, response.text
+    body = response.json()
+    assert body["error_type"] == "dependency_unavailable"
+    (record,) = logs.find(error_id=body["error_id"])
+    assert record["extra"]["error_type"] == "dependency_unavailable"  # the cause is logged once
+    assert "Traceback" not in response.text

@@ -10,16 +10,24 @@ header and its own budget.
 A request that arrives with no time left (``0`` or less) is answered 504 ``deadline_exceeded``
 without running. While it runs, ``remaining()`` says how many seconds are left; the core client
 sends that downstream and uses it to bound its own timeouts. Health endpoints have no deadline.
+
+The tier also enforces its budget on itself: a handler still running when the budget is spent is
+cancelled and the caller gets the uniform 504. Cancelling is what frees the work below it: asyncpg
+answers a cancelled query with a cancel request to PostgreSQL (a statement waiting on a lock stops
+there, not after ``statement_timeout``), the transaction rolls back and the connection goes back
+to the pool, so a slow dependency holds a tier's resources no longer than its callers wait. Once
+the response has started it is no longer cancelled (a half-sent body helps nobody).
 """
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import Mapping
 from contextvars import ContextVar
 
 from starlette.datastructures import Headers
-from starlette.types import ASGIApp, Receive, Scope, Send
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from unifyops_core.exceptions import DeadlineExceededError
 from unifyops_core.handlers import error_response
@@ -99,9 +107,34 @@ class DeadlineMiddleware:
             budget = min(budget, given)
         token = set_budget(budget / 1000)
         try:
-            await self.app(scope, receive, send)
+            await self._run_within(budget / 1000, scope, receive, send)
         finally:
             reset(token)
+
+    async def _run_within(self, seconds: float, scope: Scope, receive: Receive, send: Send) -> None:
+        budget = asyncio.timeout(seconds)
+        started = False
+
+        async def send_and_note_start(message: Message) -> None:
+            nonlocal started
+            if message["type"] == "http.response.start":
+                started = True
+                budget.reschedule(None)
+            await send(message)
+
+        try:
+            async with budget:
+                await self.app(scope, receive, send_and_note_start)
+        except TimeoutError:
+            # A TimeoutError of the handler's own (not our budget) is its business.
+            if not budget.expired() or started:
+                raise
+            response = error_response(
+                status_code=DeadlineExceededError.status_code,
+                message=DeadlineExceededError.default_message,
+                error_type=DeadlineExceededError.error_type,
+            )
+            await response(scope, receive, send)
 
 
 __all__ = [

@@ -113,3 +113,40 @@ async def test_a_slow_dependency_costs_the_route_budget_not_the_client_timeout(
     assert response.status_code == 504, response.text
     assert response.json()["error_type"] == "deadline_exceeded"
     assert elapsed < 1.0
+
+
+async def test_a_tier_stops_its_own_work_when_the_budget_it_was_given_is_spent(
+    urls: tuple[str, str],
+) -> None:
+    # /slow takes 3 s; its caller can wait 0.3 s. The tier answers 504 then, instead of working
+    # on for nobody (and holding what that work holds) until it would have finished.
+    started = time.monotonic()
+    async with httpx.AsyncClient(base_url=urls[1]) as http:
+        response = await http.get("/slow", headers={deadline.DEADLINE_HEADER: "300"})
+    elapsed = time.monotonic() - started
+    assert response.status_code == 504, response.text
+    body = response.json()
+    assert body["error_type"] == "deadline_exceeded"
+    assert body["error_id"] == response.headers["X-Error-ID"]
+    assert 0.25 < elapsed < 1.0, elapsed
+
+
+async def test_a_response_that_started_in_time_is_not_cut_off() -> None:
+    app = create_service_app(_settings(request_budget_ms=200), version="1")
+
+    @app.get("/stream")
+    async def stream() -> Any:
+        from starlette.responses import StreamingResponse
+
+        async def chunks() -> Any:
+            yield b"first "
+            await asyncio.sleep(0.5)
+            yield b"second"
+
+        return StreamingResponse(chunks(), media_type="text/plain")
+
+    with serve_on_loopback(app) as url:
+        async with httpx.AsyncClient(base_url=url) as http:
+            response = await http.get("/stream")
+    assert response.status_code == 200
+    assert response.text == "first second"

@@ -8,7 +8,9 @@ it was: their specific message and details, which may name internal hosts, go to
 A value the database refuses as data (SQLSTATE class 22: out of range, NUL, bad encoding) is the
 caller's input, so it is a 422, logged without the value. A database that cannot be reached
 (refused, timed out, pool checkout timeout, connection lost, server restarting) is a 503
-``dependency_unavailable``: the caller may retry, and readiness reports the same outage.
+``dependency_unavailable``: the caller may retry, and readiness reports the same outage. So is
+one that did not answer in time (``statement_timeout`` or ``lock_timeout`` cancelled the
+statement): the database is slow, not the request wrong.
 """
 
 from __future__ import annotations
@@ -54,6 +56,8 @@ _PUBLIC_SERVER_DETAILS = frozenset({"checks"})
 _DATA_EXCEPTION_CLASS = "22"
 _CONNECTION_EXCEPTION_CLASS = "08"
 _SERVER_GOING_AWAY = frozenset({"57P01", "57P02", "57P03"})
+# query_canceled (statement_timeout, a cancel request) and lock_not_available (lock_timeout).
+_TOO_SLOW = frozenset({"57014", "55P03"})
 
 
 def error_response(
@@ -203,9 +207,9 @@ async def _database_unavailable(request: Request, exc: Exception) -> JSONRespons
 
 async def _database_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, DBAPIError)
-    if _lost_connection(exc):
-        return await _database_unavailable(request, exc)
     sqlstate = _sqlstate(exc)
+    if _lost_connection(exc) or sqlstate in _TOO_SLOW:
+        return await _database_unavailable(request, exc)
     if not sqlstate.startswith(_DATA_EXCEPTION_CLASS):
         return unexpected_error_response(request, exc)
     # The driver's message quotes the refused value (which may be a secret): type and code only.
