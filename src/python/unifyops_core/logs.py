@@ -121,7 +121,10 @@ class InterceptHandler(logging.Handler):
         )
 
 
-_QUIET_CLIENT_LOGGERS = ("httpx", "httpcore")
+# Libraries whose INFO lines repeat per request what our own lines say (or say nothing an operator
+# needs): httpx/httpcore log every request sent, SQLAlchemy's engine every statement and
+# transaction (its own default is WARNING; routing it into our handler must not lower that).
+_QUIET_LIBRARY_LOGGERS = ("httpx", "httpcore", "sqlalchemy")
 # loguru's levels without a standard-library twin.
 _LOGURU_ONLY_LEVELS = {"TRACE": 5, "SUCCESS": 25}
 
@@ -167,9 +170,10 @@ def configure_logging(
         stdlib_logger.handlers = []
         stdlib_logger.propagate = True
         stdlib_logger.setLevel(logging.NOTSET)
-    # httpx logs one INFO line per request it sends; ServiceClient already writes that call
-    # (redacted, with target and duration) at DEBUG, so httpx and httpcore speak only of problems.
-    for name in _QUIET_CLIENT_LOGGERS:
+    # httpx logs one INFO line per request it sends (ServiceClient already writes that call,
+    # redacted, at DEBUG); SQLAlchemy one per statement, BEGIN and ROLLBACK. They speak only of
+    # problems.
+    for name in _QUIET_LIBRARY_LOGGERS:
         logging.getLogger(name).setLevel(logging.WARNING)
     # Our middleware writes the access line; uvicorn's own would be a second, unstructured one.
     logging.getLogger("uvicorn.access").disabled = True

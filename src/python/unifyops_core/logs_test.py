@@ -6,12 +6,15 @@ import pytest
 import uvicorn
 from fastapi import FastAPI
 from loguru import logger
+from sqlalchemy import text
 from sqlalchemy.exc import DBAPIError
 from uvicorn.middleware.message_logger import MessageLoggerMiddleware
 
 from unifyops_core._version import __version__
+from unifyops_core.db import Database
 from unifyops_core.logs import stdlib_level
 from unifyops_core.testing import capture_logs
+from unifyops_core.testing_db import fresh_database
 
 
 def test_one_json_object_per_line_with_the_service_identity() -> None:
@@ -49,6 +52,20 @@ def test_httpx_request_lines_are_not_logged_even_at_debug() -> None:
         logging.getLogger("httpx").info("HTTP Request: GET http://svc/x")
         logging.getLogger("httpcore.connection").debug("connect_tcp.started")
     assert logs.records == []
+
+
+async def test_sqlalchemy_statements_are_not_logged_but_its_warnings_are() -> None:
+    # SQLAlchemy decides per connection whether to log each statement, from its logger's level;
+    # a real engine on the test PostgreSQL.
+    async with fresh_database() as settings:
+        with capture_logs(level="DEBUG") as logs:
+            database = Database(settings)
+            async for session in database.session():
+                await session.execute(text("SELECT 1"))
+                await session.commit()
+            await database.dispose()
+            logging.getLogger("sqlalchemy.pool").warning("pool limit reached")
+    assert [record["message"] for record in logs.records] == ["pool limit reached"]
 
 
 def test_the_root_logger_filters_at_the_configured_level() -> None:
