@@ -184,6 +184,8 @@ def test_a_stopped_database_gives_fast_503s_and_the_stack_recovers_without_a_res
     database = running.container("user", "database")
     service = running.container("user", "service")
     service_restarts = restarts(service)
+    log = supervisor.log_path(running.plan.environment)
+    log_start = log.stat().st_size
     with traffic(running, *tokens) as load:
         fault = baseline(load)
         database.stop(timeout=10)
@@ -208,6 +210,12 @@ def test_a_stopped_database_gives_fast_503s_and_the_stack_recovers_without_a_res
     assert during[len(during) // 2] < 1.5, during
     assert restarts(service) == service_restarts  # it recovered by itself
     assert readiness(service) == 200
+    # The runtime took it out of rotation while unready and back once ready (as endpoints do).
+    with log.open() as lines:
+        lines.seek(log_start)
+        said = [line for line in lines if service.name in line]
+    assert any("not ready (/health/ready answered 503" in line for line in said), said
+    assert any("readiness probe passes again: serving" in line for line in said), said
     report(record_property, "user database stopped 30 s", load, "user", fault, recovered)
 
 

@@ -7,6 +7,7 @@ the networks the NetworkPolicies give it (uo.local.wiring)."""
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import replace
 
 from uo.local.manifests import ManifestError, Workload, cpu_nanos, memory_bytes
 from uo.local.topology import ContainerSpec, Liveness, Readiness, Security, public_network
@@ -62,17 +63,26 @@ def security(workload: Workload) -> Security:
 
 
 def readiness(workload: Workload) -> Readiness:
+    """The readiness probe with the kubelet's defaults (period 10 s, 3 failures, 1 success,
+    1 s timeout)."""
     probe = workload.container.get("readinessProbe")
     if not probe:
         return Readiness("none")
+    timing = Readiness(
+        "none",
+        period=float(probe.get("periodSeconds", 10)),
+        failures=int(probe.get("failureThreshold", 3)),
+        successes=int(probe.get("successThreshold", 1)),
+        timeout=float(probe.get("timeoutSeconds", 1)),
+    )
     if "httpGet" in probe:
         port = probe["httpGet"]["port"]
         number = workload.ports().get(port) if isinstance(port, str) else int(port)
         if number is None:
             raise ManifestError(f"{workload.workload_id}: probe port {port!r} is not declared")
-        return Readiness("http", number, probe["httpGet"].get("path", "/"))
+        return replace(timing, kind="http", port=number, path=probe["httpGet"].get("path", "/"))
     if "exec" in probe:
-        return Readiness("exec", command=tuple(probe["exec"]["command"]))
+        return replace(timing, kind="exec", command=tuple(probe["exec"]["command"]))
     raise ManifestError(f"{workload.workload_id}: only httpGet and exec probes are run")
 
 

@@ -13,6 +13,11 @@ the rest of the kubelet's job:
 - **liveness**: the rendered liveness probe runs every ``periodSeconds``; after
   ``failureThreshold`` misses in a row the container's process is killed, and the restart
   policy starts it again (a hung process is restarted like a crashed one).
+- **readiness, all the time**: the rendered readiness probe keeps running after the start; after
+  ``failureThreshold`` misses in a row the container's serving ports are closed (new connections
+  reset, established ones finish: what leaving a Service's endpoints does), and after
+  ``successThreshold`` passes they open again. A service whose database is gone is out of
+  rotation until it can serve, without a restart.
 
 It keeps no state of its own: what to enforce and probe is read from the container's labels
 (``ContainerSpec.to_label``). It exits by itself once its environment has no containers left, and
@@ -39,7 +44,7 @@ import httpx
 from docker.models.containers import Container
 
 from uo.local import engine, firewall
-from uo.local.topology import LABEL, ContainerSpec, Liveness
+from uo.local.topology import LABEL, ContainerSpec, Liveness, Readiness
 
 MODULE = "uo.local.supervisor"
 IDLE_EXIT_SECONDS = 30.0
@@ -148,19 +153,19 @@ def finished_before(container: Container) -> bool:
     return bool(finished) and not finished.startswith("0001-")
 
 
-def probe(container: Container, liveness: Liveness) -> str | None:
-    """None when alive, else why not (the kubelet's view: HTTP from the host, exec inside)."""
-    if liveness.kind == "http":
-        url = f"http://{engine.address(container)}:{liveness.port}{liveness.path}"
+def probe(container: Container, check: Liveness | Readiness) -> str | None:
+    """None when it passes, else why not (the kubelet's view: HTTP from the host, exec inside)."""
+    if check.kind == "http":
+        url = f"http://{engine.address(container)}:{check.port}{check.path}"
         try:
-            response = httpx.get(url, timeout=liveness.timeout)
+            response = httpx.get(url, timeout=check.timeout)
         except httpx.HTTPError as exc:
-            return f"{liveness.path}: {type(exc).__name__}"
+            return f"{check.path}: {type(exc).__name__}"
         ok = 200 <= response.status_code < 400
-        return None if ok else f"{liveness.path} answered {response.status_code}"
-    if liveness.kind == "exec":
+        return None if ok else f"{check.path} answered {response.status_code}"
+    if check.kind == "exec":
         try:
-            result = container.exec_run(list(liveness.command))
+            result = container.exec_run(list(check.command))
         except docker.errors.APIError as exc:
             return f"exec: {exc.explanation or exc}"
         return None if result.exit_code == 0 else f"exited {result.exit_code}"
@@ -171,6 +176,7 @@ def probe(container: Container, liveness: Liveness) -> str | None:
 class _Probed:
     due: float
     misses: int = 0
+    passes: int = 0  # readiness: passes in a row while out of its Services
 
 
 @dataclass
@@ -180,7 +186,9 @@ class Supervisor:
     report: Report
     ready_timeout: float = 120.0
     probed: dict[str, _Probed] = field(default_factory=dict)
+    readied: dict[str, _Probed] = field(default_factory=dict)
     gating: set[str] = field(default_factory=set)
+    unready: set[str] = field(default_factory=set)  # serving ports closed until ready again
     exits: dict[str, str] = field(default_factory=dict)  # container id -> its last exit code
     stopped: threading.Event = field(default_factory=threading.Event)
 
@@ -211,11 +219,13 @@ class Supervisor:
             found = self._ours(str(actor.get("ID", "")))
             if found and finished_before(found[0]):
                 self.probed.pop(found[0].id, None)
+                self.readied.pop(found[0].id, None)
+                self.unready.discard(found[0].id)
                 threading.Thread(target=self.gate, args=found, daemon=True).start()
         elif event.get("Type") == "network" and event.get("Action") == "connect":
             found = self._ours(str((actor.get("Attributes") or {}).get("container", "")))
             if found and found[0].id not in self.gating:
-                self._enforce(*found, closing=False)
+                self._enforce(*found, closing=found[0].id in self.unready)
 
     def _enforce(self, container: Container, spec: ContainerSpec, *, closing: bool) -> bool:
         try:
@@ -289,6 +299,50 @@ class Supervisor:
                 self.kill(container)
                 self.probed.pop(container.id, None)
 
+    # -- readiness while running ------------------------------------------------------------
+
+    def readiness_due(self, now: float) -> None:
+        for container in engine.containers(self.client, self.environment):
+            spec = spec_of(container) if container.status == "running" else None
+            if (
+                spec is None
+                or not spec.restart
+                or not spec.serving_networks
+                or spec.readiness.kind not in ("http", "exec")
+                or container.id in self.gating
+            ):
+                continue
+            state = self.readied.setdefault(container.id, _Probed(now + spec.readiness.period))
+            if now < state.due:
+                continue
+            state.due = now + spec.readiness.period
+            self.note_readiness(container, spec, state, probe(container, spec.readiness))
+
+    def note_readiness(
+        self, container: Container, spec: ContainerSpec, state: _Probed, problem: str | None
+    ) -> None:
+        check = spec.readiness
+        if problem is None:
+            state.misses = 0
+            if container.id not in self.unready:
+                return
+            state.passes += 1
+            if state.passes >= check.successes and self._enforce(container, spec, closing=False):
+                self.unready.discard(container.id)
+                self._say(container, "readiness probe passes again: serving")
+            return
+        state.passes = 0
+        if container.id in self.unready:
+            return
+        state.misses += 1
+        if state.misses >= check.failures and self._enforce(container, spec, closing=True):
+            self.unready.add(container.id)
+            self._say(
+                container,
+                f"not ready ({problem}, {state.misses} in a row): out of its Services, "
+                "new connections refused until it is ready",
+            )
+
     def kill(self, container: Container) -> None:
         """SIGKILL its process from the host, like a crash: the restart policy applies (a kill
         through the engine's API would count as stopped by hand and stay stopped)."""
@@ -309,6 +363,7 @@ class Supervisor:
                 if engine.containers(self.client, self.environment):
                     idle_since = None
                     self.probe_due(now)
+                    self.readiness_due(now)
                 elif idle_since is None:
                     idle_since = now
                 elif now - idle_since > IDLE_EXIT_SECONDS:

@@ -160,6 +160,45 @@ def test_a_hung_process_is_killed_by_its_liveness_probe_and_restarted(
     eventually(lambda: bool(lines.having("ready again")), 30, "ready and serving again")
 
 
+def test_a_container_that_stops_being_ready_leaves_its_services_until_ready_again(
+    client: docker.DockerClient,
+    environment: str,
+    image: str,
+    supervised: tuple[supervisor.Supervisor, Lines],
+) -> None:
+    _, lines = supervised
+    network = f"uo-{environment}-demo"
+    engine.ensure_network(client, environment, NetworkSpec(network, internal=True))
+    # Ready while /tmp/ready exists (http.server serves the file system from /).
+    spec = ContainerSpec(
+        environment,
+        "demo",
+        "service",
+        image,
+        entrypoint=("sh", "-c", "touch /tmp/ready && cd / && exec python3 -m http.server 8080"),
+        serving_networks={network: Attachment(("demo-service",), (8080,))},
+        readiness=Readiness("http", 8080, "/tmp/ready", period=0.3, failures=2, successes=2),
+        restart=True,
+    )
+    container = engine.create(client, spec, serving_now=True)
+    container.start()
+    engine.enforce_policy(container, spec)
+    engine.wait_ready(container, spec, 30)
+    pid = int(container.attrs["State"]["Pid"])
+
+    container.exec_run(["rm", "/tmp/ready"])
+    eventually(lambda: bool(lines.having("not ready")), 15, "closed while not ready")
+    (line,) = lines.having("not ready")
+    assert "/tmp/ready answered 404, 2 in a row" in line
+    assert "tcp dport 8080 reject with tcp reset" in firewall.table(pid)
+    assert restarts(container) == 0  # out of rotation, not restarted
+
+    container.exec_run(["touch", "/tmp/ready"])
+    eventually(lambda: bool(lines.having("passes again")), 15, "open once ready")
+    assert "tcp dport 8080 accept" in firewall.table(pid)
+    assert "reject" not in firewall.table(pid)
+
+
 def test_a_container_uo_stops_stays_stopped(
     client: docker.DockerClient,
     environment: str,

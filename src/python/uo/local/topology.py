@@ -55,6 +55,12 @@ class Readiness:
     port: int = 0
     path: str = HEALTH_READY_PATH
     command: tuple[str, ...] = ()
+    # While it runs (uo.local.supervisor): probed every ``period`` seconds, out of its Services
+    # after ``failures`` misses in a row, back after ``successes`` passes (the kubelet's defaults).
+    period: float = 10.0
+    failures: int = 3
+    successes: int = 1
+    timeout: float = 1.0
 
 
 @dataclass(frozen=True)
