@@ -11,7 +11,7 @@ from pathlib import Path
 import docker
 import docker.errors
 
-from uo.local import engine, logsearch, reconcile, sources, topology
+from uo.local import engine, logsearch, reconcile, sources, supervisor, topology
 from uo.local.topology import ENVIRONMENT_INDEX, LABEL
 
 EXIT_OK, EXIT_FAILURE = 0, 1
@@ -100,6 +100,16 @@ def print_running() -> None:
         return
     print("\nrunning here (uo up):" if rows else "\nrunning here: nothing (start with ./uo up)")
     _table(("ENV", "STACK", "TIER", "STATE", "IMAGE", "URL"), rows)
+    for environment in unsupervised({row[0] for row in rows}):
+        # Restarts would come back without their NetworkPolicy and nothing would probe them.
+        print(
+            f"warning: {environment} has no supervisor (restarts, probes, policies after a "
+            f"restart); `./uo up --env {environment}` starts it again"
+        )
+
+
+def unsupervised(environments: set[str]) -> list[str]:
+    return sorted(e for e in environments if not supervisor.running(e))
 
 
 def _table(header: tuple[str, ...], rows: list[tuple[str, ...]]) -> None:

@@ -6,7 +6,9 @@ exited again, and this supervisor, a small process `uo up` leaves running per en
 the rest of the kubelet's job:
 
 - **policy after a restart**: a restarted container gets a new network namespace without the
-  NetworkPolicy rules; the supervisor writes them again as soon as the engine reports the start,
+  NetworkPolicy rules; the supervisor writes them again as soon as the engine reports the start
+  (or, for a start nobody saw — the engine restarted while the supervisor was away, or before it
+  ran — as soon as it connects to the engine and finds a namespace without them),
   with the serving ports closed (new connections reset, callers fail fast or try another replica)
   until the readiness probe passes — a restarted pod is out of its Services' endpoints until
   ready. The same happens when a container joins a network again.
@@ -172,6 +174,14 @@ def probe(container: Container, check: Liveness | Readiness) -> str | None:
     return None
 
 
+def has_policy(pid: int) -> bool:
+    try:
+        firewall.table(pid)
+    except firewall.FirewallError:
+        return False
+    return True
+
+
 @dataclass
 class _Probed:
     due: float
@@ -235,18 +245,19 @@ class Supervisor:
             return False
         return True
 
-    def gate(self, container: Container, spec: ContainerSpec) -> None:
+    def gate(self, container: Container, spec: ContainerSpec, why: str = "") -> None:
         """A restarted container: policy first (serving closed), open once ready."""
         self.gating.add(container.id)
         try:
-            code = self.exits.pop(container.id, "?")
-            restarts = int(container.attrs.get("RestartCount") or 0)
-            # The engine counts its own restarts; a start by hand (docker start) is not one.
-            how = f"restarted by the engine ({restarts} so far)" if restarts else "started again"
-            self._say(
-                container,
-                f"{how} after exit code {code}; policy re-applied, serving once ready",
-            )
+            if not why:
+                code = self.exits.pop(container.id, "?")
+                restarts = int(container.attrs.get("RestartCount") or 0)
+                # The engine counts its own restarts; a start by hand (docker start) is not one.
+                how = "started again"
+                if restarts:
+                    how = f"restarted by the engine ({restarts} so far)"
+                why = f"{how} after exit code {code}"
+            self._say(container, f"{why}; policy re-applied, serving once ready")
             if not self._enforce(container, spec, closing=bool(spec.serving_networks)):
                 return
             try:
@@ -259,6 +270,21 @@ class Supervisor:
         finally:
             self.gating.discard(container.id)
 
+    def resync(self) -> None:
+        """What happened while nobody watched (before this supervisor started, or while the
+        engine was restarting): a running container whose network namespace holds no policy was
+        started by the engine unseen, e.g. after a daemon or host restart. It is gated like a
+        restart: policy with serving closed, then open once ready."""
+        for listed in engine.containers(self.client, self.environment):
+            found = self._ours(listed.id)
+            if found is None or found[0].id in self.gating:
+                continue
+            container, spec = found
+            pid = int(container.attrs["State"].get("Pid") or 0)
+            if pid and not has_policy(pid):
+                why = "running without its NetworkPolicy (started while no supervisor watched)"
+                threading.Thread(target=self.gate, args=(container, spec, why), daemon=True).start()
+
     def watch_events(self) -> None:
         while not self.stopped.is_set():
             try:
@@ -269,6 +295,8 @@ class Supervisor:
                         "event": ["die", "start", "connect"],
                     },
                 )
+                # The stream is open: a start from now on is an event, one before it is resynced.
+                self.resync()
                 for event in stream:
                     self.on_event(event)
             except Exception as exc:

@@ -19,11 +19,12 @@ import docker.errors
 import pytest
 from docker.models.containers import Container
 
-from uo.local import engine, firewall, supervisor
+from uo.local import commands, engine, firewall, supervisor
 from uo.local.topology import LABEL, ContainerSpec, Liveness, NetworkSpec, Readiness, Security
 from uo.local.wiring import Attachment
 
 ENGINE = "unix:///var/lib/unifyops-docker/docker.sock"
+READY = "/tmp/ready"  # noqa: S108 - a file inside the throwaway test container
 
 
 @pytest.fixture(scope="module")
@@ -175,9 +176,9 @@ def test_a_container_that_stops_being_ready_leaves_its_services_until_ready_agai
         "demo",
         "service",
         image,
-        entrypoint=("sh", "-c", "touch /tmp/ready && cd / && exec python3 -m http.server 8080"),
+        entrypoint=("sh", "-c", f"touch {READY} && cd / && exec python3 -m http.server 8080"),
         serving_networks={network: Attachment(("demo-service",), (8080,))},
-        readiness=Readiness("http", 8080, "/tmp/ready", period=0.3, failures=2, successes=2),
+        readiness=Readiness("http", 8080, READY, period=0.3, failures=2, successes=2),
         restart=True,
     )
     container = engine.create(client, spec, serving_now=True)
@@ -186,17 +187,43 @@ def test_a_container_that_stops_being_ready_leaves_its_services_until_ready_agai
     engine.wait_ready(container, spec, 30)
     pid = int(container.attrs["State"]["Pid"])
 
-    container.exec_run(["rm", "/tmp/ready"])
+    container.exec_run(["rm", READY])
     eventually(lambda: bool(lines.having("not ready")), 15, "closed while not ready")
     (line,) = lines.having("not ready")
-    assert "/tmp/ready answered 404, 2 in a row" in line
+    assert f"{READY} answered 404, 2 in a row" in line
     assert "tcp dport 8080 reject with tcp reset" in firewall.table(pid)
     assert restarts(container) == 0  # out of rotation, not restarted
 
-    container.exec_run(["touch", "/tmp/ready"])
+    container.exec_run(["touch", READY])
     eventually(lambda: bool(lines.having("passes again")), 15, "open once ready")
     assert "tcp dport 8080 accept" in firewall.table(pid)
     assert "reject" not in firewall.table(pid)
+
+
+def test_a_start_nobody_watched_is_found_and_gated_when_the_supervisor_connects(
+    client: docker.DockerClient, environment: str, image: str
+) -> None:
+    # As after a daemon or host restart: the engine started the container again while no
+    # supervisor ran, so its new network namespace has no policy at all (everything open).
+    container, _ = http_server(client, environment, image, Liveness("none"))
+    container.restart(timeout=1)
+    container.reload()
+    pid = int(container.attrs["State"]["Pid"])
+    assert not supervisor.has_policy(pid)
+
+    lines = Lines()
+    running = supervisor.Supervisor(client, environment, lines, ready_timeout=30)
+    thread = threading.Thread(target=running.run, daemon=True)
+    thread.start()
+    try:
+        eventually(lambda: bool(lines.having("ready again")), 30, "policy written, then serving")
+    finally:
+        running.stopped.set()
+        thread.join(timeout=5)
+    assert lines.having("running without its NetworkPolicy")
+    rules = firewall.table(pid)
+    assert "tcp dport 8080 accept" in rules
+    assert "policy drop" in rules
 
 
 def test_a_container_uo_stops_stays_stopped(
@@ -255,9 +282,11 @@ def test_the_supervisor_process_is_started_found_and_stopped(
         sys, "path", [".", *(p for p in sys.path if Path(p or ".").resolve() != source_root)]
     )
     http_server(client, environment, image, Liveness("none"))  # something to supervise
+    assert commands.unsupervised({environment}) == [environment]  # `uo status` warns
     log = supervisor.ensure(environment)
     try:
         eventually(lambda: len(supervisor.running(environment)) == 1, 10, "one supervisor")
+        assert commands.unsupervised({environment}) == []
         eventually(lambda: log.exists() and "supervising" in log.read_text(), 20, "its log")
         first = supervisor.running(environment)
         supervisor.ensure(environment)  # `uo up` again: replaced, never two
