@@ -9,16 +9,20 @@ they are on disk, not as this program was built.
 
 from __future__ import annotations
 
+import io
 import json
 import os
 import re
+import shutil
 import subprocess
 import sys
+import textwrap
+import tokenize
 from pathlib import Path
 
 from unifyops_core.testing_db import DSN_VARIABLE
 from uo.errors import InfraError, UsageError
-from uo.new_stack import registered_stacks
+from uo.new_stack import child_path, registered_stacks
 
 _HEADER = '''"""{title}.
 
@@ -67,7 +71,7 @@ def new_migration(repo: Path, stack: str, message: str, dsn: str | None) -> Path
     dsn = dsn or os.environ.get(DSN_VARIABLE)
     if not dsn:
         raise UsageError(f"no PostgreSQL to compare on: pass --dsn or set {DSN_VARIABLE}")
-    env = {**os.environ, DSN_VARIABLE: dsn, "PYTHONPATH": str(repo / "src/python")}
+    env = {**os.environ, DSN_VARIABLE: dsn, "PYTHONPATH": child_path(repo)}
     done = subprocess.run(
         [sys.executable, "-m", "uo.autogenerate", package, str(folder)],
         cwd=repo, env=env, capture_output=True, text=True,
@@ -84,7 +88,8 @@ def new_migration(repo: Path, stack: str, message: str, dsn: str | None) -> Path
         raise InfraError(f"{stack}'s migrations need one numeric head to follow (have {heads})")
     down = heads[0]
     revision = f"{int(down) + 1:0{len(down)}d}"
-    body = result["upgrade"] + result["downgrade"]
+    upgrade, downgrade = _body(result["upgrade"]), _body(result["downgrade"])
+    body = upgrade + downgrade
     imports = ["import sqlalchemy as sa", "from alembic import op"]
     if "postgresql." in body:
         imports.append("from sqlalchemy.dialects import postgresql")
@@ -94,12 +99,33 @@ def new_migration(repo: Path, stack: str, message: str, dsn: str | None) -> Path
         down_revision=down,
         down_literal=f'"{down}"',
         imports="\n".join(imports),
-        upgrade=result["upgrade"],
-        downgrade=result["downgrade"],
+        upgrade=upgrade,
+        downgrade=downgrade,
     )
     path = folder / "versions" / f"{revision}_{slug}.py"
     path.write_text(text)
+    _format(repo, path)
     return path.relative_to(repo)
+
+
+def _body(rendered: str) -> str:
+    """Alembic's rendering, in the repository's style: no banner comments, double quotes."""
+    lines = [line for line in rendered.splitlines() if not line.strip().startswith("# ###")]
+    code = textwrap.dedent("\n".join(lines)).strip() + "\n"
+    tokens = []
+    for token in tokenize.generate_tokens(io.StringIO(code).readline):
+        value = token.string
+        if token.type == tokenize.STRING and value[:1] == "'" and not set('"\\') & set(value):
+            value = f'"{value[1:-1]}"'
+        tokens.append(token._replace(string=value))
+    return textwrap.indent(tokenize.untokenize(tokens).rstrip(), "    ")
+
+
+def _format(repo: Path, path: Path) -> None:
+    """ruff format, where ruff is at hand (a dev environment): Alembic's lines can be long."""
+    ruff = shutil.which("ruff") or str(Path(sys.executable).with_name("ruff"))
+    if Path(ruff).is_file():
+        subprocess.run([ruff, "format", "-q", str(path)], cwd=repo, check=False)
 
 
 __all__ = ["new_migration", "versions_folder"]

@@ -13,7 +13,9 @@ from __future__ import annotations
 import ast
 import json
 import keyword
+import os
 import re
+import sys
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from importlib import resources
@@ -107,7 +109,9 @@ def parse(spec: str, repo: Path) -> NewStack:
 
 def core_requirement(repo: Path) -> str:
     """`>=X.Y.Z,<X.(Y+1)`: the core this checkout has, up to its next minor version."""
-    match = re.search(r'__version__ = "(\d+)\.(\d+)\.(\d+)"', (repo / CORE_VERSION_FILE).read_text())
+    match = re.search(
+        r'__version__ = "(\d+)\.(\d+)\.(\d+)"', (repo / CORE_VERSION_FILE).read_text()
+    )
     if not match:
         raise InfraError(f"{CORE_VERSION_FILE} holds no X.Y.Z __version__")
     major, minor, patch = match.groups()
@@ -146,10 +150,9 @@ def plan(new: NewStack, repo: Path) -> list[FileChange]:
         FileChange(_group(path), _fill(path, subs), _fill(text, subs), True)
         for path, text in _template_files(resources.files("uo") / "templates" / "stack")
     ]
-    changes += [
-        FileChange("infra", f"infra/environments/{env}/{new.stack}.yaml", infra_file(repo, new, env), True)
-        for env in ENVIRONMENTS
-    ]  # fmt: skip
+    for env in ENVIRONMENTS:
+        path = f"infra/environments/{env}/{new.stack}.yaml"
+        changes.append(FileChange("infra", path, infra_file(repo, new, env), True))
     for change in changes:
         if (repo / change.path).exists():
             raise UsageError(f"{change.path} already exists; remove it or pick another name")
@@ -168,12 +171,15 @@ def infra_file(repo: Path, new: NewStack, env: str) -> str:
         storage = model["database"]["internal"].get("storage", "1Gi")
     except (OSError, KeyError, TypeError, yaml.YAMLError) as exc:
         raise InfraError(f"cannot read the image tags of {path.relative_to(repo)}: {exc}") from exc
-    tiers = "".join(f'  {tier}:\n    image: {{tag: "{tag}"}}\n' for tier in ("app", "api", "service"))
+    tiers = "".join(
+        f'  {tier}:\n    image: {{tag: "{tag}"}}\n' for tier in ("app", "api", "service")
+    )
     return (
         f"# Desired state of the {new.stack} stack in {env}. The release loop rewrites the image "
         "tags, digests\n# and coreVersion (one commit per release; rollback = git revert); the "
         "rest is edited by hand.\n"
-        f"# Written by `uo new stack` with {reference}'s tags; the first `uo bump` records its own.\n"
+        f"# Written by `uo new stack` with {reference}'s tags; the first `uo bump` records "
+        "its own.\n"
         f"stack: {new.stack}\nenvironment: {env}\nnamespace: {namespace}\n"
         f'coreVersion: "{core}"\ntiers:\n{tiers}'
         f"database:\n  credentialsSecret: {new.stack}-db-credentials\n  internal:\n"
@@ -282,7 +288,10 @@ def _edit_core_pins(text: str, new: NewStack) -> str:
     match = re.search(r"^SERVICES = \[([^\]]*)\]$", text, re.MULTILINE)
     if not match:
         raise InfraError("no `SERVICES = [...]` list")
-    names = [n.strip() for n in match.group(1).split(",") if n.strip()] + [f"{s}_api", f"{s}_service"]
+    names = [n.strip() for n in match.group(1).split(",") if n.strip()] + [
+        f"{s}_api",
+        f"{s}_service",
+    ]
     return text[: match.start()] + _wrapped("SERVICES = [", names, "]", "") + text[match.end() :]
 
 
@@ -299,9 +308,11 @@ def _edit_harness(text: str, new: NewStack) -> str:
         raise InfraError("no `TIERS: ... = {` dict")
     rows = [
         _wrapped(
-            f'"{tier}": (', [f"{s}_{tier}_config.Settings", f"{s}_{tier}.create_app", f"{s}_{tier}.main"],
-            "),", "        ",
-        )  # fmt: skip
+            f'"{tier}": (',
+            [f"{s}_{tier}_config.Settings", f"{s}_{tier}.create_app", f"{s}_{tier}.main"],
+            "),",
+            "        ",
+        )
         for tier in ("service", "api")
     ]
     entry = f'    "{s}": {{\n' + "\n".join(rows) + "\n    },\n"
@@ -309,7 +320,8 @@ def _edit_harness(text: str, new: NewStack) -> str:
 
 
 def _edit_traffic(text: str, new: NewStack) -> str:
-    match = re.search(r"^        targets = \{\n(?:            .*\n|                .*\n)*?        \}\n", text, re.MULTILINE)  # fmt: skip
+    block = r"^        targets = \{\n(?:            .*\n)*?        \}\n"
+    match = re.search(block, text, re.MULTILINE)
     if not match:
         raise InfraError("no `targets = {` dict in Traffic.targets")
     items = [f'r.url("{new.stack}-api", "/v1/items")', "bearer(self.member_token)"]
@@ -354,11 +366,18 @@ def write(repo: Path, changes: list[FileChange]) -> None:
         target.write_text(change.text)
 
 
+def child_path(repo: Path) -> str:
+    """The repository's code first, then what this program runs on (its third-party packages,
+    wherever a pex or a virtualenv keeps them)."""
+    return os.pathsep.join([str(repo / "src/python"), *(p for p in sys.path if p)])
+
+
 __all__ = [
     "MAX_STACK_LENGTH",
     "RESERVED",
     "FileChange",
     "NewStack",
+    "child_path",
     "core_requirement",
     "parse",
     "plan",

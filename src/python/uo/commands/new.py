@@ -46,7 +46,8 @@ def register(commands: Any) -> None:
     migration.add_argument("stack", help="a registered stack, e.g. user")
     migration.add_argument("message", help='what the migration does, e.g. "add item tags"')
     migration.add_argument(
-        "--dsn", help="PostgreSQL to create the throwaway database on (default: $UO_TEST_POSTGRES_DSN)"
+        "--dsn",
+        help="PostgreSQL to create the throwaway database on (default: $UO_TEST_POSTGRES_DSN)",
     )
     migration.set_defaults(run=run_migration)
 
@@ -83,7 +84,9 @@ def run_stack(options: argparse.Namespace) -> int:
 def _in_repo(repo: Path, argv: list[str]) -> None:
     """Runs `uo <argv>` on the repository's own code: its registry now lists the new stack,
     which the registry this program was built with does not."""
-    env = {**os.environ, "PYTHONPATH": str(repo / "src/python"), "UO_REPO_ROOT": str(repo)}
+    from uo.new_stack import child_path
+
+    env = {**os.environ, "PYTHONPATH": child_path(repo), "UO_REPO_ROOT": str(repo)}
     code = "import sys; from uo.cli import main; sys.exit(main(sys.argv[1:]))"
     done = subprocess.run(
         [sys.executable, "-c", code, *argv], cwd=repo, env=env, capture_output=True, text=True
