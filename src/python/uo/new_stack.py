@@ -30,6 +30,9 @@ from uo.errors import InfraError, UsageError
 REGISTRY = "src/python/unifyops_core/stack_registry.py"
 CORE_VERSION_FILE = "src/python/unifyops_core/_version.py"
 TEMPLATE_SUFFIX = ".tmpl"
+# Pants takes any file named BUILD* for a BUILD file, so the templates of BUILD files have another
+# name.
+BUILD_TEMPLATE = "pants-BUILD"
 
 _NAME = re.compile(r"^[a-z][a-z0-9]*$")
 # The longest name derived from a stack: the chart's migration Job `<stack>-migrate-<10 hex>`,
@@ -124,7 +127,10 @@ def _template_files(root: Traversable, prefix: str = "") -> Iterator[tuple[str, 
         if entry.is_dir():
             yield from _template_files(entry, path + "/")
         elif entry.name.endswith(TEMPLATE_SUFFIX):
-            yield path.removesuffix(TEMPLATE_SUFFIX), entry.read_text()
+            path = path.removesuffix(TEMPLATE_SUFFIX)
+            if path.endswith(BUILD_TEMPLATE):
+                path = path.removesuffix(BUILD_TEMPLATE) + "BUILD"
+            yield path, entry.read_text()
 
 
 def _fill(text: str, substitutions: dict[str, str]) -> str:

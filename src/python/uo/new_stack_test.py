@@ -62,6 +62,8 @@ def clone(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def test_writes_the_slice_and_its_infra(clone: Path) -> None:
     for path in [
         f"{SERVICE}/main.py",
+        f"{SERVICE}/BUILD",
+        f"src/python/unifyops/{DOMAIN}/{STACK}/BUILD",
         f"{SERVICE}/migrations/versions/0001_initial.py",
         f"src/python/unifyops/{DOMAIN}/{STACK}/{STACK}_api/main.py",
         f"src/web/{STACK}_app/src/Items.tsx",
