@@ -12,6 +12,7 @@ from uo.commands import (
     images,
     local,
     matrix,
+    new,
     promote,
     publish,
     render,
@@ -40,6 +41,7 @@ COMMANDS = (
     local,
     trace,
     roles,
+    new,
 )
 
 __all__ = ["COMMANDS"]
