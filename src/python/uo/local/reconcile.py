@@ -129,6 +129,9 @@ class Reconciler:
         self.plan = plan
         self.report = report
         self.outcome = Outcome(plan.environment)
+        # A rendered image reference -> the image that stands in for it (a rebuild from its
+        # recorded commit when neither the engine nor the registry holds it).
+        self.substitutes: dict[str, str] = {}
 
     # -- building blocks ------------------------------------------------------------------
 
@@ -143,8 +146,9 @@ class Reconciler:
     def _resolved(self, spec: ContainerSpec) -> ContainerSpec:
         """The spec with its image as an id (what to run) and its content digest (what counts
         as a change: a re-tagged image does, a new revision label alone does not)."""
-        image_id = engine.image_id(self.client, spec.image)
-        content = engine.image_content(self.client, spec.image)
+        image = self.substitutes.get(spec.image, spec.image)  # a rebuild stands in (rebuild.py)
+        image_id = engine.image_id(self.client, image)
+        content = engine.image_content(self.client, image)
         if image_id is None or content is None:
             raise MissingImageError(
                 f"{spec.stack}-{spec.tier}: image {spec.image} is not on the engine"
@@ -385,7 +389,10 @@ class Reconciler:
     def _pull_missing(self, references: list[str]) -> None:
         from uo.local.sources import pull_missing  # sources builds with Pants; import it late
 
-        pull_missing(self.client, references, self.report)
+        rebuild_from = (Path(self.plan.repo), self.plan.environment)
+        self.substitutes.update(
+            pull_missing(self.client, references, self.report, rebuild_from=rebuild_from)
+        )
 
     def operator_login(self, secrets: vault.EnvironmentSecrets) -> tuple[str, str]:
         """A ready-made account, registered through the edge like any user."""

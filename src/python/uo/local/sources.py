@@ -14,6 +14,7 @@ import docker.errors
 
 from unifyops_core.naming import PYTHON_TIERS, STACKS, Component
 from uo.images import info_file
+from uo.local import rebuild
 from uo.local.reconcile import MissingImageError
 from uo.local.topology import StackImages
 from uo.pants_runner import Pants
@@ -103,11 +104,15 @@ def build_working_tree(
 
 
 def pull_missing(
-    client: docker.DockerClient, references: list[str], report: Callable[[str], None]
-) -> None:
-    """Pull what the engine lacks; a reference the registry does not hold fails before anything
-    is changed."""
-    missing = []
+    client: docker.DockerClient,
+    references: list[str],
+    report: Callable[[str], None],
+    rebuild_from: tuple[Path, str] | None = None,
+) -> dict[str, str]:
+    """Pull what the engine lacks. What the registry does not hold either is built again from
+    its recorded commit when ``rebuild_from`` (checkout, environment) is given (uo.local.rebuild;
+    returns reference -> image id of those), else fails before anything is changed."""
+    missing: dict[str, str] = {}
     for reference in references:
         try:
             client.images.get(reference)
@@ -118,12 +123,17 @@ def pull_missing(
         try:
             client.images.pull(reference)
         except docker.errors.APIError as exc:
-            missing.append(f"{reference} ({exc.explanation or exc})")
+            missing[reference] = f"{reference} ({exc.explanation or exc})"
+    if missing and rebuild_from is not None:
+        repo, environment = rebuild_from
+        report(f"{len(missing)} images are in no registry here; building them from their commits")
+        return rebuild.rebuild_missing(client, repo, environment, list(missing), report)
     if missing:
         raise MissingImageError(
             "images neither on the engine nor in the registry, nothing was changed: "
-            + "; ".join(missing)
+            + "; ".join(missing.values())
         )
+    return {}
 
 
 def stacks_or_all(selected: list[str] | None) -> list[str]:
