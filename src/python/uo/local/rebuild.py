@@ -174,9 +174,10 @@ def rebuild_missing(
         repositories = sorted({w.repository for w in items})
         built = build_at(repo, commit, repositories, report)
         for item in items:
-            image_id = built[item.repository]
+            image = client.images.get(built[item.repository])
+            image_id = str(image.id)  # the full id (Pants' info file may hold a short one)
             substitutes[item.reference] = image_id
-            client.images.get(image_id).tag(*rebuilt_tag(item))
+            image.tag(*rebuilt_tag(item))
             if item.digest:
                 report(
                     f"{item.repository}: rebuilt from {commit[:12]} as {image_id[:19]}; the "

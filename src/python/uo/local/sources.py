@@ -126,7 +126,9 @@ def pull_missing(
             missing[reference] = f"{reference} ({exc.explanation or exc})"
     if missing and rebuild_from is not None:
         repo, environment = rebuild_from
-        report(f"{len(missing)} images are in no registry here; building them from their commits")
+        report(
+            f"{len(missing)} images are in no registry here: rebuilds from their recorded commits"
+        )
         return rebuild.rebuild_missing(client, repo, environment, list(missing), report)
     if missing:
         raise MissingImageError(
