@@ -53,22 +53,23 @@ def split_reference(reference: str) -> tuple[str, str, str]:
     return "/".join(name.split("/")[-2:]), "", digest
 
 
-def _images_in(node: Any) -> Iterator[dict[str, Any]]:
+def images_in(node: Any) -> Iterator[dict[str, Any]]:
+    """Every image pin (a mapping with a tag or digest) in a values document."""
     if isinstance(node, dict):
         if "tag" in node or "digest" in node:
             yield node
         for value in node.values():
-            yield from _images_in(value)
+            yield from images_in(value)
     elif isinstance(node, list):
         for value in node:
-            yield from _images_in(value)
+            yield from images_in(value)
 
 
 def recorded_tags(repo: Path, environment: str) -> dict[str, str]:
     """digest -> tag of every image the environment's infra files record with both."""
     found: dict[str, str] = {}
     for path in sorted((repo / ENVIRONMENTS_PATH / environment).glob("*.yaml")):
-        for image in _images_in(YAML(typ="safe").load(path.read_text())):
+        for image in images_in(YAML(typ="safe").load(path.read_text())):
             if image.get("digest") and image.get("tag"):
                 found[str(image["digest"])] = str(image["tag"])
     return found
@@ -192,6 +193,8 @@ def rebuild_missing(
 __all__ = [
     "Wanted",
     "build_at",
+    "images_in",
+    "is_commit",
     "rebuild_missing",
     "rebuilt_tag",
     "recorded_tags",
