@@ -588,12 +588,18 @@ def download_artifact(context: _JobContext, inputs: dict[str, Any]) -> str:
 
 
 def setup_python(context: _JobContext, inputs: dict[str, Any]) -> str:
-    version = inputs.get("python-version", "")
-    found = shutil.which(f"python{version}", path=context.runner.environ.get("PATH"))
-    return f"no-op: the interpreters are this machine's (python{version}: {found or 'NOT FOUND'})"
+    """actions/setup-python: nothing installed; says which asked-for interpreters this machine
+    has on PATH (the steps use those)."""
+    path = context.runner.environ.get("PATH")
+    found = [
+        f"python{version}: {shutil.which(f'python{version}', path=path) or 'NOT FOUND'}"
+        for version in inputs.get("python-version", "").split()
+    ]
+    return f"no-op: the interpreters are this machine's ({'; '.join(found) or 'none asked'})"
 
 
 def cache(context: _JobContext, inputs: dict[str, Any]) -> str:
+    """actions/cache: nothing saved or restored; the machine's own caches persist anyway."""
     return f"no-op: no cache service here; {inputs.get('path', '').split()} stay on this machine"
 
 

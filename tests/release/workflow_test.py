@@ -80,3 +80,47 @@ def test_the_gitops_job_records_the_bump_with_the_deployer_credential(
     assert step["env"]["UO_RECORD_URL"] == "${{ secrets.UO_RECORD_URL }}"
     # The password is a secret, never a plain variable.
     assert step["env"]["UO_DEPLOYER_PASSWORD"] == "${{ secrets.UO_DEPLOYER_PASSWORD }}"
+
+
+def _step(workflow: dict[Any, Any], job: str, command: str) -> dict[str, Any]:
+    [step] = [s for s in workflow["jobs"][job]["steps"] if command in str(s.get("run"))]
+    return step
+
+
+def test_images_go_to_the_environment_registry_with_the_secrets_account(
+    workflow: dict[Any, Any],
+) -> None:
+    publish = _step(workflow, "build", "./uo publish")
+    assert "--env dev" in publish["run"], "never the throwaway runner's own registry"
+    # bump moves dev-latest in that registry, so it logs in too.
+    for step in (publish, _step(workflow, "gitops", "./uo bump")):
+        for variable in ("UO_REGISTRY_USERNAME", "UO_REGISTRY_PASSWORD"):
+            assert step["env"][variable] == "${{ secrets." + variable + " }}"
+
+
+def test_every_job_sets_up_the_interpreters_and_caches(workflow: dict[Any, Any]) -> None:
+    for name, job in workflow["jobs"].items():
+        uses = {str(s.get("uses", "")).split("@")[0]: s for s in job["steps"]}
+        assert uses["actions/setup-python"]["with"]["python-version"].split() == ["3.9", "3.11"]
+        assert "~/.cache/pants/named_caches" in uses["actions/cache"]["with"]["path"], name
+
+
+def test_every_action_has_a_stand_in_in_the_local_runner(workflow: dict[Any, Any]) -> None:
+    from release.workflow_runner import ACTIONS
+
+    used = {
+        str(step["uses"]).split("@")[0]
+        for job in workflow["jobs"].values()
+        for step in job["steps"]
+        if "uses" in step
+    }
+    assert used <= set(ACTIONS), used - set(ACTIONS)
+
+
+def test_a_failing_script_is_never_hidden_inside_echo(workflow: dict[Any, Any]) -> None:
+    # `echo "X=$(script)"` exits with echo's status, so bash -e would go on after a failed
+    # script; scripts run in an assignment first (`x="$(script)"`), which does fail the step.
+    for job in workflow["jobs"].values():
+        for step in job["steps"]:
+            for line in str(step.get("run", "")).splitlines():
+                assert not re.search(r'echo "\w+=\$\((?!echo )', line), line
