@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+import os
 import subprocess
 import textwrap
 from pathlib import Path
@@ -493,3 +495,67 @@ def test_conditions_without_a_status_function_need_success() -> None:
     assert condition("always() && github.event_name == 'push'", contexts, Status(False, True))
     with pytest.raises(ExpressionError, match="cannot read"):
         evaluate("a ~ b", contexts)
+
+
+STAND_IN_UO = """#!/usr/bin/env bash
+# Records its arguments; answers `matrix` and `publish` in the shape the real uo does.
+echo "$*" >> "${CALLS}"
+case "$1" in
+  publish|bump) echo "as ${UO_REGISTRY_USERNAME}" >> "${CALLS}" ;;&
+  matrix) echo '{"include": [{"address": "x:image", "stack": "user", "tier": "service",
+    "repository": "unifyops/user-service", "dockerfile": null}]}' | jq -c . ;;
+  publish) mkdir -p dist && echo '{"images": [{"repository": "unifyops/user-service"}]}' \\
+    > "${@: -1}" ;;
+esac
+"""
+
+
+SERVICES_STEP = "Services and tools the tests use (as build-support/run-tests sets them up)"
+
+
+def test_release_yml_wiring_on_stand_in_commands(tmp_path: Path, repository: Path) -> None:
+    """The data flow of release.yml itself (SINCE, the matrix, artifacts, secrets), fast: its
+    commands are replaced by a recorder; workflow_run_test.py runs the real ones."""
+    (repository / "uo").write_text(STAND_IN_UO)
+    (repository / "pants").write_text('#!/bin/sh\necho "pants $*" >> "${CALLS}"\n')
+    for script in ("services/docker.sh", "images/base-images.sh"):
+        path = repository / "build-support" / script
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(f'#!/bin/sh\necho "{script}" >> "${{CALLS}}"\necho unix:///engine.sock\n')
+    for path in [repository / "uo", repository / "pants", *repository.glob("build-support/*/*")]:
+        path.chmod(0o755)
+    git(repository, "add", ".")
+    git(repository, "commit", "-qm", "stand-ins")
+    calls = tmp_path / "calls"
+    path = tmp_path / "release.yml"
+    path.write_text((Path.cwd() / ".github/workflows/release.yml").read_text())
+    before, sha = git(repository, "rev-parse", "HEAD~1"), git(repository, "rev-parse", "HEAD")
+    result = WorkflowRunner(
+        path,
+        repository=repository,
+        event=Event("push", sha, "refs/heads/main", before=before),
+        work_dir=tmp_path / "runner",
+        secrets={"UO_REGISTRY_USERNAME": "ci", "UO_REGISTRY_PASSWORD": "pw"},
+        environ={**os.environ, "CALLS": str(calls)},
+        skip_steps={f"plan/{SERVICES_STEP}": "npm ci would reach the npm registry"},
+    ).run()
+    assert [(r.job, r.result) for r in result.runs] == [
+        ("plan", "success"),
+        ("build", "success"),
+        ("gitops", "success"),
+    ], "\n".join(result.log)
+    recorded = calls.read_text().splitlines()
+    assert f"check-core --since {before}" in recorded
+    assert f"pants test --changed-since={before} --changed-dependents=transitive" in recorded
+    assert "publish --env dev --image x:image --output dist/images-user-service.json" in recorded
+    assert "bump --env dev --manifest dist/images.json --push --record " in recorded
+    assert recorded.count("as ci") == 2  # publish and bump log in with the secrets' account
+    assert result.of("build")[0].matrix == {
+        "address": "x:image",
+        "stack": "user",
+        "tier": "service",
+        "repository": "unifyops/user-service",
+        "dockerfile": None,
+    }
+    manifest = result.of("gitops")[0].workspace / "dist/images.json"  # type: ignore[operator]
+    assert json.loads(manifest.read_text()) == {"images": [{"repository": "unifyops/user-service"}]}

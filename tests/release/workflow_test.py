@@ -84,7 +84,8 @@ def test_the_gitops_job_records_the_bump_with_the_deployer_credential(
 
 
 def _step(workflow: dict[Any, Any], job: str, command: str) -> dict[str, Any]:
-    [step] = [s for s in workflow["jobs"][job]["steps"] if command in str(s.get("run"))]
+    steps: list[dict[str, Any]] = workflow["jobs"][job]["steps"]
+    [step] = [s for s in steps if command in str(s.get("run"))]
     return step
 
 
