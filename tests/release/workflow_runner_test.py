@@ -501,21 +501,27 @@ STAND_IN_UO = """#!/usr/bin/env bash
 # Records its arguments; answers `matrix` and `publish` in the shape the real uo does.
 echo "$*" >> "${CALLS}"
 case "$1" in
-  publish|bump) echo "as ${UO_REGISTRY_USERNAME}" >> "${CALLS}" ;;&
-  matrix) echo '{"include": [{"address": "x:image", "stack": "user", "tier": "service",
-    "repository": "unifyops/user-service", "dockerfile": null}]}' | jq -c . ;;
+  publish|bump|chart) echo "as ${UO_REGISTRY_USERNAME}" >> "${CALLS}" ;;&
+  matrix) jq -c . "${MATRIX}" ;;
   publish) mkdir -p dist && echo '{"images": [{"repository": "unifyops/user-service"}]}' \\
     > "${@: -1}" ;;
 esac
 """
-
-
 SERVICES_STEP = "Services and tools the tests use (as build-support/run-tests sets them up)"
+USER_SERVICE: dict[str, object] = {
+    "address": "x:image",
+    "stack": "user",
+    "tier": "service",
+    "repository": "unifyops/user-service",
+    "dockerfile": None,
+}
 
 
-def test_release_yml_wiring_on_stand_in_commands(tmp_path: Path, repository: Path) -> None:
-    """The data flow of release.yml itself (SINCE, the matrix, artifacts, secrets), fast: its
-    commands are replaced by a recorder; workflow_run_test.py runs the real ones."""
+def run_release_yml(
+    tmp_path: Path, repository: Path, change: str, images: list[dict[str, object]]
+) -> tuple[RunResult, list[str], str]:
+    """release.yml for a push of a commit changing ``change``, its commands replaced by a
+    recorder and ``uo matrix`` answering ``images``: (result, recorded calls, before)."""
     (repository / "uo").write_text(STAND_IN_UO)
     (repository / "pants").write_text('#!/bin/sh\necho "pants $*" >> "${CALLS}"\n')
     for script in ("services/docker.sh", "images/base-images.sh"):
@@ -526,7 +532,12 @@ def test_release_yml_wiring_on_stand_in_commands(tmp_path: Path, repository: Pat
         path.chmod(0o755)
     git(repository, "add", ".")
     git(repository, "commit", "-qm", "stand-ins")
-    calls = tmp_path / "calls"
+    (repository / change).parent.mkdir(parents=True, exist_ok=True)
+    (repository / change).write_text("changed\n")
+    git(repository, "add", ".")
+    git(repository, "commit", "-qm", f"change {change}")
+    calls, matrix = tmp_path / "calls", tmp_path / "matrix.json"
+    matrix.write_text(json.dumps({"include": images}))
     path = tmp_path / "release.yml"
     path.write_text((Path.cwd() / ".github/workflows/release.yml").read_text())
     before, sha = git(repository, "rev-parse", "HEAD~1"), git(repository, "rev-parse", "HEAD")
@@ -536,26 +547,48 @@ def test_release_yml_wiring_on_stand_in_commands(tmp_path: Path, repository: Pat
         event=Event("push", sha, "refs/heads/main", before=before),
         work_dir=tmp_path / "runner",
         secrets={"UO_REGISTRY_USERNAME": "ci", "UO_REGISTRY_PASSWORD": "pw"},
-        environ={**os.environ, "CALLS": str(calls)},
+        environ={**os.environ, "CALLS": str(calls), "MATRIX": str(matrix)},
         skip_steps={f"plan/{SERVICES_STEP}": "npm ci would reach the npm registry"},
     ).run()
+    return result, calls.read_text().splitlines(), before
+
+
+def test_release_yml_wiring_on_stand_in_commands(tmp_path: Path, repository: Path) -> None:
+    """The data flow of release.yml itself (SINCE, the matrix, artifacts, secrets), fast: its
+    commands are replaced by a recorder; workflow_run_test.py runs the real ones."""
+    service = "src/python/unifyops/identity/user/user_service/profiles.py"
+    result, recorded, before = run_release_yml(tmp_path, repository, service, [USER_SERVICE])
     assert [(r.job, r.result) for r in result.runs] == [
         ("plan", "success"),
         ("build", "success"),
         ("gitops", "success"),
     ], "\n".join(result.log)
-    recorded = calls.read_text().splitlines()
     assert f"check-core --since {before}" in recorded
     assert f"pants test --changed-since={before} --changed-dependents=transitive" in recorded
     assert "publish --env dev --image x:image --output dist/images-user-service.json" in recorded
     assert "bump --env dev --manifest dist/images.json --push --record " in recorded
     assert recorded.count("as ci") == 2  # publish and bump log in with the secrets' account
-    assert result.of("build")[0].matrix == {
-        "address": "x:image",
-        "stack": "user",
-        "tier": "service",
-        "repository": "unifyops/user-service",
-        "dockerfile": None,
-    }
+    assert not [call for call in recorded if call.startswith("chart")]  # the chart is unchanged
+    assert result.of("build")[0].matrix == USER_SERVICE
     manifest = result.of("gitops")[0].workspace / "dist/images.json"  # type: ignore[operator]
     assert json.loads(manifest.read_text()) == {"images": [{"repository": "unifyops/user-service"}]}
+
+
+def test_release_yml_publishes_and_pins_a_changed_chart_alone(
+    tmp_path: Path, repository: Path
+) -> None:
+    chart = "src/charts/unifyops-stack/values.yaml"
+    result, recorded, before = run_release_yml(tmp_path, repository, chart, [])
+    assert [(r.job, r.result) for r in result.runs] == [
+        ("plan", "success"),
+        ("build", "skipped"),
+        ("gitops", "success"),
+    ], "\n".join(result.log)
+    assert result.of("plan")[0].outputs["chart"] == "true"
+    after_plan = recorded[recorded.index(f"affected --since {before}") + 1 :]
+    assert after_plan == [
+        "chart publish --env dev",
+        "as ci",
+        "chart bump --env dev --push",
+        "as ci",
+    ]

@@ -60,6 +60,7 @@ def test_every_uo_command_exists_with_its_options(workflow: dict[Any, Any]) -> N
         "affected",
         "publish",
         "bump",
+        "chart",
     }
     parser = build_parser()
     for argv in invocations:
@@ -126,3 +127,23 @@ def test_a_failing_script_is_never_hidden_inside_echo(workflow: dict[Any, Any]) 
         for step in job["steps"]:
             for line in str(step.get("run", "")).splitlines():
                 assert not re.search(r'echo "\w+=\$\((?!echo )', line), line
+
+
+def test_a_changed_chart_is_published_and_pinned_in_dev(workflow: dict[Any, Any]) -> None:
+    plan = workflow["jobs"]["plan"]
+    assert plan["outputs"]["chart"] == "${{ steps.matrix.outputs.chart }}"
+    assert 'git diff --name-only "$SINCE" HEAD -- src/charts/unifyops-stack' in str(
+        _step(workflow, "plan", "./uo matrix")["run"]
+    )
+    chart = _step(workflow, "gitops", "./uo chart publish")
+    assert chart["if"] == "needs.plan.outputs.chart == 'true'"
+    assert chart["run"].split("\n")[:2] == [
+        "./uo chart publish --env dev",
+        "./uo chart bump --env dev --push",
+    ]
+    assert chart["env"]["UO_REGISTRY_PASSWORD"] == "${{ secrets.UO_REGISTRY_PASSWORD }}"
+    # A chart-only change builds no image: gitops runs after a skipped build job too.
+    condition = workflow["jobs"]["gitops"]["if"]
+    assert "!cancelled()" in condition
+    assert "needs.build.result == 'skipped'" in condition
+    assert "needs.plan.outputs.chart == 'true'" in condition
