@@ -109,7 +109,7 @@ def test_every_job_sets_up_the_interpreters_and_caches(workflow: dict[Any, Any])
 
 
 def test_every_action_has_a_stand_in_in_the_local_runner(workflow: dict[Any, Any]) -> None:
-    from release.workflow_runner import ACTIONS
+    from release.workflow_actions import ACTIONS
 
     used = {
         str(step["uses"]).split("@")[0]
