@@ -19,8 +19,8 @@ What it does as GitHub does:
   ``always()``/``failure()``), secrets are masked in the log.
 
 ``uses:`` steps map to explicit local stand-ins (workflow_actions.ACTIONS); any other action is
-an error naming it. Each job (and matrix combination) gets a fresh workspace, as a fresh runner would.
-The steps run as this process's user with its environment (a self-hosted runner's machine).
+an error naming it. Each job (and matrix combination) gets a fresh workspace, as a fresh runner
+would. The steps run as this process's user with its environment (a self-hosted runner's machine).
 """
 
 from __future__ import annotations
