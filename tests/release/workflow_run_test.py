@@ -1,0 +1,168 @@
+""".github/workflows/release.yml executed, not only linted: a push to main of a one-line change in
+one service, run by the local workflow runner (workflow_runner.py; GitHub itself cannot run here)
+job by job, step by step, against a bare repository standing in for the GitHub repository and a
+throwaway registry of the real kind (TLS, htpasswd) standing in for dev's registry.
+
+Asserted: the plan job's matrix holds exactly the affected image; the build job pushed it (its
+digest read back from the registry with the account the secrets carry); the gitops job pushed one
+commit to main that pins that digest in infra/environments/dev/user.yaml and moved dev-latest.
+
+Builds an image and runs ./pants in fresh clones (like release_e2e_test.py): minutes, not seconds.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import signal
+import subprocess
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from ruamel.yaml import YAML
+
+from release.workflow_runner import Event, RunResult, WorkflowRunner
+from uo.registry import Registry
+from uo.registry_testutil import ENGINE, ThrowawayRegistry, throwaway_registry
+
+USER_SERVICE = "src/python/unifyops/identity/user/user_service:image"
+# The tests of the change are the project's whole test run (the change reaches tests/e2e, which
+# bring up environments); ./pants test :: runs them, and nesting them here would run them twice.
+NOT_RUN_HERE = {
+    "plan/Services and tools the tests use (as build-support/run-tests sets them up)": (
+        "only the next step needs them"
+    ),
+    "plan/Tests of what the change can affect": (
+        "the project's own test run (./pants test ::) runs these tests; not nested here"
+    ),
+}
+
+
+def git(repo: Path, *args: str) -> str:
+    return subprocess.run(
+        ["git", *args], cwd=repo, check=True, capture_output=True, text=True
+    ).stdout.strip()
+
+
+@pytest.fixture(scope="module")
+def github(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, str, str]:
+    """The "GitHub repository" (bare) after a push of a one-line change: (path, before, after)."""
+    root = tmp_path_factory.mktemp("github")
+    origin, work = root / "origin.git", root / "work"
+    git(root, "clone", "-q", "--bare", "--no-hardlinks", os.environ["UO_REPO_ROOT"], str(origin))
+    git(root, "clone", "-q", str(origin), str(work))
+    git(work, "config", "user.email", "dev@unifyops.invalid")
+    git(work, "config", "user.name", "dev")
+    before = git(work, "rev-parse", "HEAD")
+    profiles = work / "src/python/unifyops/identity/user/user_service/profiles.py"
+    profiles.write_text(profiles.read_text() + "\n# a one-line change to release\n")
+    git(work, "commit", "-qam", "user-service: a one-line change")
+    git(work, "push", "-q", "origin", "HEAD:main")
+    return origin, before, git(work, "rev-parse", "HEAD")
+
+
+@pytest.fixture(scope="module")
+def registry(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ThrowawayRegistry]:
+    with throwaway_registry(tmp_path_factory.mktemp("registry")) as started:
+        yield started
+
+
+@pytest.fixture(scope="module")
+def account(registry: ThrowawayRegistry) -> dict[str, str]:
+    """The registry account as repository secrets carry it."""
+    user, password = (registry.state / "auth/credentials").read_text().strip().split(":", 1)
+    return {"UO_REGISTRY_USERNAME": user, "UO_REGISTRY_PASSWORD": password}
+
+
+@pytest.fixture(scope="module")
+def run(
+    github: tuple[Path, str, str],
+    registry: ThrowawayRegistry,
+    account: dict[str, str],
+    tmp_path_factory: pytest.TempPathFactory,
+) -> Iterator[RunResult]:
+    origin, before, after = github
+    root = tmp_path_factory.mktemp("runner")
+    no_login = root / "docker-config"  # the secrets are the only credentials the jobs have
+    no_login.mkdir()
+    environ = {
+        **{k: v for k, v in os.environ.items() if k != "UO_REPO_ROOT"},  # ./uo sets its own
+        "DOCKER_HOST": os.environ.get("DOCKER_HOST") or ENGINE,
+        "DOCKER_CONFIG": str(no_login),
+        # dev's registry: $UO_REGISTRY overrides env.yaml's (a host this machine cannot reach).
+        "UO_REGISTRY": registry.address,
+    }
+    workflow = root / "checkout"
+    git(root, "clone", "-q", str(origin), str(workflow))  # the workflow as of the pushed commit
+    runner = WorkflowRunner(
+        workflow / ".github/workflows/release.yml",
+        repository=origin,
+        event=Event("push", after, "refs/heads/main", before=before),
+        work_dir=root / "jobs",
+        secrets=account,  # no UO_RECORD_URL: the bump is made and not recorded
+        environ=environ,
+        skip_steps=NOT_RUN_HERE,
+        echo=print,
+    )
+    try:
+        yield runner.run()
+    finally:
+        for pid_file in (root / "jobs").glob("*/workspace/.pants.d/pids/pantsd/pid"):
+            with contextlib.suppress(ProcessLookupError, ValueError):
+                os.kill(int(pid_file.read_text().strip()), signal.SIGTERM)
+
+
+def log(result: RunResult) -> str:
+    return "\n".join(result.log[-80:])
+
+
+def test_every_job_ran_and_succeeded(run: RunResult) -> None:
+    assert [(r.job, r.result) for r in run.runs] == [
+        ("plan", "success"),
+        ("build", "success"),
+        ("gitops", "success"),
+    ], log(run)
+    not_run = [line for line in run.log if "skipped by this runner" in line]
+    assert len(not_run) == len(NOT_RUN_HERE), not_run
+    # The change leaves the chart alone: nothing to publish or pin for it.
+    (gitops,) = run.of("gitops")
+    assert [s.outcome for s in gitops.steps if "chart" in s.name] == ["skipped"]
+
+
+def test_the_matrix_holds_exactly_the_affected_image(run: RunResult) -> None:
+    (plan,) = run.of("plan")
+    matrix = json.loads(plan.outputs["matrix"])
+    assert [entry["address"] for entry in matrix["include"]] == [USER_SERVICE]
+    assert plan.outputs["count"] == "1"
+    (build,) = run.of("build")
+    assert build.matrix is not None
+    assert build.matrix == matrix["include"][0]
+    assert build.matrix["repository"] == "unifyops/user-service"
+
+
+def test_the_build_pushed_the_image_and_gitops_pinned_its_digest(
+    run: RunResult,
+    github: tuple[Path, str, str],
+    registry: ThrowawayRegistry,
+    account: dict[str, str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    origin, _, after = github
+    for name, value in account.items():
+        monkeypatch.setenv(name, value)
+    with Registry(registry.address) as client:
+        pushed = client.manifest("unifyops/user-service", after)
+        latest = client.manifest("unifyops/user-service", "dev-latest")
+    assert pushed is not None, f"unifyops/user-service:{after} is not in the registry"
+    assert latest is not None
+    assert latest.digest == pushed.digest
+
+    # One commit on top of the pushed change, touching only dev's user stack.
+    assert git(origin, "rev-parse", "main~1") == after
+    changed = git(origin, "show", "--name-only", "--format=", "main")
+    assert changed == "infra/environments/dev/user.yaml"
+    dev_user = YAML().load(git(origin, "show", "main:infra/environments/dev/user.yaml"))
+    image = dev_user["tiers"]["service"]["image"]
+    assert (image["tag"], image["digest"]) == (after, pushed.digest)
