@@ -25,9 +25,12 @@ import argparse
 import asyncio
 import json
 import os
+import pstats
+import signal
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -42,6 +45,8 @@ from jwt.algorithms import RSAAlgorithm
 SUBJECT = "bench-user"
 KID = "bench-key"
 CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
+KINDS = ("bare", "service", "chain")
+PROFILE_OUTPUT = os.path.join(tempfile.gettempdir(), "request_path_bench.prof")
 
 
 # --- the servers (run as ``request_path_bench.py serve KIND PORT`` in a subprocess) -------------
@@ -112,6 +117,9 @@ def _serve(kind: str, port: int) -> None:
         tokens = LocalTokens(token_url="http://unused", client_id="user-api", client_secret="x")
         settings = ApiSettings(service_url=os.environ["BENCH_SERVICE_URL"])
         app = create_api(settings, keys=jwks, token_provider=tokens)
+    # uvicorn raises the SIGTERM it caught again once it has shut down; answered here, the
+    # process returns normally instead, so a profiler wrapping it (--profile) writes its output.
+    signal.signal(signal.SIGTERM, lambda *_: None)
     uvicorn.Server(server_config(app, host="127.0.0.1", port=port)).run()
 
 
@@ -172,8 +180,13 @@ async def _load(
     return counts["ok"], counts["errors"], latencies, elapsed, cpu
 
 
-def _start(kind: str, port: int, env: dict[str, str]) -> subprocess.Popen[bytes]:
+def _start(
+    kind: str, port: int, env: dict[str, str], profile: str | None = None
+) -> subprocess.Popen[bytes]:
     command = [sys.executable, __file__, "serve", kind, str(port)]
+    if profile:
+        # cProfile writes its statistics when the server returns after SIGTERM.
+        command[1:1] = ["-m", "cProfile", "-o", profile]
     return subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
 
 
@@ -192,7 +205,9 @@ def _wait_ready(url: str, process: subprocess.Popen[bytes]) -> None:
     raise RuntimeError(f"{url} did not start")
 
 
-async def _bench(connections: int, seconds: float) -> list[Result]:
+async def _bench(
+    connections: int, seconds: float, only: list[str], profile: str | None
+) -> list[Result]:
     from unifyops.identity.user.user_service.config import Settings
     from unifyops.identity.user.user_service.main import migrate
     from unifyops_core.testing_db import create_test_database, drop_test_database, free_port
@@ -206,7 +221,7 @@ async def _bench(connections: int, seconds: float) -> list[Result]:
     processes: list[subprocess.Popen[bytes]] = []
     try:
         await asyncio.to_thread(migrate, Settings(database=database))
-        ports = {kind: free_port() for kind in ("bare", "service", "chain")}
+        ports = {kind: free_port() for kind in KINDS}
         env = {
             **os.environ,
             "BENCH_KEY_PEM": pem.decode(),
@@ -217,7 +232,10 @@ async def _bench(connections: int, seconds: float) -> list[Result]:
             "UO_LOG_LEVEL": "INFO",
             **{f"UO_DATABASE__{k.upper()}": str(v) for k, v in _db_env(database).items()},
         }
-        started = {kind: _start(kind, port, env) for kind, port in ports.items()}
+        started = {
+            kind: _start(kind, port, env, PROFILE_OUTPUT if kind == profile else None)
+            for kind, port in ports.items()
+        }
         processes.extend(started.values())
         for kind, port in ports.items():
             await asyncio.to_thread(
@@ -240,7 +258,9 @@ async def _bench(connections: int, seconds: float) -> list[Result]:
              [started["chain"].pid, started["service"].pid]),
         ]  # fmt: skip
         results = []
-        for name, url, headers, pids in scenarios:
+        for kind, (name, url, headers, pids) in zip(ports, scenarios, strict=True):
+            if only and kind not in only:
+                continue
             ok, errors, latencies, elapsed, cpu = await _load(
                 url, headers, connections, seconds, pids
             )
@@ -265,12 +285,23 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--connections", type=int, default=32)
     parser.add_argument("--seconds", type=float, default=10.0)
+    parser.add_argument(
+        "--only", action="append", choices=KINDS, default=[], help="measure only these (repeatable)"
+    )
+    parser.add_argument(
+        "--profile",
+        choices=KINDS,
+        help=f"run this server under cProfile and print where its time went ({PROFILE_OUTPUT});"
+        " its figures then include the profiler's overhead",
+    )
     parser.add_argument("command", nargs="*", help=argparse.SUPPRESS)
     options = parser.parse_args(argv)
     if options.command[:1] == ["serve"]:
         _serve(options.command[1], int(options.command[2]))
         return 0
-    results = asyncio.run(_bench(options.connections, options.seconds))
+    results = asyncio.run(
+        _bench(options.connections, options.seconds, options.only, options.profile)
+    )
     print(
         f"{options.connections} connections, {options.seconds:.0f} s closed loop after 2 s warm-up"
     )
@@ -278,6 +309,11 @@ def main(argv: list[str] | None = None) -> int:
     print("|---|---|---|---|---|---|")
     for result in results:
         print(result.row())
+    if options.profile:
+        stats = pstats.Stats(PROFILE_OUTPUT)
+        for order in ("tottime", "cumulative"):
+            print(f"\n{options.profile}: top 30 by {order}")
+            stats.sort_stats(order).print_stats(30)
     return 0
 
 
