@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import cProfile
 import json
 import os
 import pstats
@@ -81,7 +82,7 @@ def _bare_app(dsn: str) -> Any:
     return app
 
 
-def _serve(kind: str, port: int) -> None:
+def _serve(kind: str, port: int, profile: str | None = None) -> None:
     import uvicorn
 
     from unifyops_core.keys import StaticKeys
@@ -117,10 +118,17 @@ def _serve(kind: str, port: int) -> None:
         tokens = LocalTokens(token_url="http://unused", client_id="user-api", client_secret="x")
         settings = ApiSettings(service_url=os.environ["BENCH_SERVICE_URL"])
         app = create_api(settings, keys=jwks, token_provider=tokens)
+    server = uvicorn.Server(server_config(app, host="127.0.0.1", port=port))
+    if profile is None:
+        server.run()
+        return
     # uvicorn raises the SIGTERM it caught again once it has shut down; answered here, the
-    # process returns normally instead, so a profiler wrapping it (--profile) writes its output.
+    # process returns normally and writes its profile. CPU time, not wall time: a coroutine's
+    # cumulative wall time would include every await.
     signal.signal(signal.SIGTERM, lambda *_: None)
-    uvicorn.Server(server_config(app, host="127.0.0.1", port=port)).run()
+    profiler = cProfile.Profile(time.process_time)
+    profiler.runcall(server.run)
+    profiler.dump_stats(profile)
 
 
 # --- the harness ----------------------------------------------------------------------------------
@@ -185,8 +193,7 @@ def _start(
 ) -> subprocess.Popen[bytes]:
     command = [sys.executable, __file__, "serve", kind, str(port)]
     if profile:
-        # cProfile writes its statistics when the server returns after SIGTERM.
-        command[1:1] = ["-m", "cProfile", "-o", profile]
+        command.append(profile)
     return subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
 
 
@@ -297,7 +304,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("command", nargs="*", help=argparse.SUPPRESS)
     options = parser.parse_args(argv)
     if options.command[:1] == ["serve"]:
-        _serve(options.command[1], int(options.command[2]))
+        _serve(options.command[1], int(options.command[2]), *options.command[3:])
         return 0
     results = asyncio.run(
         _bench(options.connections, options.seconds, options.only, options.profile)
