@@ -23,9 +23,9 @@ async def get(session: AsyncSession, subject: str) -> Profile:
 
 
 # The columns ProfilePublic shows, for reads that answer without loading ORM objects.
-_PUBLIC = select(
-    *(Profile.__table__.c[name] for name in ProfilePublic.model_fields)
-).where(Profile.subject == bindparam("subject"))
+_PUBLIC = select(*(Profile.__table__.c[name] for name in ProfilePublic.model_fields)).where(
+    Profile.subject == bindparam("subject")
+)
 
 
 async def read(connection: AsyncConnection, subject: str) -> ProfilePublic:
