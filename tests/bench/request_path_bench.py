@@ -15,19 +15,28 @@ against one fresh PostgreSQL database holding one profile:
 One load generator for all (this process): ``--connections`` asyncio workers on one pooled httpx
 client, closed loop for ``--seconds`` after a warm-up. CPU-ms per request is the servers' own
 user+system time (``/proc/<pid>/stat``) over the measured window divided by the requests served;
-PostgreSQL's and the load generator's CPU are not included. Point ``PYTHONPATH`` at another
-checkout (e.g. a ``git worktree`` of main) to measure that code with the same harness.
+PostgreSQL's and the load generator's CPU are not included.
+
+``--before CHECKOUT`` also starts user-service and user-api from another checkout (e.g. a ``git
+worktree`` or ``git archive`` of main) and measures each of them right before this checkout's,
+so a before/after comparison sees the same machine load. ``--profile KIND`` runs that server
+under cProfile (CPU time) and prints its top functions; its own figures then include the
+profiler's overhead. ``--only KIND`` (repeatable) measures only those servers.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import cProfile
 import json
 import os
+import pstats
+import signal
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -42,6 +51,8 @@ from jwt.algorithms import RSAAlgorithm
 SUBJECT = "bench-user"
 KID = "bench-key"
 CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
+KINDS = ("bare", "service", "chain")
+PROFILE_OUTPUT = os.path.join(tempfile.gettempdir(), "request_path_bench.prof")
 
 
 # --- the servers (run as ``request_path_bench.py serve KIND PORT`` in a subprocess) -------------
@@ -76,7 +87,7 @@ def _bare_app(dsn: str) -> Any:
     return app
 
 
-def _serve(kind: str, port: int) -> None:
+def _serve(kind: str, port: int, profile: str | None = None) -> None:
     import uvicorn
 
     from unifyops_core.keys import StaticKeys
@@ -112,7 +123,17 @@ def _serve(kind: str, port: int) -> None:
         tokens = LocalTokens(token_url="http://unused", client_id="user-api", client_secret="x")
         settings = ApiSettings(service_url=os.environ["BENCH_SERVICE_URL"])
         app = create_api(settings, keys=jwks, token_provider=tokens)
-    uvicorn.Server(server_config(app, host="127.0.0.1", port=port)).run()
+    server = uvicorn.Server(server_config(app, host="127.0.0.1", port=port))
+    if profile is None:
+        server.run()
+        return
+    # uvicorn raises the SIGTERM it caught again once it has shut down; answered here, the
+    # process returns normally and writes its profile. CPU time, not wall time: a coroutine's
+    # cumulative wall time would include every await.
+    signal.signal(signal.SIGTERM, lambda *_: None)
+    profiler = cProfile.Profile(time.process_time)
+    profiler.runcall(server.run)
+    profiler.dump_stats(profile)
 
 
 # --- the harness ----------------------------------------------------------------------------------
@@ -172,8 +193,12 @@ async def _load(
     return counts["ok"], counts["errors"], latencies, elapsed, cpu
 
 
-def _start(kind: str, port: int, env: dict[str, str]) -> subprocess.Popen[bytes]:
+def _start(
+    kind: str, port: int, env: dict[str, str], profile: str | None = None
+) -> subprocess.Popen[bytes]:
     command = [sys.executable, __file__, "serve", kind, str(port)]
+    if profile:
+        command.append(profile)
     return subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
 
 
@@ -192,7 +217,9 @@ def _wait_ready(url: str, process: subprocess.Popen[bytes]) -> None:
     raise RuntimeError(f"{url} did not start")
 
 
-async def _bench(connections: int, seconds: float) -> list[Result]:
+async def _bench(
+    connections: int, seconds: float, only: list[str], profile: str | None, before: str | None
+) -> list[Result]:
     from unifyops.identity.user.user_service.config import Settings
     from unifyops.identity.user.user_service.main import migrate
     from unifyops_core.testing_db import create_test_database, drop_test_database, free_port
@@ -204,41 +231,71 @@ async def _bench(connections: int, seconds: float) -> list[Result]:
     public = {**json.loads(RSAAlgorithm.to_jwk(key.public_key())), "kid": KID, "alg": "RS256"}
     database = await create_test_database()
     processes: list[subprocess.Popen[bytes]] = []
+    # Each tier's code as checked out here ("after") and, with --before, as in that checkout.
+    labels = {"": os.environ.get("PYTHONPATH", "")}
+    if before:
+        labels = {"before: ": before, "": labels[""]}
     try:
         await asyncio.to_thread(migrate, Settings(database=database))
-        ports = {kind: free_port() for kind in ("bare", "service", "chain")}
-        env = {
+        base_env = {
             **os.environ,
             "BENCH_KEY_PEM": pem.decode(),
             "BENCH_PUBLIC_JWK": json.dumps(public),
             "BENCH_DSN": database.url(driver="postgresql").render_as_string(hide_password=False),
-            "BENCH_SERVICE_URL": f"http://127.0.0.1:{ports['service']}",
             "UO_ENVIRONMENT": "development",
             "UO_LOG_LEVEL": "INFO",
             **{f"UO_DATABASE__{k.upper()}": str(v) for k, v in _db_env(database).items()},
         }
-        started = {kind: _start(kind, port, env) for kind, port in ports.items()}
-        processes.extend(started.values())
-        for kind, port in ports.items():
+        ports: dict[tuple[str, str], int] = {}
+        started: dict[tuple[str, str], subprocess.Popen[bytes]] = {}
+        for label, pythonpath in labels.items():
+            for kind in KINDS:
+                if kind == "bare" and label:
+                    continue  # one floor for both
+                port = ports[kind, label] = free_port()
+                service_url = (
+                    f"http://127.0.0.1:{ports['service', label]}" if kind == "chain" else ""
+                )
+                env = {**base_env, "PYTHONPATH": pythonpath, "BENCH_SERVICE_URL": service_url}
+                output = PROFILE_OUTPUT if kind == profile and not label else None
+                started[kind, label] = _start(kind, port, env, output)
+                processes.append(started[kind, label])
+        for server, port in ports.items():
             await asyncio.to_thread(
-                _wait_ready, f"http://127.0.0.1:{port}/", started[kind]
+                _wait_ready, f"http://127.0.0.1:{port}/", started[server]
             )  # any answer will do
         user_token = _mint(pem, sub=SUBJECT, aud="unifyops", email=f"{SUBJECT}@example.com")
         service_token = _mint(pem, sub="user-api", aud="user-service", token_use="service")
-        chain_url = f"http://127.0.0.1:{ports['chain']}/v1/profile"
         async with httpx.AsyncClient() as client:
-            first = await client.get(chain_url, headers={"Authorization": f"Bearer {user_token}"})
+            first = await client.get(
+                f"http://127.0.0.1:{ports['chain', '']}/v1/profile",
+                headers={"Authorization": f"Bearer {user_token}"},
+            )
         first.raise_for_status()  # creates the profile every scenario reads
-        scenarios = [
-            ("bare FastAPI + asyncpg", f"http://127.0.0.1:{ports['bare']}/v1/profile/{SUBJECT}",
-             {}, [started["bare"].pid]),
-            ("user-service direct (service token)",
-             f"http://127.0.0.1:{ports['service']}/internal/profiles/{SUBJECT}",
-             {"Authorization": f"Bearer {service_token}"}, [started["service"].pid]),
-            ("user-api -> user-service -> PostgreSQL", chain_url,
-             {"Authorization": f"Bearer {user_token}"},
-             [started["chain"].pid, started["service"].pid]),
-        ]  # fmt: skip
+        scenarios = []
+        for kind in KINDS:
+            for label in labels:
+                if (kind, label) not in ports or (only and kind not in only):
+                    continue
+                url = f"http://127.0.0.1:{ports[kind, label]}"
+                pids = [started[kind, label].pid]
+                if kind == "bare":
+                    name, url, token = "bare FastAPI + asyncpg", f"{url}/v1/profile/{SUBJECT}", ""
+                elif kind == "service":
+                    name, url = (
+                        "user-service direct (service token)",
+                        f"{url}/internal/profiles/{SUBJECT}",
+                    )
+                    token = service_token
+                else:
+                    name, url, token = (
+                        "user-api -> user-service -> PostgreSQL",
+                        f"{url}/v1/profile",
+                        user_token,
+                    )
+                    pids.append(started["service", label].pid)
+                headers = {"Authorization": f"Bearer {token}"} if token else {}
+                scenarios.append((f"{label}{name}", url, headers, pids))
         results = []
         for name, url, headers, pids in scenarios:
             ok, errors, latencies, elapsed, cpu = await _load(
@@ -265,12 +322,30 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--connections", type=int, default=32)
     parser.add_argument("--seconds", type=float, default=10.0)
+    parser.add_argument(
+        "--only", action="append", choices=KINDS, default=[], help="measure only these (repeatable)"
+    )
+    parser.add_argument(
+        "--profile",
+        choices=KINDS,
+        help=f"run this server under cProfile and print where its time went ({PROFILE_OUTPUT});"
+        " its figures then include the profiler's overhead",
+    )
+    parser.add_argument(
+        "--before",
+        metavar="CHECKOUT",
+        help="also run user-service and user-api from this checkout (e.g. a git worktree of"
+        " main), measured right before this checkout's, so both see the same machine",
+    )
     parser.add_argument("command", nargs="*", help=argparse.SUPPRESS)
     options = parser.parse_args(argv)
     if options.command[:1] == ["serve"]:
-        _serve(options.command[1], int(options.command[2]))
+        _serve(options.command[1], int(options.command[2]), *options.command[3:])
         return 0
-    results = asyncio.run(_bench(options.connections, options.seconds))
+    before = options.before and str(Path(options.before).resolve() / "src" / "python")
+    results = asyncio.run(
+        _bench(options.connections, options.seconds, options.only, options.profile, before)
+    )
     print(
         f"{options.connections} connections, {options.seconds:.0f} s closed loop after 2 s warm-up"
     )
@@ -278,6 +353,11 @@ def main(argv: list[str] | None = None) -> int:
     print("|---|---|---|---|---|---|")
     for result in results:
         print(result.row())
+    if options.profile:
+        stats = pstats.Stats(PROFILE_OUTPUT)
+        for order in ("tottime", "cumulative"):
+            print(f"\n{options.profile}: top 30 by {order}")
+            stats.sort_stats(order).print_stats(30)
     return 0
 
 

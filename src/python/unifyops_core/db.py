@@ -2,7 +2,8 @@
 
 Every service gets the same engine setup (pool sized by settings, recycled connections, a
 statement timeout), a session factory with ``expire_on_commit=False`` (objects stay usable after
-commit in async code), a read-only session without a transaction, and a readiness check.
+commit in async code), a read-only session and a read-only Core connection without a
+transaction, and a readiness check.
 
 No pre-ping: it costs a round trip on every checkout. A connection the server has dropped fails
 the statement it is used for instead; SQLAlchemy recognises the disconnect and invalidates every
@@ -19,6 +20,7 @@ from typing import Any
 from pydantic import BaseModel, SecretStr
 from sqlalchemy import URL, text
 from sqlalchemy.ext.asyncio import (
+    AsyncConnection,
     AsyncEngine,
     AsyncSession,
     async_sessionmaker,
@@ -34,10 +36,12 @@ class DatabaseSettings(BaseModel):
     user: str = "postgres"
     password: SecretStr = SecretStr("")
     name: str = "postgres"
-    # Sized for a tier's concurrency (a gateway keeps up to 64 calls in flight, see client.py):
-    # 10 steady + 10 burst, so a load step does not open connections mid-request.
-    pool_size: int = 10
-    max_overflow: int = 10
+    # Sized for a tier's concurrency (a gateway keeps up to 64 calls in flight, see client.py).
+    # All of it steady: SQLAlchemy closes an overflow connection as soon as it is returned, so
+    # under sustained load above pool_size every burst connection was opened and closed again
+    # (a TCP connect, authentication and type introspection, a few CPU-ms each) every few requests.
+    pool_size: int = 20
+    max_overflow: int = 0
     pool_timeout_seconds: float = 5.0
     pool_recycle_seconds: int = 1800
     statement_timeout_ms: int = 15_000
@@ -75,9 +79,8 @@ class Database:
         self.sessions = async_sessionmaker(self.engine, expire_on_commit=False)
         # Each statement is its own implicit transaction: no BEGIN before a read and no
         # ROLLBACK/COMMIT after it, one round trip instead of three.
-        self.read_sessions = async_sessionmaker(
-            self.engine.execution_options(isolation_level="AUTOCOMMIT"), expire_on_commit=False
-        )
+        self.read_engine = self.engine.execution_options(isolation_level="AUTOCOMMIT")
+        self.read_sessions = async_sessionmaker(self.read_engine, expire_on_commit=False)
 
     async def ping(self) -> None:
         """Readiness: one round trip to the database."""
@@ -97,6 +100,16 @@ class Database:
         """
         async with self.read_sessions() as session:
             yield session
+
+    async def read_connection(self) -> AsyncIterator[AsyncConnection]:
+        """A Core connection for a request that only reads: every statement autocommits.
+
+        For a hot read that returns rows, not objects: without the ORM's session, identity map
+        and object loading a one-row read costs about half the CPU (issue 16). Errors are
+        SQLAlchemy's as with a session, so the handlers answer them the same way.
+        """
+        async with self.read_engine.connect() as connection:
+            yield connection
 
     async def dispose(self) -> None:
         await self.engine.dispose()

@@ -37,11 +37,26 @@ async def test_a_read_session_runs_each_statement_outside_a_transaction() -> Non
             await database.dispose()
 
 
+async def test_a_read_connection_runs_each_statement_outside_a_transaction() -> None:
+    async with fresh_database() as settings:
+        database = Database(settings)
+        try:
+            async for connection in database.read_connection():
+                first = await connection.scalar(text(NOW_TWICE))
+                await asyncio.sleep(0.01)
+                second = await connection.scalar(text(NOW_TWICE))
+                assert first != second
+        finally:
+            await database.dispose()
+
+
 async def test_the_pool_fits_a_tier_and_does_not_ping_on_checkout() -> None:
     database = Database(DatabaseSettings())
     try:
-        assert database.engine.pool.size() == 10  # type: ignore[attr-defined]
-        assert database.engine.pool._max_overflow == 10  # type: ignore[attr-defined]
+        assert database.engine.pool.size() == 20  # type: ignore[attr-defined]
+        # No overflow: an overflow connection is closed when returned, so sustained load above
+        # the pool size would open and close connections all the time.
+        assert database.engine.pool._max_overflow == 0  # type: ignore[attr-defined]
         assert database.engine.pool._pre_ping is False
         assert database.engine.pool._recycle == 1800
     finally:

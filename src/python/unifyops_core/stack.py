@@ -19,7 +19,7 @@ import httpx
 from fastapi import APIRouter, Depends, FastAPI, Request
 from pydantic import Field, SecretStr
 from pydantic_settings import SettingsConfigDict
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from unifyops_core.app import create_service_app
 from unifyops_core.client import ServiceClient
@@ -202,15 +202,24 @@ async def _db_read_session(request: Request) -> AsyncIterator[AsyncSession]:
         yield session
 
 
+async def _db_read_connection(request: Request) -> AsyncIterator[AsyncConnection]:
+    database: Database = request.app.state.db
+    async for connection in database.read_connection():
+        yield connection
+
+
 ServiceDep = Annotated[ServiceClient, Depends(_service_client)]
 SessionDep = Annotated[AsyncSession, Depends(_db_session)]
 # For routes that only read: no transaction around the query (Database.read_session).
 ReadSessionDep = Annotated[AsyncSession, Depends(_db_read_session)]
+# For a hot read through SQLAlchemy Core (rows, no ORM objects): Database.read_connection.
+ReadConnectionDep = Annotated[AsyncConnection, Depends(_db_read_connection)]
 
 __all__ = [
     "TOKEN_ISSUER",
     "USER_TOKEN_AUDIENCE",
     "GatewayTierSettings",
+    "ReadConnectionDep",
     "ReadSessionDep",
     "ServiceDep",
     "ServiceTierSettings",

@@ -4,12 +4,22 @@ Strict by construction: an explicit algorithm allow-list (never ``none``, never 
 when keys are asymmetric), required ``exp iat iss aud sub``, the key chosen by ``kid`` from a
 trusted source, the algorithm bound to the key's own type. Every rejection is an
 ``AuthenticationError`` (401) with a message that says what was wrong but nothing secret.
+
+A token that validated is remembered (up to ``cache_size`` of them, exact token text as the key):
+a service token is presented on every call of its lifetime, and parsing and verifying it again
+each time was a tenth of a service's CPU per request (issue 16). A remembered token is accepted
+again only while it has not expired (same leeway) and while the key source still returns the very
+key object it was verified with, so a rotation, a JWKS refresh or a revoked key forces a full
+validation. Only tokens with a valid signature are remembered, so the cache cannot be filled by
+tokens an attacker makes up.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
-from dataclasses import dataclass, field
+import time
+from collections import OrderedDict
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import jwt
@@ -60,6 +70,8 @@ class TokenValidator:
         audience: str | Iterable[str],
         algorithms: Iterable[str] = DEFAULT_ALGORITHMS,
         leeway_seconds: float = 30.0,
+        cache_size: int = 1024,
+        clock: Callable[[], float] = time.time,
     ) -> None:
         self._keys = keys
         self._issuer = issuer
@@ -68,8 +80,32 @@ class TokenValidator:
         if not self._algorithms:
             raise ValueError("no asymmetric algorithm allowed; HMAC and 'none' are never accepted")
         self._leeway = leeway_seconds
+        self._cache_size = cache_size
+        self._clock = clock
+        # token -> (kid, the key it was verified with, its principal, its exp)
+        self._verified: OrderedDict[str, tuple[str, PyJWK, Principal, float]] = OrderedDict()
 
     async def validate(self, token: str) -> Principal:
+        remembered = self._verified.get(token)
+        if remembered is not None:
+            kid, key, principal, expires = remembered
+            if self._clock() >= expires + self._leeway:
+                del self._verified[token]
+                raise AuthenticationError("Token expired")
+            if await self._keys.key_for(kid) is key:
+                self._verified.move_to_end(token)
+                # A copy: a route that changed its principal's claims must not change the next.
+                return replace(principal, claims=dict(principal.claims))
+            self._verified.pop(token, None)
+        principal, kid, key = await self._validate(token)
+        if self._cache_size > 0:
+            self._verified[token] = (kid, key, principal, float(principal.claims["exp"]))
+            if len(self._verified) > self._cache_size:
+                self._verified.popitem(last=False)
+            principal = replace(principal, claims=dict(principal.claims))
+        return principal
+
+    async def _validate(self, token: str) -> tuple[Principal, str, PyJWK]:
         try:
             header = jwt.get_unverified_header(token)
         except jwt.InvalidTokenError as exc:
@@ -86,7 +122,8 @@ class TokenValidator:
         if not _key_matches(algorithm, key):
             raise AuthenticationError("Token algorithm does not match its key")
         claims = self._decode(token, key, algorithm)
-        return Principal(subject=str(claims["sub"]), scopes=_scopes(claims), claims=claims)
+        principal = Principal(subject=str(claims["sub"]), scopes=_scopes(claims), claims=claims)
+        return principal, kid, key
 
     def _decode(self, token: str, key: PyJWK, algorithm: str) -> dict[str, Any]:
         try:

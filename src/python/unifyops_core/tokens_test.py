@@ -169,3 +169,78 @@ async def test_messages_say_what_was_wrong() -> None:
 def test_hmac_and_none_cannot_be_allowed() -> None:
     with pytest.raises(ValueError, match="HMAC"):
         TokenValidator(StaticKeys([]), issuer="i", audience="a", algorithms=["HS256", "none"])
+
+
+class CountingValidator(TokenValidator):
+    """Counts full validations (parse + signature check), to see which calls the cache answers."""
+
+    decoded = 0
+
+    def _decode(self, token: str, key: Any, algorithm: str) -> dict[str, Any]:
+        self.decoded += 1
+        return super()._decode(token, key, algorithm)
+
+
+def counting(keys: Any = None, **kwargs: Any) -> CountingValidator:
+    keys = keys or StaticKeys([TRUSTED.public_jwk()])
+    return CountingValidator(keys, issuer="unifyops-auth", audience="unifyops", **kwargs)
+
+
+class SwappableKeys(StaticKeys):
+    def __init__(self) -> None:
+        super().__init__([TRUSTED.public_jwk()])
+
+    def rotate(self, keys: list[dict[str, Any]]) -> None:
+        self._keys = StaticKeys(keys)._keys
+
+
+async def test_a_token_seen_before_is_not_parsed_and_verified_again() -> None:
+    check = counting()
+    token = TRUSTED.mint(scope="a b")
+    first, second = await check.validate(token), await check.validate(token)
+    assert check.decoded == 1
+    assert second == first
+    assert second.scopes == {"a", "b"}
+    second.claims["sub"] = "changed by a route"
+    assert (await check.validate(token)).claims["sub"] == "user-1"
+    await check.validate(TRUSTED.mint(scope="c"))  # another token is validated in full
+    assert check.decoded == 2
+
+
+async def test_a_remembered_token_still_expires() -> None:
+    now = [time.time()]
+    check = counting(leeway_seconds=30, clock=lambda: now[0])
+    token = TRUSTED.mint(exp=int(now[0]) + 60)
+    await check.validate(token)
+    now[0] += 60 + 29
+    await check.validate(token)  # within the leeway
+    now[0] += 2
+    with pytest.raises(AuthenticationError, match="expired"):
+        await check.validate(token)
+    assert check.decoded == 1
+
+
+async def test_a_remembered_token_is_validated_again_once_its_key_changes() -> None:
+    keys = SwappableKeys()
+    check = counting(keys)
+    token = TRUSTED.mint()
+    await check.validate(token)
+    keys.rotate([TRUSTED.public_jwk()])  # refreshed: same key material, a new key object
+    await check.validate(token)
+    assert check.decoded == 2
+    keys.rotate([TRUSTED_ED.public_jwk()])  # the token's key is no longer trusted
+    with pytest.raises(AuthenticationError, match="unknown key"):
+        await check.validate(token)
+    keys.rotate([ATTACKER.public_jwk()])  # same kid, another key: the signature no longer holds
+    with pytest.raises(AuthenticationError):
+        await check.validate(token)
+
+
+async def test_the_cache_is_bounded() -> None:
+    check = counting(cache_size=2)
+    tokens = [TRUSTED.mint(jti=str(n)) for n in range(3)]
+    for token in tokens:
+        await check.validate(token)
+    assert len(check._verified) == 2
+    await check.validate(tokens[0])  # the oldest was dropped
+    assert check.decoded == 4

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from sqlalchemy import func, select, update
+from sqlalchemy import bindparam, func, select, update
 from sqlalchemy.dialects.postgresql import insert
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from unifyops.identity.user.user_service.models import Profile
 from unifyops.identity.user.user_service.schemas import ProfileCreate, ProfilePublic, ProfileUpdate
@@ -20,6 +20,20 @@ async def get(session: AsyncSession, subject: str) -> Profile:
     if profile is None:
         raise RecordNotFoundError("Profile not found", details={"subject": subject})
     return profile
+
+
+# The columns ProfilePublic shows, for reads that answer without loading ORM objects.
+_PUBLIC = select(*(Profile.__table__.c[name] for name in ProfilePublic.model_fields)).where(
+    Profile.subject == bindparam("subject")
+)
+
+
+async def read(connection: AsyncConnection, subject: str) -> ProfilePublic:
+    """The subject's profile as the API shows it, read through Core (the gateway's hot path)."""
+    row = (await connection.execute(_PUBLIC, {"subject": subject})).mappings().first()
+    if row is None:
+        raise RecordNotFoundError("Profile not found", details={"subject": subject})
+    return ProfilePublic.model_validate(row)
 
 
 async def ensure(session: AsyncSession, subject: str, data: ProfileCreate) -> Profile:

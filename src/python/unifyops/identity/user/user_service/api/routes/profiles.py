@@ -16,7 +16,7 @@ from unifyops.identity.user.user_service.schemas import (
 )
 from unifyops_core import idempotency
 from unifyops_core.client import IDEMPOTENCY_KEY_HEADER
-from unifyops_core.stack import ReadSessionDep, SessionDep
+from unifyops_core.stack import ReadConnectionDep, SessionDep
 
 router = APIRouter(prefix="/internal/profiles", tags=["profiles"])
 Subject = Annotated[str, Query(min_length=1, max_length=64)]
@@ -33,9 +33,10 @@ async def list_profiles(
 
 
 @router.get("/{subject}")
-async def get_profile(subject: str, session: ReadSessionDep) -> ProfilePublic:
-    # One SELECT, so no transaction around it (the gateway's GET /v1/profile lands here).
-    return profiles.public(await profiles.get(session, subject))
+async def get_profile(subject: str, connection: ReadConnectionDep) -> ProfilePublic:
+    # The gateway's GET /v1/profile lands here: one SELECT, no transaction around it, rows
+    # rather than ORM objects.
+    return await profiles.read(connection, subject)
 
 
 @router.put("/{subject}")
