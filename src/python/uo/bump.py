@@ -74,7 +74,9 @@ def not_recorded(releases: list[Release]) -> list[Release]:
 def _yaml() -> YAML:
     yaml = YAML()  # round-trip: comments, key order and quoting survive
     yaml.preserve_quotes = True
-    yaml.width = 120
+    # Never wrap: an image pin (tag and digest) stays one line, so a release is a one-line diff
+    # per image and its revert is exactly that.
+    yaml.width = 4096
     return yaml
 
 

@@ -139,6 +139,12 @@ def test_manifest_parsing_and_errors(tmp_path: Path) -> None:
 
 def test_the_database_image_goes_into_every_stack_file_of_the_environment(repo: Path) -> None:
     database = Release("shared", "database", NEW_TAG, DIGEST, None)
+    cores = {
+        stack: YAML().load((repo / f"infra/environments/staging/{stack}.yaml").read_text())[
+            "coreVersion"
+        ]
+        for stack in STACKS
+    }
     commit = bump(repo, "staging", [database])
     assert commit
     changed = git(repo, "show", "--name-only", "--format=", "HEAD").splitlines()
@@ -147,7 +153,7 @@ def test_the_database_image_goes_into_every_stack_file_of_the_environment(repo: 
         data = YAML().load((repo / f"infra/environments/staging/{stack}.yaml").read_text())
         assert data["database"]["internal"]["image"] == {"tag": NEW_TAG, "digest": DIGEST}
         assert data["database"]["internal"]["storage"]  # the rest of the block is kept
-        assert data["coreVersion"] == "0.1.0"  # the database carries no core
+        assert data["coreVersion"] == cores[stack]  # the database carries no core
     assert "shared-database" in git(repo, "log", "-1", "--format=%B")
 
 

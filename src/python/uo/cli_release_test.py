@@ -408,7 +408,8 @@ def test_status_and_where_json(repo: Path, capsys: pytest.CaptureFixture[str]) -
     assert set(rows[0]) == {"environment", "stack", "tier", "tag", "digest", "core_version"}
     assert {row["tier"] for row in rows} == {"app", "api", "service", "database"}
     assert all(row["core_version"] is None for row in rows if row["tier"] == "database")
-    code, out, _ = run(["where", "core", "0.1.0", "--json"], capsys)
+    recorded = YAML().load((repo / "infra/environments/dev/user.yaml").read_text())["coreVersion"]
+    code, out, _ = run(["where", "core", str(recorded), "--json"], capsys)
     assert code == 0
     assert {"environment": "dev", "stack": "user"} in json.loads(out)
     assert json.loads(run(["where", "core", "9.9.9", "--json"], capsys)[1]) == []
