@@ -18,6 +18,8 @@ from uo.repo import find_repo_root
 
 DOMAIN, STACK = "demo", "widget"
 SERVICE = f"src/python/unifyops/{DOMAIN}/{STACK}/{STACK}_service"
+# Long enough that Alembic's add_column call passes the line length.
+COLUMN = "colour_shown_next_to_the_item_in_every_list"
 UO = "import sys; from uo.cli import main; sys.exit(main(sys.argv[1:]))"
 
 
@@ -136,7 +138,7 @@ def test_a_migration_from_a_model_change(clone: Path) -> None:
     models.write_text(
         models.read_text().replace(
             "    version: Mapped[int]",
-            '    colour: Mapped[str] = mapped_column(String(20), default="")\n'
+            f'    {COLUMN}: Mapped[str] = mapped_column(String(20), default="")\n'
             "    version: Mapped[int]",
         )
     )
@@ -144,6 +146,9 @@ def test_a_migration_from_a_model_change(clone: Path) -> None:
     assert added.returncode == 0, added.stderr
     written = versions / "0002_add_item_colour.py"
     assert "add_column" in written.read_text()
+    # Alembic's one-line call is too long; `uo new migration` splits it as ruff would, with no
+    # ruff to run (the built `uo` has none).
+    assert f'            "{COLUMN}",\n' in written.read_text()
     assert 'down_revision = "0001"' in written.read_text()
     migration_test = _run(
         clone, sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider",
