@@ -74,7 +74,12 @@ class FileChange:
 
 def registered_stacks(repo: Path) -> list[tuple[str, str]]:
     """The repository's registry as written (not the one this program was built with)."""
-    tree = ast.parse((repo / REGISTRY).read_text())
+    return stacks_in((repo / REGISTRY).read_text())
+
+
+def stacks_in(registry_text: str) -> list[tuple[str, str]]:
+    """``UNIFYOPS_STACKS`` of a registry file's text."""
+    tree = ast.parse(registry_text)
     for node in tree.body:
         if isinstance(node, ast.Assign) and any(
             isinstance(t, ast.Name) and t.id == "UNIFYOPS_STACKS" for t in node.targets
@@ -380,7 +385,9 @@ def child_path(repo: Path) -> str:
 
 __all__ = [
     "MAX_STACK_LENGTH",
+    "REGISTRY",
     "RESERVED",
+    "WIRING",
     "FileChange",
     "NewStack",
     "child_path",
@@ -388,6 +395,7 @@ __all__ = [
     "parse",
     "plan",
     "registered_stacks",
+    "stacks_in",
     "wiring",
     "write",
 ]

@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 
+from uo.affected import affected_images
 from uo.cli import main
 from uo.new_stack import child_path
 from uo.repo import find_repo_root
@@ -75,6 +76,26 @@ def test_writes_the_slice_and_its_infra(clone: Path) -> None:
         assert (clone / path).is_file(), path
     # main.py is the tier kit's factory plus a command line, not copied scaffolding.
     assert len((clone / SERVICE / "main.py").read_text().splitlines()) < 60
+
+
+def test_uo_affected_selects_exactly_its_images(
+    clone: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The generator's commit, compared with its parent by the clone's own Pants (as in CI): the
+    new stack's three images, and the environment stack's service, whose StackName (the stack
+    list it reads at run time) the generator extends. The registry and the web workspace's lists
+    change no other image (uo.affected.registrations)."""
+    git = ["git", "-c", "user.email=test@unifyops.invalid", "-c", "user.name=test"]
+    subprocess.run([*git, "commit", "-qm", f"new stack {STACK}"], cwd=clone, check=True)
+    monkeypatch.setenv("PANTS_PANTSD", "false")  # no daemon left behind in the clone
+    selected = {image.address: image.reasons for image in affected_images(clone, "HEAD~1")}
+    stack_dir = f"src/python/unifyops/{DOMAIN}/{STACK}"
+    assert set(selected) == {
+        f"{stack_dir}/{STACK}_api:image",
+        f"{stack_dir}/{STACK}_service:image",
+        f"src/web:{STACK}_app_image",
+        "src/python/unifyops/platform/environment/environment_service:image",
+    }, selected
 
 
 def test_generated_python_is_lint_clean(clone: Path) -> None:
