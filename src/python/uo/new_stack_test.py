@@ -4,6 +4,7 @@ without a hand edit."""
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import subprocess
@@ -12,7 +13,6 @@ from pathlib import Path
 
 import pytest
 
-from uo.affected import affected_images
 from uo.cli import main
 from uo.new_stack import child_path
 from uo.repo import find_repo_root
@@ -78,17 +78,19 @@ def test_writes_the_slice_and_its_infra(clone: Path) -> None:
     assert len((clone / SERVICE / "main.py").read_text().splitlines()) < 60
 
 
-def test_uo_affected_selects_exactly_its_images(
-    clone: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_uo_affected_selects_exactly_its_images(clone: Path) -> None:
     """The generator's commit, compared with its parent by the clone's own Pants (as in CI): the
     new stack's three images, and the environment stack's service, whose StackName (the stack
     list it reads at run time) the generator extends. The registry and the web workspace's lists
     change no other image (uo.affected.registrations)."""
     git = ["git", "-c", "user.email=test@unifyops.invalid", "-c", "user.name=test"]
     subprocess.run([*git, "commit", "-qm", f"new stack {STACK}"], cwd=clone, check=True)
-    monkeypatch.setenv("PANTS_PANTSD", "false")  # no daemon left behind in the clone
-    selected = {image.address: image.reasons for image in affected_images(clone, "HEAD~1")}
+    done = _run(
+        clone, "env", "PANTS_PANTSD=false",  # no daemon left behind in the clone
+        sys.executable, "-c", UO, "affected", "--since", "HEAD~1", "--json",
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr[-3000:]
+    selected = {image["address"]: image["reasons"] for image in json.loads(done.stdout)}
     stack_dir = f"src/python/unifyops/{DOMAIN}/{STACK}"
     assert set(selected) == {
         f"{stack_dir}/{STACK}_api:image",
