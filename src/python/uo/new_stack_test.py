@@ -85,10 +85,10 @@ def test_uo_affected_selects_exactly_its_images(clone: Path) -> None:
     change no other image (uo.affected.registrations)."""
     git = ["git", "-c", "user.email=test@unifyops.invalid", "-c", "user.name=test"]
     subprocess.run([*git, "commit", "-qm", f"new stack {STACK}"], cwd=clone, check=True)
-    done = _run(
-        clone, "env", "PANTS_PANTSD=false",  # no daemon left behind in the clone
-        sys.executable, "-c", UO, "affected", "--since", "HEAD~1", "--json",
-    )  # fmt: skip
+    # The child's path is set at start-up; Pants (another Python) must not inherit it. No daemon
+    # is left behind in the clone.
+    code = f"import os; os.environ.pop('PYTHONPATH'); os.environ['PANTS_PANTSD'] = 'false'; {UO}"
+    done = _run(clone, sys.executable, "-c", code, "affected", "--since", "HEAD~1", "--json")
     assert done.returncode == 0, done.stderr[-3000:]
     selected = {image["address"]: image["reasons"] for image in json.loads(done.stdout)}
     stack_dir = f"src/python/unifyops/{DOMAIN}/{STACK}"
