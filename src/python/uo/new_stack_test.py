@@ -80,9 +80,9 @@ def test_writes_the_slice_and_its_infra(clone: Path) -> None:
 
 def test_uo_affected_selects_exactly_its_images(clone: Path) -> None:
     """The generator's commit, compared with its parent by the clone's own Pants (as in CI): the
-    new stack's three images, and the environment stack's service, whose StackName (the stack
-    list it reads at run time) the generator extends. The registry and the web workspace's lists
-    change no other image (uo.affected.registrations)."""
+    new stack's three images, and the environment stack's api and service, whose StackName (the
+    stack list they validate at run time) the generator extends. The registry and the web
+    workspace's lists change no other image (uo.affected.registrations)."""
     git = ["git", "-c", "user.email=test@unifyops.invalid", "-c", "user.name=test"]
     subprocess.run([*git, "commit", "-qm", f"new stack {STACK}"], cwd=clone, check=True)
     # The child's path is set at start-up; Pants (another Python) must not inherit it. No daemon
@@ -96,6 +96,7 @@ def test_uo_affected_selects_exactly_its_images(clone: Path) -> None:
         f"{stack_dir}/{STACK}_api:image",
         f"{stack_dir}/{STACK}_service:image",
         f"src/web:{STACK}_app_image",
+        "src/python/unifyops/platform/environment/environment_api:image",
         "src/python/unifyops/platform/environment/environment_service:image",
     }, selected
 
