@@ -171,8 +171,9 @@ def plan(new: NewStack, repo: Path) -> list[FileChange]:
 
 
 def infra_file(repo: Path, new: NewStack, env: str) -> str:
-    """The stack's desired state in ``env``, with the image tags of the first registered stack
-    there (the shared database image exists at that tag) until its first `uo bump`."""
+    """The stack's desired state in ``env`` before its first release: no image for its tiers (the
+    chart, hence `uo render`, `uo up --env` and Argo CD, refuses the file until `uo bump` records
+    them), and the shared database image the first registered stack runs there."""
     reference = registered_stacks(repo)[0][1]
     path = repo / "infra/environments" / env / f"{reference}.yaml"
     try:
@@ -181,16 +182,16 @@ def infra_file(repo: Path, new: NewStack, env: str) -> str:
         core, namespace = model["coreVersion"], model["namespace"]
         storage = model["database"]["internal"].get("storage", "1Gi")
     except (OSError, KeyError, TypeError, yaml.YAMLError) as exc:
-        raise InfraError(f"cannot read the image tags of {path.relative_to(repo)}: {exc}") from exc
-    tiers = "".join(
-        f'  {tier}:\n    image: {{tag: "{tag}"}}\n' for tier in ("app", "api", "service")
-    )
+        raise InfraError(
+            f"cannot read the database image of {path.relative_to(repo)}: {exc}"
+        ) from exc
+    tiers = "".join(f'  {tier}:\n    image: {{tag: ""}}\n' for tier in ("app", "api", "service"))
     return (
         f"# Desired state of the {new.stack} stack in {env}. The release loop rewrites the image "
         "tags, digests\n# and coreVersion (one commit per release; rollback = git revert); the "
         "rest is edited by hand.\n"
-        f"# Written by `uo new stack` with {reference}'s tags; the first `uo bump` records "
-        "its own.\n"
+        "# Written by `uo new stack`: no released images yet, so the chart refuses this file "
+        "until the\n# first `uo bump` records them (the database image is the shared one).\n"
         f"stack: {new.stack}\nenvironment: {env}\nnamespace: {namespace}\n"
         f'coreVersion: "{core}"\ntiers:\n{tiers}'
         f"database:\n  credentialsSecret: {new.stack}-db-credentials\n  internal:\n"
