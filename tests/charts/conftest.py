@@ -20,7 +20,8 @@ _RENDERED: dict[Target, list[Manifest]] = {}
 
 def rendered(target: Target) -> list[Manifest]:
     if target not in _RENDERED:
-        _RENDERED[target] = render_target(REPO, target)
+        # A stack `uo new stack` wrote is checked before its first release too.
+        _RENDERED[target] = render_target(REPO, target, before_release=True)
     return _RENDERED[target]
 
 

@@ -56,6 +56,25 @@ def test_digest_wins_over_tag(render_with: RenderWith) -> None:
     assert image == f"harbor.unifyops.internal/unifyops/auth-api@{digest}"
 
 
+def _without_images(*tiers: str) -> Any:
+    def edit(values: dict[str, Any]) -> None:
+        for tier in tiers:
+            values["tiers"][tier]["image"] = {"tag": ""}
+
+    return edit
+
+
+def test_a_stack_with_no_released_images_is_refused_saying_so(render_with: RenderWith) -> None:
+    with pytest.raises(RenderError, match=r"stack auth has no released images in dev yet: run "
+                       r"the release loop \(uo publish, then uo bump --env dev\)"):  # fmt: skip
+        render_with(_without_images("app", "api", "service"))
+
+
+def test_one_tier_without_an_image_names_its_key(render_with: RenderWith) -> None:
+    with pytest.raises(RenderError, match=r"tiers\.api\.image: set image\.tag or image\.digest"):
+        render_with(_without_images("api"))
+
+
 def test_no_secret_values_are_ever_rendered() -> None:
     for target in ALL_TARGETS:
         assert not [o for o in rendered(target) if o["kind"] == "Secret"]

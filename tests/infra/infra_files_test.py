@@ -41,9 +41,12 @@ def test_stack_file_agrees_with_its_path(environment: str, stack: str) -> None:
         namespace(environment),
     )
     assert re.match(r"^\d+\.\d+\.\d+", data["coreVersion"])
-    for tier in IMAGE_TIERS:
-        image = data["tiers"][tier]["image"]
-        assert image.get("digest") or IMMUTABLE_TAG.match(image["tag"]), (
+    tiers = data.get("tiers") or {}
+    images = {tier: (tiers.get(tier) or {}).get("image") or {} for tier in IMAGE_TIERS}
+    if not any(image.get("tag") or image.get("digest") for image in images.values()):
+        return  # not released yet (uo new stack): the chart refuses the file until `uo bump`
+    for tier, image in images.items():
+        assert image.get("digest") or IMMUTABLE_TAG.match(image.get("tag") or ""), (
             f"{tier}: pin a git sha or digest"
         )
 

@@ -7,7 +7,13 @@ images or of the image macro; this module adds:
   another requirement) changed;
 - ``pants.toml`` and the build definitions (image macro, base image build): every image;
 - a base image's package list: every image built on that base (the target's ``UO_BASE_*_IMAGE``
-  build arguments say which).
+  build arguments say which);
+- a stack's registration (``uo new stack``): appending a stack to the registry, and the web
+  workspace's lists naming its app, changes no other image's behaviour, though every image
+  carries the registry and every app bundle reads the workspace files. Such an edit (exactly
+  the one `uo new stack` makes, uo.new_stack.WIRING) selects nothing by itself; the new stack's
+  images are selected by its own files, and the environment stack, the one that lists stacks at
+  run time, by its ``StackName`` (held equal to the registry by its schemas test).
 
 Each image comes back as a release unit (uo.units) whose stack and tier the target itself states.
 """
@@ -23,7 +29,8 @@ from pathlib import Path
 from packaging.requirements import Requirement
 from packaging.utils import canonicalize_name
 
-from uo.errors import GitRefError
+from uo.errors import GitRefError, InfraError
+from uo.new_stack import REGISTRY, WIRING, NewStack, stacks_in
 from uo.pants_runner import Pants
 from uo.units import ImageUnit
 
@@ -114,9 +121,54 @@ def old_file(repo: Path, since: str, path: str) -> str:
     return result.stdout if result.returncode == 0 else ""
 
 
+# The registration edits that no image's behaviour depends on (see the module docstring): the
+# registry, and the web workspace's lists (the other apps' bundles come out the same).
+REGISTRATION_ONLY = (REGISTRY, "src/web/package.json", "src/web/package-lock.json",
+                     "src/web/tsconfig.json")  # fmt: skip
+
+
+def _same(path: str, a: str, b: str) -> bool:
+    if path.endswith(".json"):
+        try:
+            return bool(json.loads(a) == json.loads(b))
+        except ValueError:
+            return False
+    return a == b
+
+
+def registrations(repo: Path, since: str, files: list[str]) -> set[str]:
+    """The changed files whose whole change is registering stacks appended to the registry."""
+    if REGISTRY not in files or not (repo / REGISTRY).is_file():
+        return set()
+    try:
+        old, new = (
+            stacks_in(old_file(repo, since, REGISTRY)),
+            stacks_in((repo / REGISTRY).read_text()),
+        )
+    except (InfraError, SyntaxError, ValueError):
+        return set()
+    if not old or new[: len(old)] != old:
+        return set()  # stacks removed or reordered: leave it to the graph
+    added = [NewStack(domain, stack) for domain, stack in new[len(old) :]]
+    found = set()
+    for _, path, edit in WIRING:
+        if path not in REGISTRATION_ONLY or path not in files or not (repo / path).is_file():
+            continue
+        text = old_file(repo, since, path)
+        try:
+            for stack in added:
+                text = edit(text, stack)
+        except (InfraError, KeyError, ValueError):
+            continue
+        if _same(path, text, (repo / path).read_text()):
+            found.add(path)
+    return found
+
+
 def affected_images(repo: Path, since: str, pants: Pants | None = None) -> list[AffectedImage]:
     pants = pants or Pants(repo)
     files = changed_files(repo, since)
+    registered = registrations(repo, since, files)
     all_images = {unit.address: unit for unit in pants.images()}
     selected: dict[str, AffectedImage] = {}
 
@@ -133,7 +185,11 @@ def affected_images(repo: Path, since: str, pants: Pants | None = None) -> list[
                 if base in unit.bases:
                     select(unit.address, f"base image {base}")
 
-    regular = [path for path in files if path != LOCKFILE and (repo / path).exists()]
+    regular = [
+        path
+        for path in files
+        if path != LOCKFILE and path not in registered and (repo / path).exists()
+    ]
     for address in sorted(set(pants.affected_by(regular)) & all_images.keys()):
         select(address, "sources or dependencies changed")
 
@@ -159,4 +215,5 @@ __all__ = [
     "changed_files",
     "changed_pins",
     "closure",
+    "registrations",
 ]

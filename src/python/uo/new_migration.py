@@ -2,27 +2,25 @@
 
 A throwaway database on the test PostgreSQL is upgraded to the stack's head; Alembic compares it
 with the stack's models (as the migration test does), and what differs is written as
-``NNNN_<message>.py`` in the repository's style (revision ids 0001, 0002, ...). The models are
-imported in a child process from the repository's own code, so the command sees the models as
-they are on disk, not as this program was built.
+``NNNN_<message>.py`` in the repository's style, laid out as ruff format lays it out (revision
+ids 0001, 0002, ...). The models are imported in a child process from the repository's own code,
+so the command sees the models as they are on disk, not as this program was built.
 """
 
 from __future__ import annotations
 
-import io
 import json
 import os
 import re
-import shutil
 import subprocess
 import sys
 import textwrap
-import tokenize
 from pathlib import Path
 
 from unifyops_core.testing_db import DSN_VARIABLE
 from uo.errors import InfraError, UsageError
 from uo.new_stack import child_path, registered_stacks
+from uo.pyformat import format_statements
 
 _HEADER = '''"""{title}.
 
@@ -104,28 +102,14 @@ def new_migration(repo: Path, stack: str, message: str, dsn: str | None) -> Path
     )
     path = folder / "versions" / f"{revision}_{slug}.py"
     path.write_text(text)
-    _format(repo, path)
     return path.relative_to(repo)
 
 
 def _body(rendered: str) -> str:
-    """Alembic's rendering, in the repository's style: no banner comments, double quotes."""
+    """Alembic's rendering in the repository's style, laid out as ruff format would (the built
+    `uo` has no ruff to run): no banner comments, double quotes, long calls split."""
     lines = [line for line in rendered.splitlines() if not line.strip().startswith("# ###")]
-    code = textwrap.dedent("\n".join(lines)).strip() + "\n"
-    tokens = []
-    for token in tokenize.generate_tokens(io.StringIO(code).readline):
-        value = token.string
-        if token.type == tokenize.STRING and value[:1] == "'" and not set('"\\') & set(value):
-            value = f'"{value[1:-1]}"'
-        tokens.append(token._replace(string=value))
-    return textwrap.indent(tokenize.untokenize(tokens).rstrip(), "    ")
-
-
-def _format(repo: Path, path: Path) -> None:
-    """ruff format, where ruff is at hand (a dev environment): Alembic's lines can be long."""
-    ruff = shutil.which("ruff") or str(Path(sys.executable).with_name("ruff"))
-    if Path(ruff).is_file():
-        subprocess.run([ruff, "format", "-q", str(path)], cwd=repo, check=False)
+    return format_statements(textwrap.dedent("\n".join(lines)).strip() + "\n")
 
 
 __all__ = ["new_migration", "versions_folder"]

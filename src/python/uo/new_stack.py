@@ -74,7 +74,12 @@ class FileChange:
 
 def registered_stacks(repo: Path) -> list[tuple[str, str]]:
     """The repository's registry as written (not the one this program was built with)."""
-    tree = ast.parse((repo / REGISTRY).read_text())
+    return stacks_in((repo / REGISTRY).read_text())
+
+
+def stacks_in(registry_text: str) -> list[tuple[str, str]]:
+    """``UNIFYOPS_STACKS`` of a registry file's text."""
+    tree = ast.parse(registry_text)
     for node in tree.body:
         if isinstance(node, ast.Assign) and any(
             isinstance(t, ast.Name) and t.id == "UNIFYOPS_STACKS" for t in node.targets
@@ -166,30 +171,34 @@ def plan(new: NewStack, repo: Path) -> list[FileChange]:
 
 
 def infra_file(repo: Path, new: NewStack, env: str) -> str:
-    """The stack's desired state in ``env``, with the image tags of the first registered stack
-    there (the shared database image exists at that tag) until its first `uo bump`."""
+    """The stack's desired state in ``env`` before its first release: no image for its tiers (the
+    chart, hence `uo render`, `uo up --env` and Argo CD, refuses the file until `uo bump` writes
+    ``tiers``), and the shared database image as the first registered stack pins it there."""
     reference = registered_stacks(repo)[0][1]
     path = repo / "infra/environments" / env / f"{reference}.yaml"
     try:
         model = yaml.safe_load(path.read_text())
-        tag = model["database"]["internal"]["image"]["tag"]
+        database = model["database"]["internal"]
+        pins = {
+            key: database["image"][key] for key in ("tag", "digest") if key in database["image"]
+        }
         core, namespace = model["coreVersion"], model["namespace"]
-        storage = model["database"]["internal"].get("storage", "1Gi")
+        storage = database.get("storage", "1Gi")
     except (OSError, KeyError, TypeError, yaml.YAMLError) as exc:
-        raise InfraError(f"cannot read the image tags of {path.relative_to(repo)}: {exc}") from exc
-    tiers = "".join(
-        f'  {tier}:\n    image: {{tag: "{tag}"}}\n' for tier in ("app", "api", "service")
-    )
+        raise InfraError(
+            f"cannot read the database image of {path.relative_to(repo)}: {exc}"
+        ) from exc
+    image = "".join(f"      {key}: {json.dumps(value)}\n" for key, value in pins.items())
     return (
         f"# Desired state of the {new.stack} stack in {env}. The release loop rewrites the image "
         "tags, digests\n# and coreVersion (one commit per release; rollback = git revert); the "
         "rest is edited by hand.\n"
-        f"# Written by `uo new stack` with {reference}'s tags; the first `uo bump` records "
-        "its own.\n"
+        "# Written by `uo new stack`: no tiers are released yet, so the chart refuses this file "
+        "until the\n# first `uo bump` writes them (the database image is the shared one).\n"
         f"stack: {new.stack}\nenvironment: {env}\nnamespace: {namespace}\n"
-        f'coreVersion: "{core}"\ntiers:\n{tiers}'
+        f'coreVersion: "{core}"\n'
         f"database:\n  credentialsSecret: {new.stack}-db-credentials\n  internal:\n"
-        f'    image: {{tag: "{tag}"}}\n    storage: {storage}\n'
+        f"    image:\n{image}    storage: {storage}\n"
     )
 
 
@@ -380,7 +389,9 @@ def child_path(repo: Path) -> str:
 
 __all__ = [
     "MAX_STACK_LENGTH",
+    "REGISTRY",
     "RESERVED",
+    "WIRING",
     "FileChange",
     "NewStack",
     "child_path",
@@ -388,6 +399,7 @@ __all__ = [
     "parse",
     "plan",
     "registered_stacks",
+    "stacks_in",
     "wiring",
     "write",
 ]

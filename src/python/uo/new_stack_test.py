@@ -4,6 +4,7 @@ without a hand edit."""
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import subprocess
@@ -18,6 +19,10 @@ from uo.repo import find_repo_root
 
 DOMAIN, STACK = "demo", "widget"
 SERVICE = f"src/python/unifyops/{DOMAIN}/{STACK}/{STACK}_service"
+GIT = ["git", "-c", "user.email=test@unifyops.invalid", "-c", "user.name=test"]
+RELEASED = "0123456789abcdef0123456789abcdef01234567"
+# Long enough that Alembic's add_column call passes the line length.
+COLUMN = "colour_shown_next_to_the_item_in_every_list"
 UO = "import sys; from uo.cli import main; sys.exit(main(sys.argv[1:]))"
 
 
@@ -25,6 +30,11 @@ def _run(clone: Path, *argv: str) -> subprocess.CompletedProcess[str]:
     """A command on the clone's own code (its registry lists the new stack; ours does not)."""
     env = {
         **os.environ,
+        # `uo bump` commits in the clone.
+        "GIT_AUTHOR_NAME": "test",
+        "GIT_AUTHOR_EMAIL": "test@unifyops.invalid",
+        "GIT_COMMITTER_NAME": "test",
+        "GIT_COMMITTER_EMAIL": "test@unifyops.invalid",
         "UO_REPO_ROOT": str(clone),
         "PYTHONPATH": os.pathsep.join([str(clone / "tests"), child_path(clone)]),
     }
@@ -75,6 +85,28 @@ def test_writes_the_slice_and_its_infra(clone: Path) -> None:
     assert len((clone / SERVICE / "main.py").read_text().splitlines()) < 60
 
 
+def test_uo_affected_selects_exactly_its_images(clone: Path) -> None:
+    """The generator's commit, compared with its parent by the clone's own Pants (as in CI): the
+    new stack's three images, and the environment stack's api and service, whose StackName (the
+    stack list they validate at run time) the generator extends. The registry and the web
+    workspace's lists change no other image (uo.affected.registrations)."""
+    subprocess.run([*GIT, "commit", "-qm", f"new stack {STACK}"], cwd=clone, check=True)
+    # The child's path is set at start-up; Pants (another Python) must not inherit it. No daemon
+    # is left behind in the clone.
+    code = f"import os; os.environ.pop('PYTHONPATH'); os.environ['PANTS_PANTSD'] = 'false'; {UO}"
+    done = _run(clone, sys.executable, "-c", code, "affected", "--since", "HEAD~1", "--json")
+    assert done.returncode == 0, done.stderr[-3000:]
+    selected = {image["address"]: image["reasons"] for image in json.loads(done.stdout)}
+    stack_dir = f"src/python/unifyops/{DOMAIN}/{STACK}"
+    assert set(selected) == {
+        f"{stack_dir}/{STACK}_api:image",
+        f"{stack_dir}/{STACK}_service:image",
+        f"src/web:{STACK}_app_image",
+        "src/python/unifyops/platform/environment/environment_api:image",
+        "src/python/unifyops/platform/environment/environment_service:image",
+    }, selected
+
+
 def test_generated_python_is_lint_clean(clone: Path) -> None:
     paths = ["src/python/unifyops", "tests"]
     check = _run(clone, *_ruff(), "check", *paths)
@@ -103,16 +135,43 @@ def test_the_registry_guards_pass(clone: Path) -> None:
         clone, sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider",
         "tests/repo/stack_registry_test.py", "tests/infra/infra_files_test.py",
         "tests/release/core_pins_test.py",
+        # Every infra file renders into valid objects, the unreleased stack's included.
+        "tests/charts/render_test.py::test_every_environment_and_stack_is_rendered",
+        "tests/charts/render_test.py::test_objects_validate_against_the_kubernetes_schema",
+        "tests/release/recorded_releases_test.py",
         "src/python/unifyops/platform/environment/environment_service/schemas_test.py",
     )  # fmt: skip
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-2000:]
 
 
 @pytest.mark.parametrize("env", ["dev", "staging", "prod"])
-def test_the_chart_renders_it(clone: Path, env: str) -> None:
-    done = _run(clone, sys.executable, "-c", UO, "render", "--env", env, "--stack", STACK)
+def test_the_chart_refuses_it_until_its_first_release(clone: Path, env: str) -> None:
+    """No image of the stack exists before the release loop: `uo render` (and so `uo up --env`
+    and Argo CD, which render the same chart) refuses the file, saying so; once `uo bump` records
+    the images, it renders."""
+    render = (sys.executable, "-c", UO, "render", "--env", env, "--stack", STACK)
+    refused = _run(clone, *render)
+    assert refused.returncode != 0
+    assert (
+        f"stack {STACK} has no released images in {env} yet: run the release loop "
+        f"(uo publish, then uo bump --env {env})"
+    ) in refused.stderr
+
+    if _status(clone):
+        subprocess.run([*GIT, "commit", "-qam", f"new stack {STACK}"], cwd=clone, check=True)
+    images = [
+        {"stack": STACK, "tier": tier, "tag": RELEASED, "repository": f"unifyops/{STACK}-{tier}"}
+        for tier in ("app", "api", "service")
+    ]
+    manifest = clone.parent / f"images-{env}.json"
+    manifest.write_text(json.dumps({"images": images}))
+    bump = ("bump", "--env", env, "--manifest", str(manifest), "--no-latest")
+    bumped = _run(clone, sys.executable, "-c", UO, *bump)
+    assert bumped.returncode == 0, bumped.stderr
+    done = _run(clone, *render)
     assert done.returncode == 0, done.stderr
     assert f"name: {STACK}-api" in done.stdout
+    assert f"unifyops/{STACK}-api:{RELEASED}" in done.stdout
     assert "kind: StatefulSet" in done.stdout
 
 
@@ -136,7 +195,7 @@ def test_a_migration_from_a_model_change(clone: Path) -> None:
     models.write_text(
         models.read_text().replace(
             "    version: Mapped[int]",
-            '    colour: Mapped[str] = mapped_column(String(20), default="")\n'
+            f'    {COLUMN}: Mapped[str] = mapped_column(String(20), default="")\n'
             "    version: Mapped[int]",
         )
     )
@@ -144,6 +203,9 @@ def test_a_migration_from_a_model_change(clone: Path) -> None:
     assert added.returncode == 0, added.stderr
     written = versions / "0002_add_item_colour.py"
     assert "add_column" in written.read_text()
+    # Alembic's one-line call is too long; `uo new migration` splits it as ruff would, with no
+    # ruff to run (the built `uo` has none).
+    assert f'            "{COLUMN}",\n' in written.read_text()
     assert 'down_revision = "0001"' in written.read_text()
     migration_test = _run(
         clone, sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider",

@@ -14,11 +14,14 @@ from typing import Any
 import yaml
 from helm_python import Chart, HelmError
 
-from unifyops_core.naming import STACKS, namespace
+from unifyops_core.naming import IMAGE_TIERS, STACKS, namespace
 from uo.errors import RenderError
 from uo.repo import CHART_PATH, ENVIRONMENTS_PATH
 
 Manifest = dict[str, Any]
+# What a stack's tiers render with before its first release, where a caller asks for that (the
+# image plays no part in what it reads: Secrets for `uo seal`, the objects the chart tests check).
+UNRELEASED_TAG = "unreleased"
 
 
 @dataclass(frozen=True)
@@ -79,8 +82,24 @@ def render_values(
     return objects
 
 
-def render_target(repo: Path, target: Target) -> list[Manifest]:
+def released(values: Mapping[str, Any]) -> bool:
+    """Whether any tier names an image: a stack `uo new stack` wrote names none until the release
+    loop records its images, and the chart refuses it until then."""
+    tiers = values.get("tiers") or {}
+    return any(
+        (tier.get("image") or {}).get("tag") or (tier.get("image") or {}).get("digest")
+        for tier in tiers.values()
+        if isinstance(tier, Mapping)
+    )
+
+
+def render_target(repo: Path, target: Target, *, before_release: bool = False) -> list[Manifest]:
+    """The target's objects; ``before_release``: a stack not released yet renders with the tag
+    ``UNRELEASED_TAG`` instead of being refused (never for deploying)."""
     values = load_values(target.value_files(repo))
+    if before_release and not released(values):
+        unreleased = {tier: {"image": {"tag": UNRELEASED_TAG}} for tier in IMAGE_TIERS}
+        values = deep_merge(values, {"tiers": unreleased})
     return render_values(repo, values, release=target.stack, namespace=target.namespace)
 
 
@@ -99,11 +118,13 @@ def targets(
 
 
 __all__ = [
+    "UNRELEASED_TAG",
     "Manifest",
     "RenderError",
     "Target",
     "deep_merge",
     "load_values",
+    "released",
     "render_target",
     "render_values",
     "targets",

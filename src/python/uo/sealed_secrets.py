@@ -108,7 +108,10 @@ def references(rendered: Mapping[str, list[Manifest]]) -> list[SecretRef]:
 
 
 def rendered_environment(repo: Path, environment: str) -> dict[str, list[Manifest]]:
-    return {t.stack: render_target(repo, t) for t in targets(repo, [environment])}
+    # A stack not released yet has Secrets to seal all the same (uo new stack seals them).
+    return {
+        t.stack: render_target(repo, t, before_release=True) for t in targets(repo, [environment])
+    }
 
 
 def environment_dir(repo: Path, environment: str) -> Path:

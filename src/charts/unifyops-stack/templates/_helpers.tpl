@@ -36,7 +36,9 @@ unifyops.io/core-version: {{ . | quote }}
 
 {{/*
 Image reference: registry/repository@digest, or :tag. Moving tags are refused, because a deploy
-must name exactly what runs (rollback is a git revert of the tag).
+must name exactly what runs (rollback is a git revert of the tag). A stack none of whose tiers
+names an image is one `uo new stack` wrote and the release loop has not released yet: refused
+with a message saying so, rather than deployed with images that do not exist.
 */}}
 {{- define "unifyops-stack.image" -}}
 {{- $image := .image -}}
@@ -50,6 +52,15 @@ must name exactly what runs (rollback is a git revert of the tag).
 {{- end -}}
 {{- printf "%s%s:%s" $prefix $repository $image.tag -}}
 {{- else -}}
+{{- $released := false -}}
+{{- range $name, $tier := .root.Values.tiers -}}
+{{- if and $tier.enabled $tier.image (or $tier.image.tag $tier.image.digest) -}}
+{{- $released = true -}}
+{{- end -}}
+{{- end -}}
+{{- if not $released -}}
+{{- fail (printf "stack %s has no released images in %s yet: run the release loop (uo publish, then uo bump --env %s), which records them in its infra file" .root.Values.stack .root.Values.environment .root.Values.environment) -}}
+{{- end -}}
 {{- fail (printf "%s: set image.tag or image.digest" .key) -}}
 {{- end -}}
 {{- end -}}
