@@ -38,8 +38,9 @@ class Release:
 
     @property
     def recorded(self) -> bool:
-        """Whether infra/ records this image (every kind but the edge, which only `uo up` runs)."""
-        return (self.stack, self.tier) != (SHARED, "edge")
+        """Whether infra/ records this image (every kind but the edge and Prometheus, which only
+        `uo up` runs)."""
+        return (self.stack, self.tier) not in ((SHARED, "edge"), (SHARED, "prometheus"))
 
     @property
     def label(self) -> str:

@@ -30,7 +30,12 @@ def run_up(
     if environment == "local":
         images, edge_image = sources.build_working_tree(repo, chosen, progress, client)
         plan = reconcile.Plan(
-            environment, images, edge_image, repo=str(repo), ready_timeout=ready_timeout
+            environment,
+            images,
+            edge_image,
+            repo=str(repo),
+            ready_timeout=ready_timeout,
+            prometheus_image=sources.prometheus_image(repo / "dist"),
         )
     else:
         # What infra/environments/<env> records; the reconciler pulls what the engine lacks.
@@ -43,6 +48,7 @@ def run_up(
             stacks=tuple(chosen),
             registry=registry,
             ready_timeout=ready_timeout,
+            prometheus_image=sources.prometheus_image(repo / "dist"),
         )
     try:
         outcome = reconcile.up(client, plan, progress)
