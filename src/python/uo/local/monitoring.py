@@ -211,11 +211,12 @@ def prometheus_spec(
     wiring: Wiring,
     prometheus_config: str,
     rule_file: str,
+    published: int | None = None,
 ) -> ContainerSpec:
     """The container: the generated files in its env (written to a tmpfs by the image's entry
     point, so a new configuration is a new fingerprint and replaces it), its TSDB on a named
-    volume, reachable from the host only (127.0.0.1), a client of exactly the networks the
-    policies let it scrape."""
+    volume, published on 127.0.0.1:``published`` (if given) and reachable from nowhere else, a
+    client of exactly the networks the policies let it scrape."""
     return ContainerSpec(
         environment,
         STACK,
@@ -224,7 +225,7 @@ def prometheus_spec(
         env={"PROMETHEUS_CONFIG": prometheus_config, "PROMETHEUS_RULES": rule_file},
         client_networks=dict(wiring.client),
         serving_networks={public_network(environment): Attachment(ports=(PORT,))},
-        ports={PORT: host_port(environment)},
+        ports={PORT: published} if published else {},
         volumes={f"uo-{environment}-{STACK}-{PROMETHEUS}-data": "/prometheus"},
         tmpfs=("/run/prometheus",),
         security=Security(

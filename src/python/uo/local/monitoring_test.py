@@ -161,7 +161,9 @@ def test_the_container_is_locked_down_and_published_on_loopback_only() -> None:
     objects, first = rendered()
     wired = wired_topology(plan(), objects, first).wiring[monitoring.PROMETHEUS]
     config = monitoring.config(jobs_of(objects), with_rules=True)
-    spec = monitoring.prometheus_spec("test", "img", wired, config, "groups: []\n")
+    spec = monitoring.prometheus_spec(
+        "test", "img", wired, config, "groups: []\n", published=monitoring.host_port("test")
+    )
     assert spec.name.startswith("uo-test-monitoring-prometheus-")
     assert spec.ports == {9090: 49090}
     assert monitoring.host_port("local") == 9090

@@ -393,6 +393,7 @@ class Reconciler:
             wired,
             monitoring.config(jobs, with_rules=bool(groups)),
             monitoring.rules(groups),
+            published=monitoring.host_port(env),
         )
         for volume in spec.volumes:
             engine.ensure_volume(self.client, env, volume, monitoring.STACK)
