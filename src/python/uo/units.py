@@ -37,6 +37,8 @@ REPOSITORIES: dict[str, tuple[str, str]] = {
     "unifyops/edge": (SHARED, "edge"),
     "unifyops/prometheus": (SHARED, "prometheus"),
 }
+# What only `uo up` runs, from the working tree: never recorded in infra/, no <env>-latest.
+NOT_RECORDED: frozenset[tuple[str, str]] = frozenset({(SHARED, "edge"), (SHARED, "prometheus")})
 
 
 @dataclass(frozen=True)
@@ -104,6 +106,7 @@ def unit_from_target(fields: Mapping[str, Any]) -> ImageUnit:
 
 
 __all__ = [
+    "NOT_RECORDED",
     "REPOSITORIES",
     "SHARED",
     "ImageUnit",
