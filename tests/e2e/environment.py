@@ -15,7 +15,7 @@ import httpx
 import pytest
 
 from unifyops_core.naming import STACKS
-from uo.local import engine, manifests, reconcile, sources, topology, values, vault, wiring
+from uo.local import engine, reconcile, sources, topology, vault, wiring
 from uo.local.topology import StackImages
 
 ENVIRONMENT = "test"
@@ -63,17 +63,9 @@ class Running:
 
     def topology(self) -> wiring.Topology:
         """What the rendered NetworkPolicies allow, for this plan (the model the e2e tests
-        compare the running containers with)."""
+        compare the running containers with; Prometheus included)."""
         objects, first = reconcile.rendered_objects(self.client, self.plan)
-        return wiring.topology(
-            self.plan.environment,
-            values.namespace(self.plan.environment),
-            manifests.workloads(objects),
-            manifests.services(objects),
-            [o for o in objects if o["kind"] == "NetworkPolicy"],
-            manifests.routes(objects),
-            values.ingress_controller(first),
-        )
+        return reconcile.wired_topology(self.plan, objects, first)
 
 
 _shared: Running | None = None
@@ -105,7 +97,14 @@ def shared(config: pytest.Config) -> Running:
 
 def plan(root: Path, environment: str = ENVIRONMENT) -> reconcile.Plan:
     images, edge_image = sources.from_dist(root, list(STACKS))
-    return reconcile.Plan(environment, images, edge_image, repo=str(root), ready_timeout=60)
+    return reconcile.Plan(
+        environment,
+        images,
+        edge_image,
+        repo=str(root),
+        ready_timeout=60,
+        prometheus_image=sources.prometheus_image(root),
+    )
 
 
 def derive(

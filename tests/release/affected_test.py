@@ -29,9 +29,10 @@ IMAGES = {
     },
     "postgres": "src/docker/postgres:image",
     "edge": "src/python/uo_edge:image",
+    "prometheus": "src/docker/prometheus:image",
 }
 # Every image on the Python base (the tiers, the edge, the apps' server).
-PYTHON_IMAGES = {name for name in IMAGES if name != "postgres"}
+PYTHON_IMAGES = {name for name in IMAGES if name not in ("postgres", "prometheus")}
 # What unifyops_core is part of: the api and service tiers.
 CORE_IMAGES = {name for name in IMAGES if name.endswith(("-api", "-service"))}
 APP_IMAGES = {c.name for c in components() if c.tier == "app"}
@@ -105,6 +106,11 @@ SCENARIOS: dict[str, tuple[Callable[[Path], None], set[str]]] = {
         append("src/docker/base/postgres/packages.txt", "# comment\n"),
         {"postgres"},
     ),
+    "the prometheus base image list": (
+        append("src/docker/base/prometheus/packages.txt", "# comment\n"),
+        {"prometheus"},
+    ),
+    "the prometheus entry point": (append("src/docker/prometheus/entrypoint.sh"), {"prometheus"}),
     "a test-only file": (append(f"{PY}/identity/user/user_service/service_test.py"), set()),
     "the README": (append("README.md", "\nMore words.\n"), set()),
     "one app's source": (append("src/web/user_app/src/Profile.tsx", "// changed\n"), {"user-app"}),

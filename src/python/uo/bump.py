@@ -25,7 +25,7 @@ from ruamel.yaml.comments import CommentedMap
 from unifyops_core.naming import ENVIRONMENTS, STACKS, infra_file
 from uo.charts import ChartPin, pin_path, write_pin
 from uo.errors import BumpError, ImageKindError
-from uo.units import REPOSITORIES, SHARED
+from uo.units import NOT_RECORDED, REPOSITORIES
 
 
 @dataclass(frozen=True)
@@ -38,8 +38,9 @@ class Release:
 
     @property
     def recorded(self) -> bool:
-        """Whether infra/ records this image (every kind but the edge, which only `uo up` runs)."""
-        return (self.stack, self.tier) != (SHARED, "edge")
+        """Whether infra/ records this image (every kind but the edge and Prometheus, which only
+        `uo up` runs)."""
+        return (self.stack, self.tier) not in NOT_RECORDED
 
     @property
     def label(self) -> str:

@@ -3,7 +3,7 @@
 Every image the repository builds is one unit with a (stack, tier):
 - a stack's tiers (app, api, service): ``<stack>/<tier>``, from the naming contract;
 - the database image every stack runs: ``shared/database``;
-- the front door of `uo up`: ``shared/edge``.
+- the front door of `uo up`: ``shared/edge``; its Prometheus: ``shared/prometheus``.
 
 The pair comes from the target's ``io.unifyops.stack``/``io.unifyops.tier`` labels and is checked
 against its ``repository`` field (the contract maps each repository to exactly one pair); a
@@ -13,8 +13,8 @@ Where `uo bump` records a unit (``record``):
 - ``tier``: ``tiers.<tier>.image`` (+ ``coreVersion``) in ``infra/environments/<env>/<stack>.yaml``;
 - ``database``: ``database.internal.image`` in every stack file of the environment that runs an
   internal database (stacks on an external database are left alone);
-- ``edge``: nowhere: only `uo up` runs it, from the working tree; it is built and published so
-  the image exists, and `uo bump` says it skipped it.
+- ``edge`` (the edge and Prometheus): nowhere: only `uo up` runs them, from the working tree;
+  they are built and published so the images exist, and `uo bump` says it skipped them.
 """
 
 from __future__ import annotations
@@ -35,7 +35,10 @@ REPOSITORIES: dict[str, tuple[str, str]] = {
     **{c.image_repository: (c.stack, c.tier) for c in components()},
     "unifyops/postgres": (SHARED, "database"),
     "unifyops/edge": (SHARED, "edge"),
+    "unifyops/prometheus": (SHARED, "prometheus"),
 }
+# What only `uo up` runs, from the working tree: never recorded in infra/, no <env>-latest.
+NOT_RECORDED: frozenset[tuple[str, str]] = frozenset({(SHARED, "edge"), (SHARED, "prometheus")})
 
 
 @dataclass(frozen=True)
@@ -103,6 +106,7 @@ def unit_from_target(fields: Mapping[str, Any]) -> ImageUnit:
 
 
 __all__ = [
+    "NOT_RECORDED",
     "REPOSITORIES",
     "SHARED",
     "ImageUnit",

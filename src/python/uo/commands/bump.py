@@ -72,12 +72,12 @@ def _move_latest(manifest: Path, environment: str) -> None:
 
     from uo.latest import Pin, move_latest
     from uo.registry import Registry
-    from uo.units import REPOSITORIES, SHARED
+    from uo.units import NOT_RECORDED, REPOSITORIES
 
     by_registry: dict[str, list[Pin]] = {}
     for image in json.loads(manifest.read_text())["images"]:
         unit = REPOSITORIES.get(image.get("repository", ""))
-        if unit is None or unit == (SHARED, "edge") or not image.get("digest"):
+        if unit is None or unit in NOT_RECORDED or not image.get("digest"):
             continue  # what infra/ does not record has no <env>-latest
         by_registry.setdefault(image["registry"], []).append(
             Pin(image["repository"], image["digest"])

@@ -94,9 +94,10 @@ def register(commands: Any) -> None:
     logs.add_argument(
         "stack",
         nargs="?",
-        # "platform": the stack label `uo up` gives what serves every stack (the edge, secrets).
-        choices=[*sorted(STACKS), "platform"],
-        help="only this stack (platform: the edge)",
+        # "platform": the stack label `uo up` gives what serves every stack (the edge, secrets);
+        # "monitoring": its Prometheus.
+        choices=[*sorted(STACKS), "platform", "monitoring"],
+        help="only this stack (platform: the edge; monitoring: Prometheus)",
     )
     logs.add_argument(
         "tier",

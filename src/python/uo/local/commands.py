@@ -11,7 +11,7 @@ from pathlib import Path
 import docker
 import docker.errors
 
-from uo.local import engine, logsearch, reconcile, sources, supervisor, topology
+from uo.local import engine, logsearch, monitoring, reconcile, sources, supervisor, topology
 from uo.local.topology import ENVIRONMENT_INDEX, LABEL
 
 EXIT_OK, EXIT_FAILURE = 0, 1
@@ -30,7 +30,12 @@ def run_up(
     if environment == "local":
         images, edge_image = sources.build_working_tree(repo, chosen, progress, client)
         plan = reconcile.Plan(
-            environment, images, edge_image, repo=str(repo), ready_timeout=ready_timeout
+            environment,
+            images,
+            edge_image,
+            repo=str(repo),
+            ready_timeout=ready_timeout,
+            prometheus_image=sources.prometheus_image(repo / "dist"),
         )
     else:
         # What infra/environments/<env> records; the reconciler pulls what the engine lacks.
@@ -43,6 +48,7 @@ def run_up(
             stacks=tuple(chosen),
             registry=registry,
             ready_timeout=ready_timeout,
+            prometheus_image=sources.prometheus_image(repo / "dist"),
         )
     try:
         outcome = reconcile.up(client, plan, progress)
@@ -81,6 +87,8 @@ def running_rows(client: docker.DockerClient) -> list[tuple[str, ...]]:
         url = ""
         if tier in ("api", "app") and environment in ENVIRONMENT_INDEX:
             url = f"http://127.0.0.1:{topology.host_port(environment, stack, tier)}"
+        elif tier == monitoring.PROMETHEUS and environment in ENVIRONMENT_INDEX:
+            url = f"http://127.0.0.1:{monitoring.host_port(environment)}"
         image = (container.image.tags or [container.image.short_id])[0] if container.image else ""
         state = container.status
         restarted = int(container.attrs.get("RestartCount") or 0)

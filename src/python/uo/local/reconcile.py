@@ -27,6 +27,7 @@ from uo.local import (
     engine,
     firewall,
     manifests,
+    monitoring,
     specs,
     supervisor,
     topology,
@@ -61,6 +62,9 @@ class Plan:
     registry: str = "127.0.0.1:5000"
     ready_timeout: float = 90.0
     job_timeout: float = 180.0
+    # The Prometheus image (src/docker/prometheus); None: no Prometheus, and the metrics ports
+    # stay shut as the policies say when no monitoring pod runs.
+    prometheus_image: str | None = None
 
     def stack_names(self) -> list[str]:
         return ordered_stacks(list(self.images) if self.images is not None else list(self.stacks))
@@ -92,6 +96,26 @@ def engine_tag(client: docker.DockerClient, reference: str, repository: str) -> 
     tag = "id-" + image_id.split(":")[-1][:16]
     client.images.get(image_id).tag(repository, tag)
     return tag
+
+
+def wired_topology(
+    plan: Plan, objects: list[Manifest], first_values: dict[str, Any]
+) -> wiring.Topology:
+    """The networks the rendered NetworkPolicies give this plan's containers (the edge as the
+    ingress controller, and Prometheus as the monitoring pod when the plan runs one)."""
+    scraper = None
+    if plan.prometheus_image and monitoring.enabled(first_values):
+        scraper = monitoring.prometheus_pod(first_values)
+    return wiring.topology(
+        plan.environment,
+        values.namespace(plan.environment),
+        manifests.workloads(objects),
+        manifests.services(objects),
+        [o for o in objects if o["kind"] == "NetworkPolicy"],
+        manifests.routes(objects),
+        values.ingress_controller(first_values),
+        scraper,
+    )
 
 
 def rendered_objects(
@@ -301,6 +325,10 @@ class Reconciler:
             raise RolloutError("the auth stack is needed by every other stack; include it")
         if engine.image_id(self.client, plan.edge_image) is None:
             raise MissingImageError(f"the edge image {plan.edge_image} is not on the engine")
+        if plan.prometheus_image and engine.image_id(self.client, plan.prometheus_image) is None:
+            raise MissingImageError(
+                f"the Prometheus image {plan.prometheus_image} is not on the engine"
+            )
         objects, first_values = rendered_objects(self.client, plan)
         try:
             self._run_objects(objects, first_values, stacks)
@@ -321,15 +349,7 @@ class Reconciler:
         secrets = vault.load_or_create(
             self.client, env, plan.edge_image, manifests.secret_refs(objects)
         )
-        wired = wiring.topology(
-            env,
-            values.namespace(env),
-            items,
-            manifests.services(objects),
-            [o for o in objects if o["kind"] == "NetworkPolicy"],
-            manifests.routes(objects),
-            values.ingress_controller(first_values),
-        )
+        wired = wired_topology(plan, objects, first_values)
         engine.ensure_network(
             self.client, env, topology.NetworkSpec(topology.public_network(env), internal=False)
         )
@@ -351,8 +371,34 @@ class Reconciler:
         )
         for name in sorted(published, key=lambda n: (stacks.index(n.split("-", 1)[0]), n)):
             self.outcome.urls[name] = f"http://127.0.0.1:{published[name]}"
+        if monitoring.PROMETHEUS in wired.wiring:
+            self._run_prometheus(objects, items, wired.wiring[monitoring.PROMETHEUS])
         self.outcome.login = self.operator_login(secrets)
         self.make_operator_admin()
+
+    def _run_prometheus(
+        self, objects: list[Manifest], items: list[Workload], wired: wiring.Wiring
+    ) -> None:
+        """Prometheus in the monitoring namespace: scraping what the PodMonitors select,
+        evaluating the PrometheusRules (replaced only when what the chart renders changes)."""
+        env, image = self.plan.environment, self.plan.prometheus_image
+        assert image is not None  # only wired when the plan runs one
+        jobs = monitoring.scrape_jobs(
+            objects, items, manifests.services(objects), values.namespace(env)
+        )
+        groups = monitoring.rule_groups(objects)
+        spec = monitoring.prometheus_spec(
+            env,
+            image,
+            wired,
+            monitoring.config(jobs, with_rules=bool(groups)),
+            monitoring.rules(groups),
+            published=monitoring.host_port(env),
+        )
+        for volume in spec.volumes:
+            engine.ensure_volume(self.client, env, volume, monitoring.STACK)
+        self.replace(spec)
+        self.outcome.urls["prometheus"] = f"http://127.0.0.1:{monitoring.host_port(env)}"
 
     def _run_workload(
         self,
@@ -445,7 +491,7 @@ def _supervise(environment: str, report: Report) -> bool:
     return True
 
 
-TEARDOWN_ORDER = ("edge", "app", "api", "service")
+TEARDOWN_ORDER = ("edge", monitoring.PROMETHEUS, "app", "api", "service")
 
 
 def down(client: docker.DockerClient, environment: str, *, volumes: bool, report: Report) -> int:
@@ -474,4 +520,13 @@ def down(client: docker.DockerClient, environment: str, *, volumes: bool, report
     return removed
 
 
-__all__ = ["MissingImageError", "Outcome", "Plan", "RolloutError", "down", "ordered_stacks", "up"]
+__all__ = [
+    "MissingImageError",
+    "Outcome",
+    "Plan",
+    "RolloutError",
+    "down",
+    "ordered_stacks",
+    "up",
+    "wired_topology",
+]

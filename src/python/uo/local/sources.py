@@ -21,6 +21,7 @@ from uo.pants_runner import Pants
 
 POSTGRES_TARGET = "src/docker/postgres:image"
 EDGE_TARGET = "src/python/uo_edge:image"
+PROMETHEUS_TARGET = "src/docker/prometheus:image"
 DEFAULT_REGISTRY = "127.0.0.1:5000"
 
 
@@ -34,7 +35,13 @@ def app_target(stack: str) -> str:
 
 def image_targets(stacks: list[str]) -> list[str]:
     targets = [tier_target(stack, tier) for stack in stacks for tier in PYTHON_TIERS]
-    return [*targets, *(app_target(stack) for stack in stacks), POSTGRES_TARGET, EDGE_TARGET]
+    return [
+        *targets,
+        *(app_target(stack) for stack in stacks),
+        POSTGRES_TARGET,
+        EDGE_TARGET,
+        PROMETHEUS_TARGET,
+    ]
 
 
 def _built_reference(dist: Path, target: str) -> str:
@@ -58,6 +65,11 @@ def from_dist(dist: Path, stacks: list[str]) -> tuple[dict[str, StackImages], st
         for stack in stacks
     }
     return images, _built_reference(dist, EDGE_TARGET)
+
+
+def prometheus_image(dist: Path) -> str:
+    """The Prometheus image Pants built (src/docker/prometheus), run beside every environment."""
+    return _built_reference(dist, PROMETHEUS_TARGET)
 
 
 def clean_commit(repo: Path) -> str | None:
@@ -148,12 +160,14 @@ def stacks_or_all(selected: list[str] | None) -> list[str]:
 __all__ = [
     "DEFAULT_REGISTRY",
     "EDGE_TARGET",
+    "PROMETHEUS_TARGET",
     "already_built",
     "app_target",
     "build_working_tree",
     "clean_commit",
     "from_dist",
     "image_targets",
+    "prometheus_image",
     "pull_missing",
     "stacks_or_all",
 ]

@@ -80,13 +80,17 @@ def topology(
     policies: Iterable[Mapping[str, Any]],
     routes: Iterable[Route],
     ingress_controller: Mapping[str, Any],
+    scraper: Pod | None = None,
 ) -> Topology:
+    """``scraper``: the Prometheus pod (uo.local.monitoring), a caller like the edge: it gets
+    a client attachment for exactly the metrics ports the policies open to it."""
     items = {w.workload_id: w for w in workloads}
     services = list(services)
     edge = edge_pod(ingress_controller)
     pods = {wid: w.as_pod(namespace) for wid, w in items.items()}
-    model = Network([*pods.values(), edge], policies, namespace)
-    wiring: dict[str, Wiring] = {wid: Wiring() for wid in [*items, EDGE]}
+    outside = [edge, *([scraper] if scraper else [])]
+    model = Network([*pods.values(), *outside], policies, namespace)
+    wiring: dict[str, Wiring] = {wid: Wiring() for wid in [*items, *(p.name for p in outside)]}
     networks = []
     allowed = model.reachable()
     for server_id, server in items.items():
@@ -100,7 +104,7 @@ def topology(
         if not callers:
             continue
         # Open only what some caller may use: a declared port no policy lets anyone here reach
-        # (metrics, open to a monitoring namespace that has no pods on this machine) stays shut.
+        # (metrics, when no Prometheus runs in the monitoring namespace) stays shut.
         ports = tuple(sorted(set().union(*callers.values())))
         net = network_name(environment, server_id)
         networks.append(net)

@@ -1,0 +1,177 @@
+"""The Prometheus of `uo up`, derived from the chart rendered for environment ``test`` with the
+real Helm engine: scrape targets from the PodMonitors, rules from the PrometheusRules, and the
+metrics ports open to it (and to nothing else) by the NetworkPolicies."""
+
+from __future__ import annotations
+
+import copy
+import shutil
+import subprocess
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from unifyops_core.naming import STACKS
+from uo.local import manifests, monitoring, values, wiring
+from uo.local.manifests import ManifestError
+from uo.local.reconcile import Plan, wired_topology
+from uo.local.rendered_testutil import REPO, TAGS, rendered
+from uo.render import Manifest, deep_merge
+
+METRICS_TIERS = ("api", "service")
+
+
+def jobs_of(objects: list[Manifest]) -> list[monitoring.ScrapeJob]:
+    return monitoring.scrape_jobs(
+        objects, manifests.workloads(objects), manifests.services(objects), "uo-test"
+    )
+
+
+def render(stack: str, **overrides: Any) -> list[Manifest]:
+    stack_values = values.stack_values(REPO, "test", stack, image_tags=TAGS, registry="")
+    return values.render_stack(REPO, "test", stack, deep_merge(stack_values, overrides))
+
+
+def plan(prometheus: str | None = "prometheus-image") -> Plan:
+    return Plan("test", None, "edge-image", repo=str(REPO), prometheus_image=prometheus)
+
+
+def test_every_tier_with_a_metrics_port_is_a_target_with_the_pod_monitors_labels() -> None:
+    objects, _ = rendered()
+    jobs = {(j.labels["stack"], j.labels["tier"]): j for j in jobs_of(objects)}
+    assert set(jobs) == {(stack, tier) for stack in STACKS for tier in METRICS_TIERS}
+    job = jobs[("user", "api")]
+    assert job.dns_names == ("user-api",)  # the Service it serves under on its network
+    assert (job.port, job.path, job.interval) == (9464, "/metrics", "10s")
+    assert job.labels == {
+        "namespace": "uo-test",
+        "pod": "user-api",
+        "container": "api",
+        "endpoint": "metrics",
+        "job": "uo-test/user",
+        "stack": "user",
+        "tier": "api",
+    }
+
+
+def test_the_targets_follow_what_the_chart_renders() -> None:
+    # A tier whose metrics port is 0 is neither selected by the PodMonitor nor scraped.
+    without_api = render("user", tiers={"api": {"metricsPort": 0}})
+    assert {j.labels["tier"] for j in jobs_of(without_api)} == {"service"}
+    # Another interval in the values is the scrape interval.
+    slower = render("user", monitoring={"interval": "45s"})
+    assert {j.interval for j in jobs_of(slower)} == {"45s"}
+    # Monitoring off: no PodMonitor, no target, no rules.
+    off = render("user", monitoring={"enabled": False})
+    assert jobs_of(off) == []
+    assert monitoring.rule_groups(off) == []
+
+
+def test_a_port_the_pods_do_not_declare_is_refused_by_name() -> None:
+    objects = copy.deepcopy(render("user"))
+    (monitor,) = [o for o in objects if o["kind"] == "PodMonitor"]
+    monitor["spec"]["podMetricsEndpoints"][0]["port"] = "scrape"
+    refused = "PodMonitor/user: user-service declares no port 'scrape'"
+    with pytest.raises(ManifestError, match=refused):
+        jobs_of(objects)
+
+
+def test_a_relabeling_it_cannot_run_is_refused_rather_than_dropped() -> None:
+    objects = copy.deepcopy(render("user"))
+    (monitor,) = [o for o in objects if o["kind"] == "PodMonitor"]
+    endpoint = monitor["spec"]["podMetricsEndpoints"][0]
+    endpoint["relabelings"].append({"action": "drop", "sourceLabels": ["__name__"]})
+    with pytest.raises(ManifestError, match="PodMonitor/user: relabeling"):
+        jobs_of(objects)
+
+
+def test_a_monitor_of_another_namespace_selects_nothing_here() -> None:
+    objects = copy.deepcopy(render("user"))
+    (monitor,) = [o for o in objects if o["kind"] == "PodMonitor"]
+    monitor["spec"]["namespaceSelector"] = {"matchNames": ["uo-prod"]}
+    assert jobs_of(objects) == []
+
+
+def test_the_rules_are_every_stacks_prometheus_rule() -> None:
+    objects, _ = rendered()
+    groups = monitoring.rule_groups(objects)
+    assert [g["name"] for g in groups] == [f"unifyops-{stack}" for stack in STACKS]
+    alerts = {r["alert"] for g in groups for r in g["rules"]}
+    assert "UnifyOpsTargetDown" in alerts
+    with pytest.raises(ManifestError, match="defined twice"):
+        monitoring.rule_groups([*objects, *[o for o in objects if o["kind"] == "PrometheusRule"]])
+
+
+def test_promtool_accepts_the_generated_config_and_rules(tmp_path: Path) -> None:
+    objects, _ = rendered()
+    groups = monitoring.rule_groups(objects)
+    text = monitoring.config(jobs_of(objects), with_rules=True)
+    (tmp_path / "prometheus.yml").write_text(text)
+    (tmp_path / "rules.yml").write_text(monitoring.rules(groups))
+    promtool = shutil.which("promtool")
+    assert promtool, "promtool is missing: build-support/services/promtool.sh installs it"
+    result = subprocess.run(
+        [promtool, "check", "config", str(tmp_path / "prometheus.yml")],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "SUCCESS: 1 rule files found" in result.stdout + result.stderr
+    parsed = yaml.safe_load(text)
+    scrape = next(c for c in parsed["scrape_configs"] if c["job_name"].endswith("/auth-service"))
+    assert scrape["dns_sd_configs"] == [
+        {"names": ["auth-service"], "type": "A", "port": 9464, "refresh_interval": "5s"}
+    ]
+    assert {"target_label": "tier", "replacement": "service"} in scrape["relabel_configs"]
+
+
+def test_prometheus_reaches_exactly_the_metrics_ports_and_nothing_reaches_it() -> None:
+    objects, first = rendered()
+    topo = wired_topology(plan(), objects, first)
+    expected = {
+        (wiring.network_name("test", f"{s}-{t}"), (9464,)) for s in STACKS for t in METRICS_TIERS
+    }
+    client = topo.wiring[monitoring.PROMETHEUS].client
+    assert {(net, a.ports) for net, a in client.items()} == expected
+    assert not topo.wiring[monitoring.PROMETHEUS].serving
+    # The metrics port is open on a tier's network now, but only Prometheus may use it.
+    opened = topo.wiring["user-api"].serving[wiring.network_name("test", "user-api")]
+    assert opened.ports == (8002, 9464)
+    metrics_callers = {source for source, _, port, _ in topo.allowed if port == 9464}
+    assert metrics_callers == {monitoring.PROMETHEUS}
+    assert not any(target == monitoring.PROMETHEUS for _, target, _, _ in topo.allowed)
+
+
+def test_a_prometheus_outside_the_allowed_pods_gets_no_network() -> None:
+    objects, first = rendered()
+    elsewhere = copy.deepcopy(first)
+    elsewhere["monitoring"]["podLabels"] = {"app.kubernetes.io/name": "grafana"}
+    topo = wired_topology(plan(), objects, elsewhere)
+    assert topo.wiring[monitoring.PROMETHEUS].client == {}
+    # Without a Prometheus image nothing of it is wired, and the metrics ports stay shut.
+    topo = wired_topology(plan(None), objects, first)
+    assert monitoring.PROMETHEUS not in topo.wiring
+    assert not any(port == 9464 for _, _, port, _ in topo.allowed)
+
+
+def test_the_container_is_locked_down_and_published_on_loopback_only() -> None:
+    objects, first = rendered()
+    wired = wired_topology(plan(), objects, first).wiring[monitoring.PROMETHEUS]
+    config = monitoring.config(jobs_of(objects), with_rules=True)
+    spec = monitoring.prometheus_spec(
+        "test", "img", wired, config, "groups: []\n", published=monitoring.host_port("test")
+    )
+    assert spec.name.startswith("uo-test-monitoring-prometheus-")
+    assert spec.ports == {9090: 49090}
+    assert monitoring.host_port("local") == 9090
+    assert spec.security.user == "10001:10001"
+    assert spec.security.read_only
+    assert spec.security.no_new_privileges
+    assert spec.security.cap_drop == ("ALL",)
+    assert spec.volumes == {"uo-test-monitoring-prometheus-data": "/prometheus"}
+    assert spec.readiness.path == "/-/ready"
+    other = monitoring.prometheus_spec("test", "img", wired, config + "# changed\n", "")
+    assert other.fingerprint() != spec.fingerprint()  # a new config replaces the container

@@ -1,0 +1,89 @@
+"""The Prometheus of environment ``test`` (uo.local.monitoring): after `uo up` it scrapes every
+tier the chart's PodMonitors select, sees each one's ``uo_build_info``, has loaded the chart's
+alert rules, and is the only thing that reaches a metrics port."""
+
+from __future__ import annotations
+
+import json
+import time
+from typing import Any
+
+import httpx
+
+from e2e.environment import ENVIRONMENT, Running
+from unifyops_core.naming import STACKS
+from uo.local import values
+
+METRICS_TIERS = ("api", "service")  # the tiers whose metricsPort the chart sets
+METRICS_PORT = 9464
+NAMESPACE = values.namespace(ENVIRONMENT)
+EXPECTED = {(stack, tier) for stack in STACKS for tier in METRICS_TIERS}
+# Tries a TCP connection to every address of every target; prints which target answered.
+PROBE = """
+import json, socket, sys
+def answers(endpoint):
+    try:
+        socket.create_connection(tuple(endpoint), timeout=1.5).close()
+        return True
+    except OSError:
+        return False
+targets = json.loads(sys.argv[1])
+print(json.dumps({name: any(answers(e) for e in ends) for name, ends in targets.items()}))
+"""
+
+
+def query(running: Running, expr: str) -> list[dict[str, Any]]:
+    answer = httpx.get(running.url("prometheus", "/api/v1/query"), params={"query": expr})
+    assert answer.status_code == 200, answer.text
+    result: list[dict[str, Any]] = answer.json()["data"]["result"]
+    return result
+
+
+def by_tier(result: list[dict[str, Any]]) -> dict[tuple[str, str], str]:
+    return {
+        (r["metric"].get("stack", ""), r["metric"].get("tier", "")): r["value"][1] for r in result
+    }
+
+
+def test_prometheus_reports_every_tier_up_with_its_build_info(running: Running) -> None:
+    # The first scrapes come one interval (10 s locally) after the targets' names resolve.
+    deadline, up = time.monotonic() + 120, {}
+    while time.monotonic() < deadline:
+        up = by_tier(query(running, f'up{{namespace="{NAMESPACE}"}}'))
+        if set(up) == EXPECTED and set(up.values()) == {"1"}:
+            break
+        time.sleep(2)
+    assert up == dict.fromkeys(EXPECTED, "1")
+    info = query(running, f'uo_build_info{{namespace="{NAMESPACE}"}}')
+    assert set(by_tier(info)) == EXPECTED
+    for series in info:
+        labels = series["metric"]
+        assert labels["core_version"], labels
+        assert labels["service_name"] == f"{labels['stack']}-{labels['tier']}", labels
+        assert labels["job"] == f"{NAMESPACE}/{labels['stack']}", labels
+
+
+def test_the_charts_alert_rules_are_loaded_and_nothing_is_down(running: Running) -> None:
+    answer = httpx.get(running.url("prometheus", "/api/v1/rules")).json()["data"]
+    assert sorted(g["name"] for g in answer["groups"]) == sorted(f"unifyops-{s}" for s in STACKS)
+    alerts = httpx.get(running.url("prometheus", "/api/v1/alerts")).json()["data"]["alerts"]
+    assert not [a for a in alerts if a["labels"]["alertname"] == "UnifyOpsTargetDown"]
+
+
+def test_no_tier_and_not_the_edge_reaches_a_metrics_port(running: Running) -> None:
+    targets = {}
+    for stack, tier in sorted(EXPECTED):
+        container = running.container(stack, tier)
+        container.reload()
+        networks = container.attrs["NetworkSettings"]["Networks"].values()
+        targets[f"{stack}-{tier}"] = [
+            (n["IPAddress"], METRICS_PORT) for n in networks if n.get("IPAddress")
+        ]
+    sources = [(stack, tier) for stack in STACKS for tier in ("service", "api", "app")]
+    for stack, tier in [*sources, ("platform", "edge")]:
+        result = running.container(stack, tier).exec_run(
+            ["python3", "-c", PROBE, json.dumps(targets)]
+        )
+        assert result.exit_code == 0, result.output
+        reached = json.loads(result.output.decode().strip().splitlines()[-1])
+        assert not [name for name, ok in reached.items() if ok], (stack, tier, reached)
