@@ -82,7 +82,7 @@ def test_migration_job_runs_the_service_image_and_its_migrate_command(
 def test_a_tag_bump_makes_a_new_job_and_the_same_tag_keeps_it(render_with: RenderWith) -> None:
     def bump(tag: str) -> Any:
         def edit(values: dict[str, Any]) -> None:
-            values["tiers"]["service"]["image"]["tag"] = tag
+            values["tiers"]["service"]["image"] = {"tag": tag}  # by tag alone: no digest wins
 
         return edit
 

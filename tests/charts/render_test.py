@@ -117,13 +117,14 @@ def test_schema_rejects_bad_values_naming_the_key(
 
 @pytest.mark.parametrize("tag", ["latest", "dev-latest"])
 def test_moving_tags_are_refused(render_with: RenderWith, tag: str) -> None:
+    # A pin by tag alone (a digest, when recorded, is what the chart runs).
     with pytest.raises(RenderError, match=r"tiers\.service\.image: tag .* moves"):
-        render_with(_set("tiers.service.image.tag", tag))
+        render_with(_set("tiers.service.image", {"tag": tag}))
 
 
 def test_missing_image_reference_names_the_tier(render_with: RenderWith) -> None:
     with pytest.raises(RenderError, match=r"tiers\.app\.image: set image\.tag or image\.digest"):
-        render_with(_set("tiers.app.image.tag", ""))
+        render_with(_set("tiers.app.image", {"tag": ""}))
 
 
 def test_namespace_must_match_the_environment(render_with: RenderWith) -> None:

@@ -188,6 +188,7 @@ def test_publish_refuses_to_move_a_version_to_other_contents(
 def test_bump_pins_the_published_chart_and_promote_carries_it(
     repo: Path, registry: str, capsys: pytest.CaptureFixture[str]
 ) -> None:
+    staging_before = read_pin(repo, "staging").version
     set_version(repo, "0.4.0")
     git(repo, "commit", "-qam", "chart 0.4.0")
     code, _, err = run(["chart", "bump", "--env", "dev"], capsys)
@@ -224,7 +225,7 @@ def test_bump_pins_the_published_chart_and_promote_carries_it(
     assert code == 0
     assert f"staging: chart unifyops-stack -> 0.4.0 {digest}" in out
     assert "dry run" in out
-    assert read_pin(repo, "staging").version == "0.1.0"
+    assert read_pin(repo, "staging").version == staging_before  # a dry run writes nothing
     assert run(["promote", "dev", "staging", "--yes", "--no-latest"], capsys)[0] == 0
     staging = read_pin(repo, "staging")
     assert (staging.version, staging.digest) == ("0.4.0", digest)

@@ -7,6 +7,7 @@ import subprocess
 from pathlib import Path
 
 import pytest
+from ruamel.yaml import YAML
 
 from uo.bump import Release, bump
 from uo.cli import main
@@ -48,9 +49,10 @@ def test_status_lists_every_environment_stack_and_tier(
 
 
 def test_where_core_follows_bumps(repo: Path) -> None:
-    assert len(where_core(repo, "0.1.0")) == 9
-    bump(repo, "dev", [Release("user", "api", "abc1234", DIGEST, "0.2.0")])
-    assert where_core(repo, "0.2.0") == [("dev", "user")]
+    recorded = YAML().load((repo / "infra/environments/dev/user.yaml").read_text())["coreVersion"]
+    assert len(where_core(repo, str(recorded))) == 9
+    bump(repo, "dev", [Release("user", "api", "abc1234", DIGEST, "9.0.0")])
+    assert where_core(repo, "9.0.0") == [("dev", "user")]
 
 
 def test_promote_copies_exact_digests_after_showing_the_diff(
