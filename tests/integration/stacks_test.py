@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import base64
 import uuid
+from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
+import yaml
 
 from integration.platform_harness import Platform
 from unifyops.identity.auth.auth_service import roles_cli
@@ -140,7 +142,8 @@ def test_environments_and_their_versions(platform: Platform) -> None:
     assert response.status_code == 200, response.text
     environments = {env["name"]: env for env in response.json()}
     assert set(environments) == {"dev", "staging", "prod"}
-    assert environments["prod"]["stacks"]["user"]["core_version"] == "0.1.0"
+    prod_user = yaml.safe_load(Path("infra/environments/prod/user.yaml").read_text())
+    assert environments["prod"]["stacks"]["user"]["core_version"] == prod_user["coreVersion"]
     diff = httpx.get(
         platform.url("environment-api", "/v1/promotions/diff?source=dev&target=staging"),
         headers=bearer(tokens["access_token"]),

@@ -2,12 +2,22 @@
 
 from __future__ import annotations
 
+import re
+from pathlib import Path
+from typing import Any
+
 import pytest
+import yaml
 
 from unifyops.platform.environment.environment_service.conftest import EnvironmentService
 from unifyops_core.naming import STACKS
 
 COMMIT = "0123456789abcdef0123456789abcdef01234567"
+
+
+def recorded(infra: Path, file: str) -> Any:
+    """What the repository's infra/ records (the release loop changes it; tests read it)."""
+    return yaml.safe_load((infra / file).read_text())
 
 
 async def test_lists_every_environment_with_its_stacks_and_versions(
@@ -22,19 +32,20 @@ async def test_lists_every_environment_with_its_stacks_and_versions(
     dev = by_name["dev"]
     assert dev["namespace"] == "uo-dev"
     assert set(dev["stacks"]) == set(STACKS)
-    assert dev["stacks"]["auth"]["core_version"] == "0.1.0"
+    core = recorded(environment_service.infra, "dev/auth.yaml")["coreVersion"]
+    assert dev["stacks"]["auth"]["core_version"] == core
     assert dev["stacks"]["auth"]["tiers"]["api"]["tag"]
 
 
 async def test_changes_in_infra_are_picked_up(environment_service: EnvironmentService) -> None:
     stack_file = environment_service.infra / "staging/user.yaml"
-    stack_file.write_text(
-        stack_file.read_text().replace('coreVersion: "0.1.0"', 'coreVersion: "0.2.0"')
-    )
+    text, count = re.subn(r'coreVersion: "[^"]*"', 'coreVersion: "9.9.9"', stack_file.read_text())
+    assert count == 1
+    stack_file.write_text(text)
     response = await environment_service.http.get(
         "/internal/environments/staging", headers=environment_service.headers
     )
-    assert response.json()["stacks"]["user"]["core_version"] == "0.2.0"
+    assert response.json()["stacks"]["user"]["core_version"] == "9.9.9"
 
 
 async def test_promotion_diff_names_what_would_change(
@@ -42,12 +53,13 @@ async def test_promotion_diff_names_what_would_change(
 ) -> None:
     stack_file = environment_service.infra / "dev/auth.yaml"
     original = stack_file.read_text()
-    old_tag = original.split('tag: "', 1)[1].split('"', 1)[0]
-    stack_file.write_text(
-        original.replace(
-            f'api:\n    image: {{tag: "{old_tag}"}}', 'api:\n    image: {tag: "fedcba9"}'
-        )
-    )
+    staging_api = recorded(environment_service.infra, "staging/auth.yaml")["tiers"]["api"]
+    old = staging_api["image"].get("digest") or staging_api["image"]["tag"]  # what pins it
+        "tag"
+    ]
+    edited, count = re.subn(r"(api:\n    image: )\{[^}]*\}", r'\1{tag: "fedcba9"}', original)
+    assert count == 1
+    stack_file.write_text(edited)
     response = await environment_service.http.get(
         "/internal/promotions/diff?source=dev&target=staging", headers=environment_service.headers
     )
@@ -56,7 +68,7 @@ async def test_promotion_diff_names_what_would_change(
         for c in response.json()["changes"]
         if c["changes"]
     ]
-    assert changed == [("auth", "api", "fedcba9", old_tag)]
+    assert changed == [("auth", "api", "fedcba9", old)]
 
 
 async def test_unknown_environment_is_a_422_and_missing_infra_a_503(
