@@ -55,8 +55,6 @@ async def test_promotion_diff_names_what_would_change(
     original = stack_file.read_text()
     staging_api = recorded(environment_service.infra, "staging/auth.yaml")["tiers"]["api"]
     old = staging_api["image"].get("digest") or staging_api["image"]["tag"]  # what pins it
-        "tag"
-    ]
     edited, count = re.subn(r"(api:\n    image: )\{[^}]*\}", r'\1{tag: "fedcba9"}', original)
     assert count == 1
     stack_file.write_text(edited)
