@@ -63,11 +63,21 @@ def test_prometheus_reports_every_tier_up_with_its_build_info(running: Running) 
         assert labels["job"] == f"{NAMESPACE}/{labels['stack']}", labels
 
 
+def target_down_alerts(running: Running) -> list[dict[str, Any]]:
+    alerts = httpx.get(running.url("prometheus", "/api/v1/alerts")).json()["data"]["alerts"]
+    return [a for a in alerts if a["labels"]["alertname"] == "UnifyOpsTargetDown"]
+
+
 def test_the_charts_alert_rules_are_loaded_and_nothing_is_down(running: Running) -> None:
     answer = httpx.get(running.url("prometheus", "/api/v1/rules")).json()["data"]
     assert sorted(g["name"] for g in answer["groups"]) == sorted(f"unifyops-{s}" for s in STACKS)
-    alerts = httpx.get(running.url("prometheus", "/api/v1/alerts")).json()["data"]["alerts"]
-    assert not [a for a in alerts if a["labels"]["alertname"] == "UnifyOpsTargetDown"]
+    # A replica a rollout just replaced can leave a pending alert until the next rule evaluation
+    # after its address drops out of DNS; one that stays means a target Prometheus cannot scrape.
+    deadline, down = time.monotonic() + 90, target_down_alerts(running)
+    while down and time.monotonic() < deadline:
+        time.sleep(5)
+        down = target_down_alerts(running)
+    assert not down
 
 
 def test_no_tier_and_not_the_edge_reaches_a_metrics_port(running: Running) -> None:
@@ -86,4 +96,6 @@ def test_no_tier_and_not_the_edge_reaches_a_metrics_port(running: Running) -> No
         )
         assert result.exit_code == 0, result.output
         reached = json.loads(result.output.decode().strip().splitlines()[-1])
-        assert not [name for name, ok in reached.items() if ok], (stack, tier, reached)
+        # A container reaches its own addresses over loopback, as a pod does; that is no path.
+        others = [name for name, ok in reached.items() if ok and name != f"{stack}-{tier}"]
+        assert not others, (stack, tier, reached)
