@@ -29,12 +29,30 @@ class Parser(argparse.ArgumentParser):
         self.exit(EXIT_USAGE, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
 
 
+class VersionAction(argparse.Action):
+    """``--version``, computed only when asked for (argparse's own takes a fixed string)."""
+
+    def __init__(self, option_strings: Sequence[str], dest: str, help: str) -> None:
+        super().__init__(option_strings, dest, nargs=0, default=argparse.SUPPRESS, help=help)
+
+    def __call__(self, parser: argparse.ArgumentParser, *_: object) -> None:
+        from uo.version import version_line
+
+        print(version_line())
+        parser.exit(0)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = Parser(
         prog="uo",
         description="Operate UnifyOps: compute and publish the images a change affects, record "
         "them in infra/ (bump, promote), show what runs where, and run environments on this "
         "machine (up, down, logs). `uo COMMAND --help` explains each command.",
+    )
+    parser.add_argument(
+        "--version",
+        action=VersionAction,
+        help="print the checkout's commit, the unifyops_core and chart versions, and exit",
     )
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     for command in COMMANDS:

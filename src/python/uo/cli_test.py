@@ -148,3 +148,52 @@ def test_piped_into_head_prints_no_traceback() -> None:
     assert process.wait(timeout=120) == EXIT_BROKEN_PIPE, err
     assert first.startswith(b"# --- dev/")
     assert err == ""
+
+
+def _checkout(root: Path, chart_version: str) -> str:
+    """A minimal UnifyOps checkout (chart + infra folders) committed once; returns its commit."""
+    (root / "src/charts/unifyops-stack").mkdir(parents=True)
+    (root / "src/charts/unifyops-stack/Chart.yaml").write_text(
+        f"apiVersion: v2\nname: unifyops-stack\nversion: {chart_version}\n"
+    )
+    (root / "infra/environments").mkdir(parents=True)
+    (root / "infra/environments/README").write_text("x\n")
+    git = ["git", "-C", str(root), "-c", "user.name=t", "-c", "user.email=t@unifyops.invalid"]
+    subprocess.run([*git, "init", "-q"], check=True)
+    subprocess.run([*git, "add", "-A"], check=True)
+    subprocess.run([*git, "commit", "-qm", "one"], check=True)
+    head = subprocess.run([*git, "rev-parse", "--short=12", "HEAD"], capture_output=True, text=True)
+    return head.stdout.strip()
+
+
+def test_version_names_the_commit_core_and_chart(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import unifyops_core
+
+    commit = _checkout(tmp_path, "9.8.7")
+    monkeypatch.setenv("UO_REPO_ROOT", str(tmp_path))
+    with pytest.raises(SystemExit) as exited:
+        main(["--version"])
+    assert exited.value.code == 0
+    core = unifyops_core.__version__
+    expected = f"uo {commit} (unifyops_core {core}, chart unifyops-stack 9.8.7)"
+    assert capsys.readouterr().out == expected + "\n"
+    # A changed tracked file marks the build as not that commit.
+    (tmp_path / "infra/environments/README").write_text("changed\n")
+    with pytest.raises(SystemExit):
+        main(["--version"])
+    assert f"uo {commit}-dirty (" in capsys.readouterr().out
+
+
+def test_version_outside_a_checkout_still_answers(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import unifyops_core
+
+    monkeypatch.setenv("UO_REPO_ROOT", str(tmp_path))
+    with pytest.raises(SystemExit) as exited:
+        main(["--version"])
+    assert exited.value.code == 0
+    out = capsys.readouterr().out
+    assert out == f"uo (unifyops_core {unifyops_core.__version__}; outside a UnifyOps checkout)\n"
