@@ -102,7 +102,11 @@ class Traffic:
                 self.stop.wait(0.05)
 
     def of(self, stack: str, since: float = 0.0) -> list[Sample]:
-        return [s for s in list(self.samples) if s.stack == stack and s.started >= since]
+        """The stack's requests still in flight at ``since`` or started later: one sent just
+        before a fault and caught by it counts (its answer says how the fault was handled)."""
+        return [
+            s for s in list(self.samples) if s.stack == stack and s.started + s.seconds >= since
+        ]
 
     def failures(self, stack: str, since: float = 0.0) -> list[Sample]:
         return [s for s in self.of(stack, since) if not s.ok]
