@@ -89,6 +89,14 @@ class TestRollout:
         assert container["readinessProbe"]["httpGet"]["path"] == "/health/ready"
         assert container["startupProbe"]["httpGet"]["path"] == "/health/live"
 
+    def test_readiness_outlasts_the_readiness_checks(self, item: tuple[Target, Manifest]) -> None:
+        from unifyops_core.health import HealthRegistry
+
+        (container,) = pod_spec(item[1])["containers"]
+        # A probe that gives up first reads a slow check as a timeout, not as its 503 answer.
+        timeout = container["readinessProbe"].get("timeoutSeconds", 1)  # Kubernetes' default
+        assert timeout > HealthRegistry.default_timeout
+
     def test_port_follows_the_naming_contract(self, item: tuple[Target, Manifest]) -> None:
         from unifyops_core.naming import TIER_PORTS
 

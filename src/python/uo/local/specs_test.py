@@ -66,9 +66,9 @@ def test_security_context_limits_probe_and_termination() -> None:
         8002,
         "/health/ready",
     )
-    # The rendered timing, and the kubelet's defaults where the chart sets none.
+    # The rendered timing, and the kubelet's default where the chart sets none (successes).
     timing = spec.readiness
-    assert (timing.period, timing.failures, timing.successes, timing.timeout) == (5, 2, 1, 1)
+    assert (timing.period, timing.failures, timing.successes, timing.timeout) == (5, 2, 1, 3)
     assert spec.pre_stop_seconds == 1  # the local overlay
     assert spec.pre_stop_seconds + spec.stop_grace_seconds == 1 + 20 + 10
 
