@@ -1,5 +1,6 @@
 import argparse
 import io
+import json
 import os
 import subprocess
 import sys
@@ -197,3 +198,33 @@ def test_version_outside_a_checkout_still_answers(
     assert exited.value.code == 0
     out = capsys.readouterr().out
     assert out == f"uo (unifyops_core {unifyops_core.__version__}; outside a UnifyOps checkout)\n"
+
+
+def test_where_lists_local_and_the_recorded_environments(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    from unifyops_core.naming import STACKS
+    from uo.repo import find_repo_root
+    from uo.state import checkout_core_version, where_core
+
+    repo = find_repo_root()
+    checkout = checkout_core_version(repo)
+    assert main(["where", "core", checkout, "--json"]) == 0
+    pairs = [(p["environment"], p["stack"]) for p in json.loads(capsys.readouterr().out)]
+    assert pairs == [("local", s) for s in STACKS] + where_core(repo, checkout)
+    recorded = yaml.safe_load((repo / "infra/environments/dev/user.yaml").read_text())
+    assert main(["where", "core", recorded["coreVersion"]]) == 0
+    assert "dev/user\n" in capsys.readouterr().out
+
+
+def test_where_exits_1_naming_what_runs_when_nothing_matches(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    from uo.repo import find_repo_root
+    from uo.state import checkout_core_version
+
+    assert main(["where", "core", "0.0.0-nowhere"]) == 1
+    captured = capsys.readouterr()
+    assert captured.out == ""
+    assert captured.err.startswith("no environment runs unifyops_core 0.0.0-nowhere (")
+    assert f"{checkout_core_version(find_repo_root())}: local/auth" in captured.err

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Any
 
@@ -58,6 +59,36 @@ def status_rows(repo: Path) -> list[tuple[str, str, str, str, str, str]]:
                     (env, stack, "database", database.tag or "-", database.digest or "-", "-")
                 )
     return rows
+
+
+CORE_VERSION_FILE = "src/python/unifyops_core/_version.py"
+LOCAL = "local"  # `uo up` without --env: every stack, built from the working tree
+
+
+def checkout_core_version(repo: Path) -> str:
+    """The unifyops_core version of the checkout, which environment ``local`` runs (read from
+    the file rather than imported: this uo may have been packaged from another commit)."""
+    path = repo / CORE_VERSION_FILE
+    try:
+        match = re.search(r'^__version__ = "([^"]+)"$', path.read_text(), re.MULTILINE)
+    except OSError as exc:
+        raise InfraError(f"{CORE_VERSION_FILE}: {exc}") from exc
+    if match is None:
+        raise InfraError(f"{CORE_VERSION_FILE} sets no __version__")
+    return match[1]
+
+
+def core_versions(repo: Path) -> dict[str, list[str]]:
+    """Every core version that runs somewhere → the ``<env>/<stack>`` pairs running it, local's
+    included (what `uo where` suggests when nothing matches)."""
+    found: dict[str, list[str]] = {
+        checkout_core_version(repo): [f"{LOCAL}/{stack}" for stack in STACKS]
+    }
+    for env, state in environments(repo).items():
+        for stack, stack_state in state.stacks.items():
+            if stack_state.core_version:
+                found.setdefault(stack_state.core_version, []).append(f"{env}/{stack}")
+    return found
 
 
 def where_core(repo: Path, version: str) -> list[tuple[str, str]]:

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 from typing import Any
 
-from uo.errors import EXIT_OK
+from unifyops_core.naming import STACKS
+from uo.errors import EXIT_FAILURE, EXIT_OK
 
 
 def register(commands: Any) -> None:
@@ -14,12 +16,13 @@ def register(commands: Any) -> None:
         "where",
         help="which environments and stacks run a unifyops_core version",
         description="List the (environment, stack) pairs whose images were built with a core "
-        "version.",
+        "version: what infra/ records for dev, staging and prod, and `local` (what `uo up` "
+        "builds from this checkout). Exits 1 when nothing runs it, naming the versions that do.",
     )
     parser.add_argument(
         "what", choices=["core"], help="what to look for (core: a unifyops_core version)"
     )
-    parser.add_argument("version", help="e.g. 0.1.0")
+    parser.add_argument("version", help="e.g. 0.1.5")
     parser.add_argument(
         "--json", action="store_true", help='print [{"environment": ..., "stack": ...}, ...]'
     )
@@ -28,14 +31,24 @@ def register(commands: Any) -> None:
 
 def run(options: argparse.Namespace) -> int:
     from uo.repo import find_repo_root
-    from uo.state import where_core
+    from uo.state import LOCAL, checkout_core_version, core_versions, where_core
 
-    found = where_core(find_repo_root(), options.version)
+    repo = find_repo_root()
+    local = (
+        [(LOCAL, stack) for stack in STACKS]
+        if checkout_core_version(repo) == options.version
+        else []
+    )
+    found = local + where_core(repo, options.version)
     if options.json:
         print(json.dumps([{"environment": env, "stack": stack} for env, stack in found]))
+    for env, stack in [] if options.json else found:
+        note = "  (the working tree, via uo up)" if env == LOCAL else ""
+        print(f"{env}/{stack}{note}")
+    if found:
         return EXIT_OK
-    for env, stack in found:
-        print(f"{env}/{stack}")
-    if not found:
-        print(f"no environment runs unifyops_core {options.version}")
-    return EXIT_OK
+    running = "; ".join(
+        f"{version}: {', '.join(pairs)}" for version, pairs in sorted(core_versions(repo).items())
+    )
+    print(f"no environment runs unifyops_core {options.version} ({running})", file=sys.stderr)
+    return EXIT_FAILURE
