@@ -223,7 +223,7 @@ def test_bump_pins_the_published_chart_and_promote_carries_it(
     # ... a promotion of the environment carries it, version and digest, in one commit.
     code, out, _ = run(["promote", "dev", "staging"], capsys)
     assert code == 0
-    assert f"staging: chart unifyops-stack -> 0.4.0 {digest}" in out
+    assert f"staging: chart unifyops-stack {staging_before} -> 0.4.0 {digest}" in out
     assert "dry run" in out
     assert read_pin(repo, "staging").version == staging_before  # a dry run writes nothing
     assert run(["promote", "dev", "staging", "--yes", "--no-latest"], capsys)[0] == 0

@@ -421,9 +421,11 @@ def test_promote_carries_the_database_image(
     change(repo, "src/docker/postgres/")
     assert run(["publish", "--since", "HEAD~1"], capsys)[0] == 0
     assert run(["bump", "--env", "dev"], capsys)[0] == 0
+    before = YAML().load((repo / "infra/environments/staging/user.yaml").read_text())
+    held = before["database"]["internal"]["image"]["tag"][:12]
     code, out, _ = run(["promote", "dev", "staging", "--stack", "user"], capsys)
     assert code == 0
-    assert "staging: user-database -> 0123456789ab" in out
+    assert f"staging: user-database {held} -> 0123456789ab" in out  # what runs now -> new
     assert "dry run" in out
     assert run(["promote", "dev", "staging", "--stack", "user", "--yes"], capsys)[0] == 0
     staging = YAML().load((repo / "infra/environments/staging/user.yaml").read_text())

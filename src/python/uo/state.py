@@ -133,6 +133,42 @@ def promotion(
     return releases
 
 
+def _short(tag: str | None) -> str:
+    return tag[:12] if tag else "(none)"
+
+
+def promotion_lines(repo: Path, target: str, releases: list[Release]) -> list[str]:
+    """What a promotion changes in ``target``, one line per image: what it runs now -> what it
+    will run (tag, digest, core version)."""
+    state = environments(repo)[target]
+    lines = []
+    for release in releases:
+        stack = state.stacks.get(release.stack)
+        if release.tier == "database":
+            held, core = database_image(repo, target, release.stack), None
+        else:
+            held = stack.tiers.get(release.tier) if stack else None
+            core = stack.core_version if stack else None
+        old = _short(held.tag if held else None) + (f" core {core}" if core else "")
+        new = " ".join(
+            part
+            for part in (
+                release.tag[:12],
+                release.digest or "",
+                f"core {release.core_version}" if release.core_version else "",
+            )
+            if part
+        )
+        lines.append(f"{target}: {release.stack}-{release.tier} {old} -> {new}")
+    return lines
+
+
+def chart_promotion_line(repo: Path, target: str, chart: ChartPin) -> str:
+    """The chart line of a promotion: the version ``target`` pins now -> the promoted one."""
+    held = read_pin(repo, target).version if pin_path(repo, target).is_file() else "(none)"
+    return f"{target}: chart {chart.name} {held} -> {chart.version} {chart.digest or ''}".rstrip()
+
+
 def chart_promotion(repo: Path, source: str, target: str) -> ChartPin | None:
     """The chart pin that makes ``target`` run ``source``'s chart (its version and digest, pulled
     from ``target``'s own chart repository); None when they already match."""

@@ -65,8 +65,14 @@ def test_promote_copies_exact_digests_after_showing_the_diff(
         "user",
     ]  # core version moves
     head = git(repo, "rev-parse", "HEAD")
+    staging_before = YAML().load((repo / "infra/environments/staging/user.yaml").read_text())
     assert main(["promote", "dev", "staging", "--stack", "user"]) == 0
-    assert "dry run" in capsys.readouterr().out
+    out = capsys.readouterr().out
+    assert "dry run" in out
+    # Each image as what staging runs now -> what it would run, core versions included.
+    held = staging_before["tiers"]["api"]["image"]["tag"][:12]
+    core = staging_before["coreVersion"]
+    assert f"staging: user-api {held} core {core} -> abc1234 {DIGEST} core 0.2.0\n" in out
     assert git(repo, "rev-parse", "HEAD") == head
     # Moving staging-latest needs staging's registry (cli_release_test covers it with a real one).
     assert main(["promote", "dev", "staging", "--stack", "user", "--yes", "--no-latest"]) == 0

@@ -16,10 +16,10 @@ def register(commands: Any) -> None:
         help="copy exact images from one environment to another (diff first)",
         description="Show what running SOURCE's images (tiers, core version, database image) and "
         "chart version (infra/environments/<env>/chart.yaml; all stacks only) in TARGET would "
-        "change; with --yes, write it into infra/ as one commit (roll back with "
-        "git revert), and move TARGET-latest in TARGET's registry (env.yaml, or $UO_REGISTRY) to "
-        "those images; with --record, then record each promoted stack tier in environment-api's "
-        "deployment history.",
+        "change, each as what TARGET runs now -> what it would run; with --yes, write it into "
+        "infra/ as one commit (roll back with git revert), and move TARGET-latest in TARGET's "
+        "registry (env.yaml, or $UO_REGISTRY) to those images; with --record, then record each "
+        "promoted stack tier in environment-api's deployment history.",
     )
     parser.add_argument("source", choices=ENVIRONMENTS, help="environment to copy from")
     parser.add_argument("target", choices=ENVIRONMENTS, help="environment to copy to")
@@ -41,7 +41,7 @@ def register(commands: Any) -> None:
 def run(options: argparse.Namespace) -> int:
     from uo.bump import bump
     from uo.repo import find_repo_root
-    from uo.state import chart_promotion, promotion
+    from uo.state import chart_promotion, chart_promotion_line, promotion, promotion_lines
 
     source, target = options.source, options.target
     if source == target:
@@ -57,12 +57,10 @@ def run(options: argparse.Namespace) -> int:
         print(f"{target} already runs what {source} runs; nothing to promote")
         record_option.record(recorder, repo, target, None)  # finishes a record that failed
         return EXIT_OK
-    for release in releases:
-        digest = release.digest or ""
-        core = f" core {release.core_version}" if release.core_version else ""
-        print(f"{target}: {release.stack}-{release.tier} -> {release.tag[:12]} {digest}{core}")
+    for line in promotion_lines(repo, target, releases):
+        print(line)
     if chart is not None:
-        print(f"{target}: chart {chart.name} -> {chart.version} {chart.digest or ''}".rstrip())
+        print(chart_promotion_line(repo, target, chart))
     if not options.yes:
         print("(dry run: add --yes to write and commit this)")
         return EXIT_OK
