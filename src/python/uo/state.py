@@ -65,14 +65,14 @@ CORE_VERSION_FILE = "src/python/unifyops_core/_version.py"
 LOCAL = "local"  # `uo up` without --env: every stack, built from the working tree
 
 
-def checkout_core_version(repo: Path) -> str:
+def checkout_core_version(repo: Path) -> str | None:
     """The unifyops_core version of the checkout, which environment ``local`` runs (read from
-    the file rather than imported: this uo may have been packaged from another commit)."""
+    the file rather than imported: this uo may have been packaged from another commit); None
+    in a tree without the core's sources (it runs no ``local``)."""
     path = repo / CORE_VERSION_FILE
-    try:
-        match = re.search(r'^__version__ = "([^"]+)"$', path.read_text(), re.MULTILINE)
-    except OSError as exc:
-        raise InfraError(f"{CORE_VERSION_FILE}: {exc}") from exc
+    if not path.is_file():
+        return None
+    match = re.search(r'^__version__ = "([^"]+)"$', path.read_text(), re.MULTILINE)
     if match is None:
         raise InfraError(f"{CORE_VERSION_FILE} sets no __version__")
     return match[1]
@@ -81,9 +81,10 @@ def checkout_core_version(repo: Path) -> str:
 def core_versions(repo: Path) -> dict[str, list[str]]:
     """Every core version that runs somewhere → the ``<env>/<stack>`` pairs running it, local's
     included (what `uo where` suggests when nothing matches)."""
-    found: dict[str, list[str]] = {
-        checkout_core_version(repo): [f"{LOCAL}/{stack}" for stack in STACKS]
-    }
+    found: dict[str, list[str]] = {}
+    checkout = checkout_core_version(repo)
+    if checkout is not None:
+        found[checkout] = [f"{LOCAL}/{stack}" for stack in STACKS]
     for env, state in environments(repo).items():
         for stack, stack_state in state.stacks.items():
             if stack_state.core_version:
