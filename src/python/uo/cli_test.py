@@ -209,6 +209,7 @@ def test_where_lists_local_and_the_recorded_environments(
 
     repo = find_repo_root()
     checkout = checkout_core_version(repo)
+    assert checkout is not None, "this checkout holds the core's sources"
     assert main(["where", "core", checkout, "--json"]) == 0
     pairs = [(p["environment"], p["stack"]) for p in json.loads(capsys.readouterr().out)]
     assert pairs == [("local", s) for s in STACKS] + where_core(repo, checkout)
