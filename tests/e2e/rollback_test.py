@@ -1,5 +1,5 @@
 """Rollback is a git revert: bump dev to a new image, `uo up --env dev`, revert the bump commit,
-`uo up --env dev` again, and the previous digest runs again. The infra files live in a throwaway
+and `uo up --watch` brings the previous digest back by itself. The infra files live in a throwaway
 git repository; the images are pushed to the local registry and pulled back by digest, as for a
 real environment. Only the auth stack runs (every other stack is the same machinery)."""
 
@@ -18,7 +18,7 @@ from e2e.environment import derive
 from unifyops_core.naming import STACKS
 from uo.bump import Release, bump
 from uo.images import inspect
-from uo.local import engine, reconcile, sources
+from uo.local import engine, reconcile, sources, watch
 from uo.registry import Registry
 
 REGISTRY = sources.DEFAULT_REGISTRY
@@ -60,11 +60,11 @@ def running_image(client: docker.DockerClient, tier: str) -> str:
     return str(container.image.id)
 
 
-def assert_only_the_service_rolled(outcome: reconcile.Outcome) -> None:
+def assert_only_the_service_rolled(changes: list[str]) -> None:
     """A new service image reruns its stack's jobs (migrations, client registration) and rolls
     the service; the api, database and edge stay as they are."""
-    assert "auth-service updated" in outcome.changes
-    rolled = {change for change in outcome.changes if change.endswith(("updated", "created"))}
+    assert "auth-service updated" in changes
+    rolled = {change for change in changes if change.endswith(("updated", "created", "restored"))}
     assert rolled == {"auth-service updated"}
 
 
@@ -106,17 +106,18 @@ def test_git_revert_of_a_bump_brings_the_previous_digest_back(infra_repo: Path) 
     git(infra_repo, "commit", "-q", "-am", "dev database image")
     assert bump(infra_repo, ENV, list(first.values()))
 
+    # `uo up --env dev` of the auth stack: what infra records, pulled by digest.
+    plan = reconcile.Plan(
+        ENV,
+        None,
+        edge_image,
+        repo=str(infra_repo),
+        stacks=("auth",),
+        registry=REGISTRY,
+        ready_timeout=60,
+    )
+
     def up() -> reconcile.Outcome:
-        """`uo up --env dev` of the auth stack: what infra records, pulled by digest."""
-        plan = reconcile.Plan(
-            ENV,
-            None,
-            edge_image,
-            repo=str(infra_repo),
-            stacks=("auth",),
-            registry=REGISTRY,
-            ready_timeout=60,
-        )
         return reconcile.up(client, plan, print)
 
     try:
@@ -130,12 +131,18 @@ def test_git_revert_of_a_bump_brings_the_previous_digest_back(infra_repo: Path) 
         bump_commit = bump(infra_repo, ENV, [second])
         assert bump_commit
         outcome = up()
-        assert_only_the_service_rolled(outcome)
+        assert_only_the_service_rolled(outcome.changes)
         assert running_image(client, "service") == second_service
 
+        # `uo up --watch` running: the revert commit alone brings the first digest back.
+        lines: list[str] = []
+        watcher = watch.Watcher(client, plan, lines.append, interval=1)
+        assert watcher.cycle() == []  # converged: nothing to do before the revert
         git(infra_repo, "revert", "--no-edit", bump_commit)
-        outcome = up()
-        assert_only_the_service_rolled(outcome)
+        changes = watcher.cycle()
+        assert changes is not None, "\n".join(lines)
+        assert any("drift: the desired state changed" in line for line in lines), lines
+        assert_only_the_service_rolled(changes)
         assert running_image(client, "service") == first_id
         health = httpx.get(outcome.urls["auth-api"] + "/health/ready", timeout=5)
         assert health.status_code == 200

@@ -98,6 +98,8 @@ def test_every_command_has_help(argv: list[str], capsys: pytest.CaptureFixture[s
         (["promote", "dev", "qa"], "uo promote: error: argument target: invalid choice: 'qa'"),
         (["logs", "billing", "api"], "uo logs: error: argument stack: invalid choice"),
         (["up", "--env", "qa"], "uo up: error: argument --env: invalid choice: 'qa'"),
+        (["up", "--watch", "--interval", "0"], "uo up: error: argument --interval: must be more"),
+        (["up", "--watch", "--interval", "soon"], "uo up: error: argument --interval: not a num"),
         (["publish"], "uo publish: error: one of the arguments --since --image is required"),
         (["frobnicate"], "uo: error: argument COMMAND: invalid choice: 'frobnicate'"),
         ([], "uo: error: the following arguments are required: COMMAND"),
@@ -229,3 +231,12 @@ def test_where_exits_1_naming_what_runs_when_nothing_matches(
     assert captured.out == ""
     assert captured.err.startswith("no environment runs unifyops_core 0.0.0-nowhere (")
     assert f"{checkout_core_version(find_repo_root())}: local/auth" in captured.err
+
+
+def test_up_interval_without_watch_is_refused_before_anything_runs(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    assert main(["up", "--interval", "5"]) == 2
+    captured = capsys.readouterr()
+    assert captured.out == ""
+    assert captured.err == "uo up: --interval is for --watch (uo up --watch --interval SECONDS)\n"

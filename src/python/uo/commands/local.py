@@ -14,10 +14,11 @@ from datetime import datetime
 from typing import Any
 
 from unifyops_core.naming import ENVIRONMENTS, STACKS, TIER_PORTS
-from uo.errors import LocalEnvironmentError
+from uo.errors import LocalEnvironmentError, UsageError
 from uo.loglines import LEVELS, SinceError, parse_since
 
 LOCAL_ENVIRONMENTS = ("local", *ENVIRONMENTS)
+WATCH_INTERVAL = 10.0  # seconds: `uo up --watch` heals within about this much
 # Reading logs changes nothing, so `uo logs` and `uo trace` read any environment `uo up` labelled
 # (the e2e tests' `test` included), not only the ones `uo up` may be asked to start.
 _NAME = re.compile(r"^[a-z][a-z0-9-]{0,39}$")
@@ -36,6 +37,16 @@ def add_environment_option(parser: argparse.ArgumentParser) -> None:
         type=name_option,
         help=f"environment started by uo up (default: local; e.g. {', '.join(LOCAL_ENVIRONMENTS)})",
     )
+
+
+def positive_seconds(text: str) -> float:
+    try:
+        seconds = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number of seconds: {text!r}") from None
+    if not 0 < seconds <= 3600:
+        raise argparse.ArgumentTypeError(f"must be more than 0 and at most 3600: {text}")
+    return seconds
 
 
 def since_option(text: str) -> datetime:
@@ -73,6 +84,18 @@ def register(commands: Any) -> None:
         type=float,
         default=90.0,
         help="seconds a new container gets to become ready (default: 90)",
+    )
+    up.add_argument(
+        "--watch",
+        action="store_true",
+        help="after converging, keep watching: converge again when a container is stopped, "
+        "removed or changed by hand, or when infra/ or the chart changes (a new commit, a "
+        "revert); each action is reported. Ctrl-C stops watching, not the environment",
+    )
+    up.add_argument(
+        "--interval",
+        type=positive_seconds,
+        help=f"with --watch: seconds between looks (default: {WATCH_INTERVAL:g})",
     )
     up.set_defaults(run=run_up)
     down = commands.add_parser(
@@ -154,7 +177,17 @@ def run_up(options: argparse.Namespace) -> int:
 
     registry = options.registry or sources.DEFAULT_REGISTRY
     repo = find_repo_root()
-    return _call(commands.run_up, repo, options.env, options.stack, registry, options.ready_timeout)
+    if options.interval is not None and not options.watch:
+        raise UsageError("--interval is for --watch (uo up --watch --interval SECONDS)")
+    return _call(
+        commands.run_up,
+        repo,
+        options.env,
+        options.stack,
+        registry,
+        options.ready_timeout,
+        (options.interval or WATCH_INTERVAL) if options.watch else None,
+    )
 
 
 def run_down(options: argparse.Namespace) -> int:

@@ -14,10 +14,11 @@ HEADER = ("ENV", "STACK", "TIER", "TAG", "DIGEST", "CORE")
 def register(commands: Any) -> None:
     parser = commands.add_parser(
         "status",
-        help="show what every env/stack/tier should run, and what runs here",
+        help="show what every env/stack/tier should run, what runs here, and any drift",
         description="Show the desired state in infra/ (every environment, stack and tier, the "
         "database included, with its image tag, digest and unifyops_core version), then what "
-        "`uo up` runs on this machine.",
+        "`uo up` runs on this machine, and where that drifted: a container stopped or removed "
+        "by hand, or an image other than the digest infra/ records.",
     )
     parser.add_argument(
         "--json",
@@ -55,5 +56,5 @@ def run(options: argparse.Namespace) -> int:
         )
     from uo.local import commands as local
 
-    local.print_running()
+    local.print_running({(row[0], row[1], row[2]): row[4] for row in rows})
     return EXIT_OK

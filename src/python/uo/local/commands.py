@@ -4,14 +4,25 @@ uo.cli; these take plain values and print for a person)."""
 from __future__ import annotations
 
 import sys
+import threading
 import time
+from collections.abc import Mapping
 from datetime import datetime
 from pathlib import Path
 
 import docker
 import docker.errors
 
-from uo.local import engine, logsearch, monitoring, reconcile, sources, supervisor, topology
+from uo.local import (
+    engine,
+    logsearch,
+    monitoring,
+    reconcile,
+    sources,
+    supervisor,
+    topology,
+    watch,
+)
 from uo.local.topology import ENVIRONMENT_INDEX, LABEL
 
 EXIT_OK, EXIT_FAILURE = 0, 1
@@ -22,8 +33,14 @@ def progress(line: str) -> None:
 
 
 def run_up(
-    repo: Path, environment: str, stacks: list[str] | None, registry: str, ready_timeout: float
+    repo: Path,
+    environment: str,
+    stacks: list[str] | None,
+    registry: str,
+    ready_timeout: float,
+    watch_interval: float | None = None,
 ) -> int:
+    """Converge once; with ``watch_interval``, keep converging until Ctrl-C (uo.local.watch)."""
     started = time.monotonic()
     chosen = sources.stacks_or_all(stacks)
     client = engine.connect()
@@ -62,6 +79,26 @@ def run_up(
         print(f"  {name:<18} {url}")
     if outcome.login:
         print(f"  login              {outcome.login[0]} / {outcome.login[1]}")
+    if watch_interval is None:
+        return EXIT_OK
+    return keep_converged(client, plan, watch_interval)
+
+
+def keep_converged(client: docker.DockerClient, plan: reconcile.Plan, interval: float) -> int:
+    """`uo up --watch`: converge on drift until Ctrl-C; what runs keeps running after."""
+    scope = "infra/ and the chart" if plan.images is None else "the chart and its values"
+    print(
+        f"watching {plan.environment} every {interval:g}s: containers changed by hand and "
+        f"{scope} (Ctrl-C stops watching; the environment keeps running)",
+        flush=True,
+    )
+    if plan.images is not None:
+        print("  code changes are not rebuilt while watching: run ./uo up again for those")
+    watcher = watch.Watcher(client, plan, lambda line: print(line, flush=True), interval=interval)
+    try:
+        watcher.run(threading.Event())
+    except KeyboardInterrupt:
+        print(f"\nstopped watching {plan.environment}; it keeps running (./uo down to stop it)")
     return EXIT_OK
 
 
@@ -78,7 +115,7 @@ def running_rows(client: docker.DockerClient) -> list[tuple[str, ...]]:
     for container in client.containers.list(all=True, filters={"label": f"{LABEL}.environment"}):
         labels = container.labels
         tier = labels.get(f"{LABEL}.tier", "")
-        if tier == "secrets" or (tier in ("migrate",) or tier.startswith("register-")):
+        if not watch.is_workload(tier):
             continue  # records, not workloads
         environment, stack = (
             labels.get(f"{LABEL}.environment", ""),
@@ -98,16 +135,53 @@ def running_rows(client: docker.DockerClient) -> list[tuple[str, ...]]:
     return sorted(rows)
 
 
-def print_running() -> None:
-    """What runs on this machine's engine, if one answers."""
+def drift_lines(
+    client: docker.DockerClient, desired: Mapping[tuple[str, str, str], str]
+) -> list[str]:
+    """What runs here but differs from what should: a workload container that is not running,
+    or one whose image (by registry digest) is not the digest infra/ records for it.
+    ``desired``: (environment, stack, tier) -> digest. An image nobody pulled (built here, or
+    rebuilt from its recorded commit) has no registry digest and is not compared."""
+    found = []
+    for container in client.containers.list(all=True, filters={"label": f"{LABEL}.environment"}):
+        labels = container.labels
+        environment, stack, tier = (
+            labels.get(f"{LABEL}.{key}", "") for key in ("environment", "stack", "tier")
+        )
+        if not watch.is_workload(tier):
+            continue
+        where = f"{environment}/{stack}-{tier}"
+        if container.status in watch.STOPPED_STATES:
+            found.append(f"{where} is {container.status} ({container.name})")
+            continue
+        recorded = desired.get((environment, stack, tier), "-")
+        try:
+            image = container.image
+        except docker.errors.ImageNotFound:
+            image = None  # removed since: nothing to compare
+        pulled = (image.attrs.get("RepoDigests") or []) if image else []
+        digests = sorted({reference.split("@", 1)[1] for reference in pulled if "@" in reference})
+        if recorded != "-" and digests and recorded not in digests:
+            found.append(f"{where} runs {digests[0][:19]}…, infra/ records {recorded[:19]}…")
+    return sorted(found)
+
+
+def print_running(desired: Mapping[tuple[str, str, str], str] | None = None) -> None:
+    """What runs on this machine's engine, if one answers, and where it drifted from
+    ``desired`` ((environment, stack, tier) -> recorded digest)."""
     try:
         client = docker.from_env(timeout=5)
         rows = running_rows(client)
+        drifted = drift_lines(client, desired or {})
     except docker.errors.DockerException:
         print("\nrunning here: no Docker engine answers at $DOCKER_HOST")
         return
     print("\nrunning here (uo up):" if rows else "\nrunning here: nothing (start with ./uo up)")
     _table(("ENV", "STACK", "TIER", "STATE", "IMAGE", "URL"), rows)
+    if drifted:
+        print("\ndrift (./uo up --env ENV converges it; with --watch it stays converged):")
+        for line in drifted:
+            print(f"  {line}")
     for environment in unsupervised({row[0] for row in rows}):
         # Restarts would come back without their NetworkPolicy and nothing would probe them.
         print(
@@ -153,4 +227,12 @@ def run_logs(
     return EXIT_OK
 
 
-__all__ = ["print_running", "run_down", "run_logs", "run_up", "running_rows"]
+__all__ = [
+    "drift_lines",
+    "keep_converged",
+    "print_running",
+    "run_down",
+    "run_logs",
+    "run_up",
+    "running_rows",
+]

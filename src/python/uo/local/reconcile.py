@@ -258,8 +258,25 @@ class Reconciler:
             for c in current
             if c.labels.get(f"{topology.LABEL}.fingerprint") != first.fingerprint()
         ]
+        # Replicas of this version that still serve are kept: healing one that was stopped (by
+        # hand, or an interrupted run) must not replace its siblings, which share its name scheme.
+        serving = set(first.serving_networks)
+        keep = {
+            c.name
+            for c in current
+            if c not in old
+            and c.status == "running"
+            and serving <= set(c.attrs["NetworkSettings"]["Networks"])
+        }
+        previous = list(old)  # `old` shrinks as new replicas take over
+        if old:
+            starting = "starting new version"
+        else:
+            starting = "starting" if not current else "starting again (a replica was not serving)"
         for spec in replicas:
-            self._say(spec, "starting new version" if current else "starting")
+            if spec.name in keep:
+                continue
+            self._say(spec, starting)
             container = self._start(spec, serving_now=False)
             try:
                 seconds = engine.wait_ready(container, spec, self.plan.ready_timeout)
@@ -273,13 +290,13 @@ class Reconciler:
             self._say(spec, f"ready in {seconds:.1f}s, serving")
             if old:
                 self._stop(old.pop(0), spec)
-        for leftover in old:
+        wanted = {spec.name for spec in replicas}
+        for leftover in old + [c for c in current if c not in previous and c.name not in wanted]:
             self._stop(leftover, first)
-        if current:
-            self._say(first, f"previous version stopped ({len(current)})")
-        self.outcome.changes.append(
-            f"{first.stack}-{first.tier} {'updated' if current else 'created'}"
-        )
+        if previous:
+            self._say(first, f"previous version stopped ({len(previous)})")
+        done = "updated" if previous else "restored" if current else "created"
+        self.outcome.changes.append(f"{first.stack}-{first.tier} {done}")
 
     def job(self, spec: ContainerSpec, what: str) -> None:
         """Run a hook unless this exact one already succeeded (its container is kept as the
@@ -471,9 +488,9 @@ def up(client: docker.DockerClient, plan: Plan, report: Report) -> Outcome:
     try:
         outcome = Reconciler(client, plan, report).run()
     except BaseException:
-        _supervise(plan.environment, report)  # what keeps serving is supervised all the same
+        supervise(plan.environment, report)  # what keeps serving is supervised all the same
         raise
-    if not _supervise(plan.environment, report):
+    if not supervise(plan.environment, report):
         raise RolloutError(
             "the environment runs, but its supervisor (restarts, liveness) did not start; "
             "see the line above"
@@ -481,7 +498,7 @@ def up(client: docker.DockerClient, plan: Plan, report: Report) -> Outcome:
     return outcome
 
 
-def _supervise(environment: str, report: Report) -> bool:
+def supervise(environment: str, report: Report) -> bool:
     try:
         log = supervisor.ensure(environment)
     except supervisor.SupervisorError as exc:
@@ -527,6 +544,7 @@ __all__ = [
     "RolloutError",
     "down",
     "ordered_stacks",
+    "supervise",
     "up",
     "wired_topology",
 ]

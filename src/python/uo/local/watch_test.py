@@ -1,0 +1,195 @@
+"""What `uo up --watch` counts as drift, seen on the real engine: a container stopped, removed,
+taken off a network or started by hand; a changed file of the desired state; and `uo status`'s
+drift lines. Converging a real environment is proven in tests/e2e/watch_test.py; here the
+reconciler is replaced only to prove when the watcher calls it and how it reports a failure."""
+
+from __future__ import annotations
+
+import os
+import secrets
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import docker
+import pytest
+from docker.models.containers import Container
+
+from uo.local import commands, engine, reconcile, watch
+from uo.local.topology import LABEL
+
+ENGINE = "unix:///var/lib/unifyops-docker/docker.sock"
+
+
+@pytest.fixture(scope="module")
+def client() -> Iterator[docker.DockerClient]:
+    connected = docker.DockerClient(base_url=os.environ.get("DOCKER_HOST") or ENGINE)
+    yield connected
+    connected.close()
+
+
+@pytest.fixture(scope="module")
+def image(client: docker.DockerClient) -> str:
+    found = client.images.list(name="unifyops/base-python")
+    if not found:
+        pytest.fail("no unifyops/base-python image: run build-support/images/prepare.sh")
+    return str(found[0].id)
+
+
+@pytest.fixture
+def environment(client: docker.DockerClient) -> Iterator[str]:
+    name = f"wt{secrets.token_hex(3)}"
+    yield name
+    for container in engine.containers(client, name):
+        container.remove(force=True)
+    for network in client.networks.list(filters=engine.env_filter(name)):
+        network.remove()
+
+
+def sleeper(
+    client: docker.DockerClient, environment: str, image: str, tier: str, network: str
+) -> Container:
+    """A container labelled as `uo up` labels its workloads, on one network of the environment."""
+    container: Container = client.containers.run(
+        image,
+        ["sleep", "600"],
+        name=f"uo-{environment}-demo-{tier}-{secrets.token_hex(2)}",
+        labels={
+            f"{LABEL}.environment": environment,
+            f"{LABEL}.stack": "demo",
+            f"{LABEL}.tier": tier,
+        },
+        network=network,
+        detach=True,
+        init=True,
+    )
+    return container
+
+
+@pytest.fixture
+def network(client: docker.DockerClient, environment: str) -> str:
+    name = f"uo-{environment}-demo"
+    client.networks.create(name, internal=True, labels={f"{LABEL}.environment": environment})
+    return name
+
+
+def test_nothing_drifts_while_nobody_touches_the_engine(
+    client: docker.DockerClient, environment: str, image: str, network: str
+) -> None:
+    sleeper(client, environment, image, "service", network)
+    sleeper(client, environment, image, "migrate", network)  # a hook's record: not a workload
+    converged = watch.snapshot(client, environment)
+    assert len(converged) == 1
+    assert watch.drift(converged, watch.snapshot(client, environment)) == []
+
+
+def test_stopped_removed_unplugged_and_foreign_containers_are_drift(
+    client: docker.DockerClient, environment: str, image: str, network: str
+) -> None:
+    stopped = sleeper(client, environment, image, "service", network)
+    removed = sleeper(client, environment, image, "api", network)
+    unplugged = sleeper(client, environment, image, "app", network)
+    converged = watch.snapshot(client, environment)
+
+    stopped.stop(timeout=1)
+    removed.remove(force=True)
+    client.networks.get(network).disconnect(unplugged)
+    foreign = sleeper(client, environment, image, "service", network)
+
+    assert watch.drift(converged, watch.snapshot(client, environment)) == [
+        *sorted(
+            [
+                f"{stopped.name} is exited",
+                f"{removed.name} was removed",
+                f"{unplugged.name} left {network}",
+            ]
+        ),
+        f"{foreign.name} was started outside uo up",
+    ]
+    # `uo status` shows the stopped one as drift (it cannot know about the removed one).
+    lines = [line for line in commands.drift_lines(client, {}) if environment in line]
+    assert lines == [f"{environment}/demo-service is exited ({stopped.name})"]
+
+
+def test_the_desired_state_digest_follows_infra_and_the_chart(tmp_path: Path) -> None:
+    (tmp_path / "infra/environments/dev").mkdir(parents=True)
+    (tmp_path / "src/charts/unifyops-stack").mkdir(parents=True)
+    values = tmp_path / "infra/environments/dev/user.yaml"
+    values.write_text("replicas: 1\n")
+    (tmp_path / "src/charts/unifyops-stack/Chart.yaml").write_text("version: 0.2.2\n")
+    (tmp_path / "README.md").write_text("not desired state\n")
+    first = watch.desired_state_digest(tmp_path)
+
+    (tmp_path / "README.md").write_text("edited\n")
+    assert watch.desired_state_digest(tmp_path) == first
+    values.write_text("replicas: 2\n")
+    changed = watch.desired_state_digest(tmp_path)
+    assert changed != first
+    values.write_text("replicas: 1\n")  # a revert brings the digest back
+    assert watch.desired_state_digest(tmp_path) == first
+    values.rename(values.with_name("users.yaml"))  # a rename is a change too
+    assert watch.desired_state_digest(tmp_path) not in (first, changed)
+
+
+class StandInReconciler:
+    """Replaces reconcile.Reconciler: counts its runs and fails while ``failing`` is set."""
+
+    runs = 0
+    failing = False
+
+    def __init__(self, _client: Any, plan: reconcile.Plan, _report: Any) -> None:
+        self.plan = plan
+
+    def run(self) -> reconcile.Outcome:
+        StandInReconciler.runs += 1
+        if StandInReconciler.failing:
+            raise reconcile.RolloutError("user-service: the new version never became ready")
+        return reconcile.Outcome(self.plan.environment, changes=["user-service restored"])
+
+
+def test_the_watcher_converges_on_drift_only_and_retries_a_failed_converge(
+    client: docker.DockerClient,
+    environment: str,
+    image: str,
+    network: str,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(reconcile, "Reconciler", StandInReconciler)
+    monkeypatch.setattr(reconcile, "supervise", lambda *_: True)
+    StandInReconciler.runs, StandInReconciler.failing = 0, False
+    (tmp_path / "infra").mkdir()
+    values = tmp_path / "infra/values.yaml"
+    values.write_text("a: 1\n")
+    container = sleeper(client, environment, image, "service", network)
+    plan = reconcile.Plan(environment, None, "edge", repo=str(tmp_path))
+    lines: list[str] = []
+    watcher = watch.Watcher(client, plan, lines.append, interval=0.1, resync=3600)
+
+    assert watcher.cycle() == []
+    assert StandInReconciler.runs == 0
+    assert lines == []
+
+    container.stop(timeout=1)
+    StandInReconciler.failing = True
+    assert watcher.cycle() is None
+    assert any(f"drift: {container.name} is exited" in line for line in lines)
+    assert any("converge failed, what runs keeps running; next try in 0.1s" in x for x in lines)
+    assert "  user-service: the new version never became ready" in lines
+    assert watcher.cycle() is None  # still drifted: tried again
+    assert StandInReconciler.runs == 2
+
+    StandInReconciler.failing = False
+    container.start()  # (the stand-in changes nothing: put it back as a converge would)
+    values.write_text("a: 2\n")
+    lines.clear()
+    assert watcher.cycle() == ["user-service restored"]
+    assert any("drift: the desired state changed (infra/ or the chart)" in x for x in lines)
+    assert any("converged: user-service restored" in x for x in lines)
+    assert watcher.cycle() == []  # converged: quiet again
+
+    stop = threading.Event()
+    stop.set()
+    watcher.run(stop)  # returns at once once asked to stop
+    assert StandInReconciler.runs == 3
