@@ -9,6 +9,7 @@ from uo.commands import (
     bump,
     chart,
     check_core,
+    completion,
     images,
     local,
     matrix,
@@ -42,6 +43,7 @@ COMMANDS = (
     trace,
     roles,
     new,
+    completion,
 )
 
 __all__ = ["COMMANDS"]
