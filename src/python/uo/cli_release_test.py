@@ -29,6 +29,7 @@ from typing import Any
 
 import docker
 import pytest
+import yaml
 from ruamel.yaml import YAML
 
 from unifyops_core.naming import STACKS
@@ -413,6 +414,24 @@ def test_status_and_where_json(repo: Path, capsys: pytest.CaptureFixture[str]) -
     assert code == 0
     assert {"environment": "dev", "stack": "user"} in json.loads(out)
     assert json.loads(run(["where", "core", "9.9.9", "--json"], capsys)[1]) == []
+
+
+@pytest.mark.parametrize("argv", [["status"], ["where", "core", "0.1.0"]])
+def test_read_commands_print_the_same_records_as_yaml(
+    repo: Path, argv: list[str], capsys: pytest.CaptureFixture[str]
+) -> None:
+    as_json = json.loads(run([*argv, "-o", "json"], capsys)[1])
+    code, out, _ = run([*argv, "--output", "yaml"], capsys)
+    assert code == (0 if as_json or argv[0] == "status" else 1)
+    assert yaml.safe_load(out) == as_json
+    assert json.loads(run([*argv, "--json"], capsys)[1]) == as_json  # --json: -o json
+
+
+def test_json_and_output_cannot_both_be_asked_for(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as exited:
+        main(["status", "--json", "-o", "yaml"])
+    assert exited.value.code == 2
+    assert "argument -o/--output: not allowed with argument --json" in capsys.readouterr().err
 
 
 def test_promote_carries_the_database_image(

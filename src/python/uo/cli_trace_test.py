@@ -16,6 +16,7 @@ from typing import Any
 
 import docker
 import pytest
+import yaml
 
 from uo.cli import main
 from uo.local.topology import LABEL
@@ -172,6 +173,9 @@ def test_trace_by_error_id_finds_its_request_and_prints_json(
         tiers.append((node["tier"], node["status"]))
         node = node["children"][0] if node["children"] else None
     assert tiers == [("edge", 500), ("app", 500), ("api", 500), ("service", 500)]
+    code, out, _ = run(["trace", ERROR_ID, "--env", environment, "-o", "yaml"], capsys)
+    assert code == 0
+    assert yaml.safe_load(out) == data  # the same records
 
 
 def test_trace_of_an_unknown_id_or_outside_since_exits_1_with_a_message(

@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from typing import Any
 
 from uo.errors import EXIT_OK
+from uo.output import TEXT, add_output_option, emit
 
 DESCRIPTION = (
     "List the images a change affects: Pants' dependency graph (changed files, their targets "
@@ -29,11 +29,7 @@ def register(commands: Any) -> None:
         "affected", help="list the images a change affects", description=DESCRIPTION
     )
     add_since(parser)
-    parser.add_argument(
-        "--json",
-        action="store_true",
-        help="print a JSON list of {address, stack, tier, repository, dockerfile, reasons}",
-    )
+    add_output_option(parser, "a list of {address, stack, tier, repository, dockerfile, reasons}")
     parser.set_defaults(run=run)
 
 
@@ -58,8 +54,8 @@ def records(since: str) -> list[dict[str, Any]]:
 
 def run(options: argparse.Namespace) -> int:
     found = records(options.since)
-    if options.json:
-        print(json.dumps(found, indent=2))
+    if options.output != TEXT:
+        emit(found, options.output)
     elif not found:
         print("no images affected")
     else:

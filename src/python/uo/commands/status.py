@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import argparse
-import json
 from typing import Any
 
 from uo.errors import EXIT_OK
+from uo.output import TEXT, add_output_option, emit
 
 HEADER = ("ENV", "STACK", "TIER", "TAG", "DIGEST", "CORE")
 
@@ -20,11 +20,10 @@ def register(commands: Any) -> None:
         "`uo up` runs on this machine, and where that drifted: a container stopped or removed "
         "by hand, or an image other than the digest infra/ records.",
     )
-    parser.add_argument(
-        "--json",
-        action="store_true",
-        help="print the desired state only, as a JSON list of "
-        "{environment, stack, tier, tag, digest, core_version} (null when unset)",
+    add_output_option(
+        parser,
+        "the desired state only: a list of {environment, stack, tier, tag, digest, core_version} "
+        "(null when unset)",
     )
     parser.set_defaults(run=run)
 
@@ -34,19 +33,14 @@ def run(options: argparse.Namespace) -> int:
     from uo.state import status_rows
 
     rows = status_rows(find_repo_root())
-    if options.json:
+    if options.output != TEXT:
         keys = ("environment", "stack", "tier", "tag", "digest", "core_version")
-        print(
-            json.dumps(
-                [
-                    {
-                        key: (None if cell == "-" else cell)
-                        for key, cell in zip(keys, row, strict=True)
-                    }
-                    for row in rows
-                ],
-                indent=2,
-            )
+        emit(
+            [
+                {key: (None if cell == "-" else cell) for key, cell in zip(keys, row, strict=True)}
+                for row in rows
+            ],
+            options.output,
         )
         return EXIT_OK
     widths = [max(len(str(row[i])[:19]) for row in [HEADER, *rows]) for i in range(len(HEADER))]

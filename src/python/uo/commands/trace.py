@@ -6,6 +6,7 @@ import argparse
 from typing import Any
 
 from uo.commands.local import _call, add_environment_option, since_option
+from uo.output import add_output_option
 
 
 def register(commands: Any) -> None:
@@ -29,7 +30,7 @@ def register(commands: Any) -> None:
         help="search lines from this time on: a duration back from now (30s, 10m, 1h, 2d) or an "
         "ISO time (default: 1h)",
     )
-    trace.add_argument("--json", action="store_true", help="print the tree as JSON")
+    add_output_option(trace, "the tree")
     trace.add_argument(
         "--all",
         action="store_true",
@@ -46,6 +47,6 @@ def run_trace(options: argparse.Namespace) -> int:
         options.env,
         options.id,
         options.since,
-        options.json,
+        options.output,
         options.all,
     )

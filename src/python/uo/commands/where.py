@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from typing import Any
 
 from unifyops_core.naming import STACKS
 from uo.errors import EXIT_FAILURE, EXIT_OK
+from uo.output import TEXT, add_output_option, emit
 
 
 def register(commands: Any) -> None:
@@ -23,9 +23,7 @@ def register(commands: Any) -> None:
         "what", choices=["core"], help="what to look for (core: a unifyops_core version)"
     )
     parser.add_argument("version", help="e.g. 0.1.5")
-    parser.add_argument(
-        "--json", action="store_true", help='print [{"environment": ..., "stack": ...}, ...]'
-    )
+    add_output_option(parser, "[{environment, stack}, ...]")
     parser.set_defaults(run=run)
 
 
@@ -40,9 +38,9 @@ def run(options: argparse.Namespace) -> int:
         else []
     )
     found = local + where_core(repo, options.version)
-    if options.json:
-        print(json.dumps([{"environment": env, "stack": stack} for env, stack in found]))
-    for env, stack in [] if options.json else found:
+    if options.output != TEXT:
+        emit([{"environment": env, "stack": stack} for env, stack in found], options.output)
+    for env, stack in found if options.output == TEXT else []:
         note = "  (the working tree, via uo up)" if env == LOCAL else ""
         print(f"{env}/{stack}{note}")
     if found:

@@ -3,19 +3,20 @@
 
 from __future__ import annotations
 
-import json
 import sys
 from datetime import datetime
 
 from uo.local import engine, logsearch
+from uo.output import TEXT, emit
 from uo.tracing import as_json, build_trace, render
 
 EXIT_OK, EXIT_FAILURE = 0, 1
 
 
 def run_trace(
-    environment: str, identifier: str, since: datetime, as_json_output: bool, all_events: bool
+    environment: str, identifier: str, since: datetime, output: str, all_events: bool
 ) -> int:
+    """``output``: text (the tree), json or yaml (uo.output)."""
     found = logsearch.environment_sources(engine.connect(), environment)
     if not found:
         print(f"uo trace: no containers in {environment} (see ./uo status)", file=sys.stderr)
@@ -29,8 +30,8 @@ def run_trace(
             file=sys.stderr,
         )
         return EXIT_FAILURE
-    if as_json_output:
-        print(json.dumps(as_json(trace), indent=2, default=str))
+    if output != TEXT:
+        emit(as_json(trace), output)
     else:
         print(render(trace, all_events=all_events))
     return EXIT_OK
