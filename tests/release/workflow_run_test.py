@@ -7,6 +7,9 @@ Asserted: the plan job's matrix holds exactly the affected image; the build job 
 digest read back from the registry with the account the secrets carry); the gitops job pushed one
 commit to main that pins that digest in infra/environments/dev/user.yaml and moved dev-latest.
 
+A pull request runs the plan job only, and its job summary holds the manifest diff a reviewer
+reads (`uo diff`): exactly the object the change touches.
+
 Builds an image and runs ./pants in fresh clones (like release_e2e_test.py): minutes, not seconds.
 """
 
@@ -109,9 +112,14 @@ def run(
     try:
         yield runner.run()
     finally:
-        for pid_file in (root / "jobs").glob("*/workspace/.pants.d/pids/pantsd/pid"):
-            with contextlib.suppress(ProcessLookupError, ValueError):
-                os.kill(int(pid_file.read_text().strip()), signal.SIGTERM)
+        stop_pantsd(root / "jobs")
+
+
+def stop_pantsd(jobs: Path) -> None:
+    """The pantsd each job's fresh clone started."""
+    for pid_file in jobs.glob("*/workspace/.pants.d/pids/pantsd/pid"):
+        with contextlib.suppress(ProcessLookupError, ValueError):
+            os.kill(int(pid_file.read_text().strip()), signal.SIGTERM)
 
 
 def log(result: RunResult) -> str:
@@ -166,3 +174,54 @@ def test_the_build_pushed_the_image_and_gitops_pinned_its_digest(
     dev_user = YAML().load(git(origin, "show", "main:infra/environments/dev/user.yaml"))
     image = dev_user["tiers"]["service"]["image"]
     assert (image["tag"], image["digest"]) == (after, pushed.digest)
+
+
+@pytest.fixture(scope="module")
+def pull_request(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunResult]:
+    """The workflow on a pull request that gives staging's user-api 5 replicas."""
+    root = tmp_path_factory.mktemp("pull-request")
+    origin, work = root / "origin.git", root / "work"
+    git(root, "clone", "-q", "--bare", "--no-hardlinks", os.environ["UO_REPO_ROOT"], str(origin))
+    git(root, "clone", "-q", str(origin), str(work))
+    git(work, "config", "user.email", "dev@unifyops.invalid")
+    git(work, "config", "user.name", "dev")
+    git(work, "checkout", "-q", "-b", "scale-user-api")
+    values = work / "infra/environments/staging/user.yaml"
+    document = YAML()
+    staging_user = document.load(values.read_text())
+    staging_user["tiers"]["api"]["replicas"] = 5
+    document.dump(staging_user, values)
+    git(work, "commit", "-qam", "staging: user-api on 5 replicas")
+    git(work, "push", "-q", "origin", "scale-user-api")
+    head = git(work, "rev-parse", "HEAD")
+    runner = WorkflowRunner(
+        work / ".github/workflows/release.yml",
+        repository=origin,
+        event=Event(
+            "pull_request", head, "refs/pull/1/merge", base_ref="main", head_ref="scale-user-api"
+        ),
+        work_dir=root / "jobs",
+        environ={k: v for k, v in os.environ.items() if k != "UO_REPO_ROOT"},
+        skip_steps=NOT_RUN_HERE,
+        echo=print,
+    )
+    try:
+        yield runner.run()
+    finally:
+        stop_pantsd(root / "jobs")
+
+
+def test_a_pull_request_only_plans_and_shows_the_manifest_diff(pull_request: RunResult) -> None:
+    assert [(r.job, r.result) for r in pull_request.runs] == [
+        ("plan", "success"),
+        ("build", "skipped"),
+        ("gitops", "skipped"),
+    ], log(pull_request)
+    (plan,) = pull_request.of("plan")
+    assert plan.outputs["count"] == "0"  # a values change rebuilds no image
+    summary = plan.summary
+    assert summary.startswith("### Manifest changes since `origin/main` (what Argo CD would apply)")
+    assert "1 changed, 0 added, 0 removed objects in 1 environment/stack pairs" in summary
+    assert "#### staging/user\n\n```diff\n--- a/staging/user/Deployment/user-api" in summary
+    assert "\n-  replicas: 2\n+  replicas: 5\n" in summary
+    assert summary.count("#### ") == 1

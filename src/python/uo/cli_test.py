@@ -68,8 +68,8 @@ def test_a_render_error_is_a_message_not_a_traceback(
 
 COMMANDS = sorted(_subparsers(build_parser()))
 EXPECTED_COMMANDS = [
-    *("affected", "build", "bump", "chart", "check-core", "completion", "down", "grant"),
-    *("images", "logs"),
+    *("affected", "build", "bump", "chart", "check-core", "completion", "diff", "down"),
+    *("grant", "images", "logs"),
     *("matrix", "new", "promote", "publish", "render", "revoke", "seal", "status", "trace", "up"),
     "where",
 ]

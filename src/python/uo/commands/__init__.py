@@ -10,6 +10,7 @@ from uo.commands import (
     chart,
     check_core,
     completion,
+    diff,
     images,
     local,
     matrix,
@@ -28,6 +29,7 @@ from uo.commands import (
 # the local environment.
 COMMANDS = (
     render,
+    diff,
     affected,
     matrix,
     check_core,
