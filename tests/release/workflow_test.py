@@ -47,7 +47,7 @@ def uo_invocations(workflow: dict[Any, Any]) -> list[list[str]]:
             for line in str(step.get("run", "")).splitlines():
                 # GitHub expressions and shell variables stand for one ordinary word each.
                 concrete = re.sub(r"\$\{\{[^}]*\}\}", "x", line).replace("$SINCE", "HEAD~1")
-                for match in re.finditer(r"\./uo ([^)\n;|&]+)", concrete):
+                for match in re.finditer(r"\./uo ([^)\n;|&>]+)", concrete):
                     commands.append(shlex.split(match.group(1)))
     return commands
 
@@ -56,6 +56,7 @@ def test_every_uo_command_exists_with_its_options(workflow: dict[Any, Any]) -> N
     invocations = uo_invocations(workflow)
     assert {argv[0] for argv in invocations} == {
         "check-core",
+        "diff",
         "matrix",
         "affected",
         "publish",
