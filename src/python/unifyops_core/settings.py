@@ -11,7 +11,9 @@ from typing import Literal, Self
 from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-Environment = Literal["development", "test", "local", "dev", "staging", "prod"]
+# `test` and `scratch`: the environments the test suite runs with `uo up`'s executor (scratch: a
+# generated stack beside `test`).
+Environment = Literal["development", "test", "scratch", "local", "dev", "staging", "prod"]
 # Where API documentation (/docs, /redoc, /openapi.json) is served: never where real users are.
 DOCUMENTED_ENVIRONMENTS = frozenset({"development", "test", "local", "dev"})
 

@@ -237,3 +237,76 @@ def test_bad_names_are_one_line_and_exit_2(
     assert says in err
     assert err.count("\n") == 1
     assert "Traceback" not in err
+
+
+# `uo up`'s build and reconciler, run by the clone's code (it knows the new stack; this process
+# does not), as environment `scratch`: beside the e2e tests' `test`, never a developer's `local`.
+UP = """
+import json, os, sys
+from pathlib import Path
+os.environ.pop("PYTHONPATH")  # ./pants (another Python) must not inherit the clone's path
+os.environ["PANTS_PANTSD"] = "false"  # no daemon left behind in the clone
+from uo.local import engine, reconcile, sources
+repo, client = Path.cwd(), engine.connect()
+images, edge = sources.build_working_tree(repo, ["auth", sys.argv[1]], print, client)
+plan = reconcile.Plan("scratch", images, edge, repo=str(repo), ready_timeout=120)
+print("URLS " + json.dumps(reconcile.up(client, plan, print).urls))
+"""
+
+
+def test_it_comes_up_beside_auth_and_serves_through_every_tier(clone: Path) -> None:
+    """The generated stack built by Pants and run from the rendered chart with the auth stack;
+    its example resource works app -> api -> service -> database with a real token."""
+    import httpx
+
+    from uo.local import engine, reconcile
+
+    client = engine.connect()
+    reconcile.down(client, "scratch", volumes=True, report=print)  # an aborted run's leftovers
+    try:
+        up = _run(clone, sys.executable, "-c", UP, STACK)
+        assert up.returncode == 0, up.stdout[-4000:] + up.stderr[-4000:]
+        urls = json.loads(up.stdout.split("URLS ", 1)[1].splitlines()[0])
+        assert {f"{STACK}-app", f"{STACK}-api", "auth-api"} <= set(urls), urls
+
+        account = {"email": "widget-owner@example.com", "password": "a long enough passphrase"}
+        auth = urls["auth-api"]
+        assert httpx.post(f"{auth}/v1/auth/register", json=account, timeout=30).status_code == 201
+        login = httpx.post(f"{auth}/v1/auth/login", json=account, timeout=30)
+        assert login.status_code == 200, login.text
+        bearer = {"Authorization": f"Bearer {login.json()['access_token']}"}
+
+        app = urls[f"{STACK}-app"]
+        page = httpx.get(app, timeout=30)
+        assert page.status_code == 200
+        assert "<div id=" in page.text
+        created = httpx.post(
+            f"{app}/api/v1/items", json={"name": "first widget"}, headers=bearer, timeout=30
+        )
+        assert created.status_code == 201, created.text
+        item = created.json()
+        read = httpx.get(f"{urls[f'{STACK}-api']}/v1/items/{item['id']}", headers=bearer)
+        assert read.status_code == 200
+        assert read.json()["name"] == "first widget"
+        renamed = httpx.patch(
+            f"{app}/api/v1/items/{item['id']}",
+            json={"name": "renamed"},
+            headers={**bearer, "If-Match": read.headers["ETag"]},
+            timeout=30,
+        )
+        assert renamed.status_code == 200, renamed.text
+        assert renamed.json()["version"] == item["version"] + 1
+        stale = httpx.patch(
+            f"{app}/api/v1/items/{item['id']}",
+            json={"name": "lost update"},
+            headers={**bearer, "If-Match": read.headers["ETag"]},
+            timeout=30,
+        )
+        assert stale.status_code == 412
+        assert {"error_id", "error_type", "message"} <= set(stale.json())
+        anonymous = httpx.get(f"{app}/api/v1/items", timeout=30)
+        assert anonymous.status_code == 401
+        listed = httpx.get(f"{app}/api/v1/items", headers=bearer, timeout=30)
+        assert [i["name"] for i in listed.json()["items"]] == ["renamed"]
+    finally:
+        reconcile.down(client, "scratch", volumes=True, report=print)

@@ -17,9 +17,10 @@ from unifyops_core.naming import HEALTH_READY_PATH, STACKS, TIER_PORTS
 from uo.local.wiring import Attachment
 
 LABEL: Final = "io.unifyops.local"
-# The environments `uo up` knows: `local` (the working tree), the ones infra/ records, and `test`
-# (the e2e tests' own, so they leave a developer's `local` alone).
-ENVIRONMENT_INDEX: Final = {"local": 0, "dev": 1, "staging": 2, "prod": 3, "test": 4}
+# The environments `uo up` knows: `local` (the working tree), the ones infra/ records, `test`
+# (the e2e tests' own, so they leave a developer's `local` alone) and `scratch` (a test that runs
+# a generated stack beside `test`, from a clone's code).
+ENVIRONMENT_INDEX: Final = {"local": 0, "dev": 1, "staging": 2, "prod": 3, "test": 4, "scratch": 5}
 CLI_ENVIRONMENTS: Final = ("local", "dev", "staging", "prod")
 AUTH_STACK: Final = "auth"
 ROLLED_TIERS: Final = ("service", "api", "app")
