@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from unifyops_core.naming import STACKS
 from uo.cli import main
 from uo.commands import COMMANDS
 
@@ -58,7 +59,7 @@ def test_every_command_is_offered_at_the_start(script: Path) -> None:
         (("uo", "up", "--env", ""), ["local", "dev", "staging", "prod"]),
         (("uo", "up", "--env", "dev", "--stack", "u"), ["user"]),
         (("uo", "up", "--watch", "--in"), ["--interval"]),
-        (("uo", "logs", ""), ["auth", "environment", "user", "platform", "monitoring"]),
+        (("uo", "logs", ""), [*sorted(STACKS), "platform", "monitoring"]),
         (("uo", "logs", "--level", "w"), ["warning"]),
         (("uo", "logs", "--since", ""), []),  # a duration: nothing to guess
         (("uo", "new", ""), ["stack", "migration"]),
