@@ -1,6 +1,7 @@
 """`uo new stack` and `uo new migration` in a throwaway clone of this repository: the generated
-stack passes lint, its own tests on real PostgreSQL, the registry's guards and the chart render,
-without a hand edit."""
+stack passes lint, `pants tailor --check` and mypy, its own tests on real PostgreSQL, the
+registry's guards and the chart render, and comes up beside the auth stack serving its items
+through every tier, without a hand edit."""
 
 from __future__ import annotations
 
@@ -113,6 +114,26 @@ def test_generated_python_is_lint_clean(clone: Path) -> None:
     assert check.returncode == 0, check.stdout + check.stderr
     formatted = _run(clone, *_ruff(), "format", "--check", *paths)
     assert formatted.returncode == 0, formatted.stdout + formatted.stderr
+
+
+def test_pants_tailor_and_type_checks_pass(clone: Path) -> None:
+    """What CI's lint step runs, in the clone: no BUILD file missing or unformatted anywhere, and
+    mypy (strict, tests included) on the new stack and on the environment stack it extended."""
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
+    env.update({"PANTS_PANTSD": "false", "UO_REPO_ROOT": str(clone)})  # no daemon left behind
+
+    def pants(*argv: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            ["./pants", *argv], cwd=clone, env=env, capture_output=True, text=True
+        )
+
+    tailor = pants("tailor", "--check", "update-build-files", "--check", "::")
+    assert tailor.returncode == 0, tailor.stdout[-3000:] + tailor.stderr[-3000:]
+    checked = pants(
+        "check", f"src/python/unifyops/{DOMAIN}/{STACK}::", "src/python/unifyops/platform::"
+    )
+    assert checked.returncode == 0, checked.stdout[-3000:] + checked.stderr[-3000:]
+    assert "Success: no issues found" in checked.stdout + checked.stderr
 
 
 def test_the_registry_lists_it(clone: Path) -> None:
