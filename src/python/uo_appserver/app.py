@@ -11,9 +11,11 @@ from starlette.exceptions import HTTPException
 from starlette.middleware.gzip import GZipMiddleware
 from starlette.requests import Request
 from starlette.responses import Response
-from starlette.routing import Route
+from starlette.routing import Match, Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from unifyops_core.metrics import MetricsMiddleware, TierMetrics
+from uo_appserver import __version__
 from uo_appserver.errors import error_response, error_type_for, log
 from uo_appserver.headers import HSTS, SECURITY_HEADERS
 from uo_appserver.relay import Relay
@@ -102,6 +104,17 @@ async def _unexpected(request: Request, exc: Exception) -> Response:
     return response
 
 
+class NamedRoute(Route):
+    """A route that leaves itself in the scope, as FastAPI's do, so the metrics label requests by
+    its template (``/api/{path:path}``), never by the raw path."""
+
+    def matches(self, scope: Scope) -> tuple[Match, Scope]:
+        match, child_scope = super().matches(scope)
+        if match != Match.NONE:
+            child_scope = {**child_scope, "route": self}
+        return match, child_scope
+
+
 def create_app(
     settings: Settings,
     transport: httpx.AsyncBaseTransport | None = None,
@@ -120,17 +133,30 @@ def create_app(
         yield
         await relay.aclose()
 
+    # With a metrics port, the same series as every other tier (unifyops_core.metrics): requests
+    # by route template and status, errors by error_type (relayed ones as the gateway typed them
+    # when it did), latency, in flight, build info; served in a thread of their own.
+    metrics = None
+    if settings.metrics_port:
+        metrics = TierMetrics(
+            service_name=settings.service_name,
+            version=__version__,
+            environment=settings.environment,
+        )
     app = Starlette(
         routes=[
-            Route("/health/live", bundle.live, methods=["GET", "HEAD"]),
-            Route("/health/ready", bundle.ready, methods=["GET", "HEAD"]),
-            Route("/api/{path:path}", relay.handle, methods=API_METHODS),
-            Route("/{path:path}", bundle.serve, methods=["GET", "HEAD"]),
+            NamedRoute("/health/live", bundle.live, methods=["GET", "HEAD"]),
+            NamedRoute("/health/ready", bundle.ready, methods=["GET", "HEAD"]),
+            NamedRoute("/api/{path:path}", relay.handle, methods=API_METHODS),
+            NamedRoute("/{path:path}", bundle.serve, methods=["GET", "HEAD"]),
         ],
         exception_handlers={HTTPException: _http_error, Exception: _unexpected},
-        lifespan=lifespan,
+        lifespan=metrics.lifespan(settings.metrics_port, lifespan) if metrics else lifespan,
     )
-    limited = HeaderLimit(StaticGZip(app), limit=max_header_bytes)
+    served: ASGIApp = StaticGZip(app)
+    if metrics is not None:
+        served = MetricsMiddleware(served, metrics=metrics)
+    limited = HeaderLimit(served, limit=max_header_bytes)
     return SecurityHeaders(limited, hsts=settings.secure_cookie)
 
 

@@ -12,6 +12,7 @@ from datetime import UTC, datetime
 
 from starlette.responses import Response
 
+from unifyops_core.context import note_error_type
 from unifyops_core.error_shape import ERROR_ID_HEADER, error_body
 
 # Stable error_type per status for errors the app server answers itself (the core's vocabulary).
@@ -36,10 +37,10 @@ def error_type_for(status: int) -> str:
 
 
 def error_bytes(status: int, message: str, error_type: str | None = None) -> tuple[bytes, str]:
-    """The encoded uniform body and its ``error_id``."""
-    body = error_body(
-        status_code=status, message=message, error_type=error_type or error_type_for(status)
-    )
+    """The encoded uniform body and its ``error_id``; the type is noted for the metrics."""
+    error_type = error_type or error_type_for(status)
+    note_error_type(error_type)
+    body = error_body(status_code=status, message=message, error_type=error_type)
     return json.dumps(body).encode(), str(body["error_id"])
 
 

@@ -13,6 +13,12 @@ from urllib.parse import urlsplit
 GRACEFUL_SECONDS = 20
 
 
+def app_name(api_url: str) -> str:
+    """``user-app`` for the gateway ``http://user-api:8002`` (the naming contract)."""
+    host = urlsplit(api_url).hostname or ""
+    return host.removesuffix("-api") + "-app" if host.endswith("-api") else "app"
+
+
 @dataclass(frozen=True)
 class Settings:
     bundle: Path
@@ -22,6 +28,11 @@ class Settings:
     graceful_seconds: int = GRACEFUL_SECONDS
     # How long the gateway may take to answer one call (connecting gets at most 5 s of it).
     upstream_timeout_seconds: float = 30.0
+    # Prometheus metrics on their own port (UO_METRICS_PORT, set by the chart); 0 serves none.
+    metrics_port: int = 0
+    # For the build-info series: which app this is and where it runs (the chart sets both).
+    service_name: str = "app"
+    environment: str = "development"
 
     def __post_init__(self) -> None:
         parts = urlsplit(self.api_url)
@@ -35,7 +46,10 @@ class Settings:
             api_url=environ.get("UO_API_URL", ""),
             port=int(environ.get("UO_PORT", "3000")),
             secure_cookie=environ.get("UO_SECURE_COOKIE", "false").lower() == "true",
+            metrics_port=int(environ.get("UO_METRICS_PORT", "0")),
+            service_name=environ.get("UO_SERVICE_NAME") or app_name(environ.get("UO_API_URL", "")),
+            environment=environ.get("UO_ENVIRONMENT", "development"),
         )
 
 
-__all__ = ["GRACEFUL_SECONDS", "Settings"]
+__all__ = ["GRACEFUL_SECONDS", "Settings", "app_name"]
