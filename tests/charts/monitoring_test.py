@@ -21,7 +21,7 @@ from charts.conftest import ALL_TARGETS, REPO, RenderWith, base_values, rendered
 from unifyops_core.app import create_service_app
 from unifyops_core.db import Database, DatabaseSettings
 from unifyops_core.exceptions import RecordNotFoundError
-from unifyops_core.naming import PYTHON_TIERS, STACKS
+from unifyops_core.naming import IMAGE_TIERS, STACKS
 from unifyops_core.settings import ServiceSettings
 from uo.render import Manifest, RenderError, render_values
 
@@ -151,14 +151,14 @@ def test_disabled_renders_no_monitors_and_no_rules() -> None:
         assert not kinds & {"PodMonitor", "ServiceMonitor", "PrometheusRule"}, target
 
 
-def test_the_metrics_port_is_on_the_python_tiers_pods_and_never_on_a_service() -> None:
+def test_the_metrics_port_is_on_every_tiers_pods_and_never_on_a_service() -> None:
     for target in ALL_TARGETS:
         objects = rendered(target)
         for workload in pod_templates(objects):
             tier = workload["spec"]["template"]["metadata"]["labels"]["unifyops.io/tier"]
             ports = {p["name"]: p["containerPort"] for p in container(workload).get("ports", [])}
             env = {e["name"]: e.get("value") for e in container(workload).get("env", [])}
-            if workload["kind"] == "Deployment" and tier in PYTHON_TIERS:
+            if workload["kind"] == "Deployment" and tier in IMAGE_TIERS:
                 assert ports["metrics"] == METRICS_PORT
                 assert env["UO_METRICS_PORT"] == str(METRICS_PORT)
             else:
@@ -191,7 +191,7 @@ def test_enabled_renders_a_pod_monitor_for_exactly_the_pods_with_metrics(
         for w in pod_templates(objects)
         if selects(monitor["spec"]["selector"], w["spec"]["template"]["metadata"]["labels"])
     }
-    assert scraped == {"auth-api", "auth-service"}
+    assert scraped == {"auth-app", "auth-api", "auth-service"}
     for workload in pod_templates(objects):
         if workload["metadata"]["name"] in scraped:
             assert "metrics" in {p["name"] for p in container(workload)["ports"]}
@@ -249,7 +249,7 @@ def test_a_tier_without_a_metrics_port_is_neither_opened_nor_scraped(
     assert "auth-api-metrics" in policies
     assert "auth-service-metrics" not in policies
     (monitor,) = of_kind(objects, "PodMonitor")
-    assert monitor["spec"]["selector"]["matchExpressions"][0]["values"] == ["api"]
+    assert monitor["spec"]["selector"]["matchExpressions"][0]["values"] == ["api", "app"]
 
 
 def test_helm_lint_is_clean_with_monitoring_enabled() -> None:

@@ -8,7 +8,7 @@ from __future__ import annotations
 import pytest
 
 from charts.conftest import ALL_TARGETS, RenderWith, rendered
-from unifyops_core.naming import PYTHON_TIERS, STACKS, TIER_PORTS
+from unifyops_core.naming import IMAGE_TIERS, STACKS, TIER_PORTS
 from uo.netpolicy import Network, Pod
 from uo.render import Manifest
 
@@ -84,7 +84,7 @@ def expected_chain() -> set[tuple[str, str, int, str]]:
             (f"{stack}-service", f"{stack}-database", 5432, "TCP"),
             (f"{stack}-migrate", f"{stack}-database", 5432, "TCP"),
         }
-        allowed |= {("prometheus", f"{stack}-{tier}", METRICS_PORT, "TCP") for tier in PYTHON_TIERS}
+        allowed |= {("prometheus", f"{stack}-{tier}", METRICS_PORT, "TCP") for tier in IMAGE_TIERS}
         if stack != "auth":
             # JWKS and service tokens (api), JWKS (service)
             allowed.add((f"{stack}-api", "auth-api", 8002, "TCP"))
@@ -123,7 +123,7 @@ def test_only_the_monitoring_namespace_reaches_the_metrics_ports(environment: st
     reachable = network_of(environment).reachable()
     to_metrics = {(source, target) for source, target, port, _ in reachable if port == METRICS_PORT}
     assert to_metrics == {
-        ("prometheus", f"{stack}-{tier}") for stack in STACKS for tier in PYTHON_TIERS
+        ("prometheus", f"{stack}-{tier}") for stack in STACKS for tier in IMAGE_TIERS
     }
     # and Prometheus reaches nothing but the metrics ports
     assert {port for source, _, port, _ in reachable if source == "prometheus"} == {METRICS_PORT}

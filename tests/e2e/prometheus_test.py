@@ -11,10 +11,10 @@ from typing import Any
 import httpx
 
 from e2e.environment import ENVIRONMENT, Running
-from unifyops_core.naming import STACKS
+from unifyops_core.naming import IMAGE_TIERS, STACKS
 from uo.local import values
 
-METRICS_TIERS = ("api", "service")  # the tiers whose metricsPort the chart sets
+METRICS_TIERS = IMAGE_TIERS  # the tiers whose metricsPort the chart sets (app too: 0.2.3)
 METRICS_PORT = 9464
 NAMESPACE = values.namespace(ENVIRONMENT)
 EXPECTED = {(stack, tier) for stack in STACKS for tier in METRICS_TIERS}

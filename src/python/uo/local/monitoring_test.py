@@ -13,14 +13,14 @@ from typing import Any
 import pytest
 import yaml
 
-from unifyops_core.naming import STACKS
+from unifyops_core.naming import IMAGE_TIERS, STACKS
 from uo.local import manifests, monitoring, values, wiring
 from uo.local.manifests import ManifestError
 from uo.local.reconcile import Plan, wired_topology
 from uo.local.rendered_testutil import REPO, TAGS, rendered
 from uo.render import Manifest, deep_merge
 
-METRICS_TIERS = ("api", "service")
+METRICS_TIERS = IMAGE_TIERS  # every tier with an image of its own serves metrics (chart 0.2.3)
 
 
 def jobs_of(objects: list[Manifest]) -> list[monitoring.ScrapeJob]:
@@ -59,7 +59,7 @@ def test_every_tier_with_a_metrics_port_is_a_target_with_the_pod_monitors_labels
 def test_the_targets_follow_what_the_chart_renders() -> None:
     # A tier whose metrics port is 0 is neither selected by the PodMonitor nor scraped.
     without_api = render("user", tiers={"api": {"metricsPort": 0}})
-    assert {j.labels["tier"] for j in jobs_of(without_api)} == {"service"}
+    assert {j.labels["tier"] for j in jobs_of(without_api)} == {"app", "service"}
     # Another interval in the values is the scrape interval.
     slower = render("user", monitoring={"interval": "45s"})
     assert {j.interval for j in jobs_of(slower)} == {"45s"}
