@@ -3,6 +3,7 @@ uo.cli; these take plain values and print for a person)."""
 
 from __future__ import annotations
 
+import signal
 import sys
 import threading
 import time
@@ -43,6 +44,14 @@ def run_up(
     """Converge once; with ``watch_interval``, keep converging until Ctrl-C (uo.local.watch)."""
     started = time.monotonic()
     chosen = sources.stacks_or_all(stacks)
+    watching = watch.watcher_pid(environment)
+    if watch_interval is not None and watching is not None:
+        print(
+            f"uo up: {environment} is already watched by process {watching} (another "
+            "`uo up --watch`); stop that one first",
+            file=sys.stderr,
+        )
+        return EXIT_FAILURE
     client = engine.connect()
     if environment == "local":
         images, edge_image = sources.build_working_tree(repo, chosen, progress, client)
@@ -95,15 +104,26 @@ def keep_converged(client: docker.DockerClient, plan: reconcile.Plan, interval: 
     if plan.images is not None:
         print("  code changes are not rebuilt while watching: run ./uo up again for those")
     watcher = watch.Watcher(client, plan, lambda line: print(line, flush=True), interval=interval)
+    taken_down = threading.Event()  # `uo down` sends SIGTERM (watch.stop_watcher)
+    previous = signal.signal(signal.SIGTERM, lambda *_: taken_down.set())
     try:
-        watcher.run(threading.Event())
+        with watch.registered(plan.environment):
+            watcher.run(taken_down)
+    except watch.AlreadyWatchedError as exc:
+        print(f"uo up: {exc}", file=sys.stderr)
+        return EXIT_FAILURE
     except KeyboardInterrupt:
         print(f"\nstopped watching {plan.environment}; it keeps running (./uo down to stop it)")
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+    if taken_down.is_set():
+        print(f"{plan.environment} is being taken down (uo down); stopped watching")
     return EXIT_OK
 
 
 def run_down(environment: str, volumes: bool) -> int:
     client = engine.connect()
+    watch.stop_watcher(environment, progress)  # or it would converge what is being removed
     removed = reconcile.down(client, environment, volumes=volumes, report=progress)
     kept = "" if volumes else " (data and secrets kept; --volumes removes them)"
     print(f"{environment}: {removed} containers removed{kept}")

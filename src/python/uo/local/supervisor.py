@@ -53,9 +53,13 @@ IDLE_EXIT_SECONDS = 30.0
 Report = Callable[[str], None]
 
 
+def cache_dir() -> Path:
+    """Where uo keeps what outlives a command (supervisor logs, watcher registrations)."""
+    return Path(os.environ.get("UO_CACHE_DIR") or str(Path.home() / ".cache" / "unifyops"))
+
+
 def log_path(environment: str) -> Path:
-    cache = os.environ.get("UO_CACHE_DIR") or str(Path.home() / ".cache" / "unifyops")
-    return Path(cache) / "supervisor" / f"{environment}.log"
+    return cache_dir() / "supervisor" / f"{environment}.log"
 
 
 # -- the process ---------------------------------------------------------------------------

@@ -18,10 +18,13 @@ handle it.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
+import os
+import signal
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -167,4 +170,82 @@ class Watcher:
             self.cycle()
 
 
-__all__ = ["Observed", "Watcher", "desired_state_digest", "drift", "is_workload", "snapshot"]
+# -- one watcher per environment, and `uo down` stops it ------------------------------------
+# Otherwise a `uo down` in another terminal would be undone: its removals are drift.
+
+
+class AlreadyWatchedError(Exception):
+    """Another live `uo up --watch` keeps this environment converged."""
+
+
+def _registration(environment: str) -> Path:
+    return supervisor.cache_dir() / "watch" / f"{environment}.pid"
+
+
+def _started(pid: int) -> str | None:
+    """The process's start time (clock ticks since boot): a pid the kernel reuses differs in it."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return None
+    return stat.rsplit(")", 1)[1].split()[19]  # field 22 of stat, counted after the command
+
+
+def watcher_pid(environment: str) -> int | None:
+    """The process watching ``environment`` now (a registration whose process is gone is none)."""
+    try:
+        pid_text, started = _registration(environment).read_text().split()
+        pid = int(pid_text)
+    except (OSError, ValueError):
+        return None
+    return pid if _started(pid) == started else None
+
+
+@contextlib.contextmanager
+def registered(environment: str) -> Iterator[None]:
+    """This process is the environment's watcher while the block runs."""
+    other = watcher_pid(environment)
+    if other is not None and other != os.getpid():
+        raise AlreadyWatchedError(
+            f"{environment} is already watched by process {other} (another `uo up --watch`)"
+        )
+    path = _registration(environment)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(f"{os.getpid()} {_started(os.getpid())}\n")
+    try:
+        yield
+    finally:
+        if watcher_pid(environment) == os.getpid():
+            path.unlink()
+
+
+def stop_watcher(environment: str, report: Report, timeout: float = 60.0) -> bool:
+    """Ask the environment's watcher to stop (SIGTERM: it finishes a converge under way) and wait
+    for it; True if there was one."""
+    pid = watcher_pid(environment)
+    if pid is None or pid == os.getpid():
+        return False
+    report(f"[{environment}] stopping its watcher (process {pid}, `uo up --watch`)")
+    with contextlib.suppress(ProcessLookupError):
+        os.kill(pid, signal.SIGTERM)
+    deadline = time.monotonic() + timeout
+    while _started(pid) is not None and time.monotonic() < deadline:
+        time.sleep(0.1)
+    if _started(pid) is not None:
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGKILL)  # stuck: what it was doing is being removed anyway
+    return True
+
+
+__all__ = [
+    "AlreadyWatchedError",
+    "Observed",
+    "Watcher",
+    "desired_state_digest",
+    "drift",
+    "is_workload",
+    "registered",
+    "snapshot",
+    "stop_watcher",
+    "watcher_pid",
+]

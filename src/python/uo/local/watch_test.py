@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import os
 import secrets
+import subprocess
+import sys
 import threading
 from collections.abc import Iterator
 from pathlib import Path
@@ -193,3 +195,68 @@ def test_the_watcher_converges_on_drift_only_and_retries_a_failed_converge(
     stop.set()
     watcher.run(stop)  # returns at once once asked to stop
     assert StandInReconciler.runs == 3
+
+
+CHILD_WATCHER = """
+import signal, sys, threading
+from uo.local import watch
+stop = threading.Event()
+signal.signal(signal.SIGTERM, lambda *_: stop.set())
+try:
+    with watch.registered(sys.argv[1]):
+        print("watching", flush=True)
+        stop.wait(60)
+except watch.AlreadyWatchedError as exc:
+    print(exc, flush=True)
+    sys.exit(3)
+print("stopped" if stop.is_set() else "timed out", flush=True)
+"""
+
+
+def child_watcher(environment: str) -> subprocess.Popen[str]:
+    """Another process running the watcher's registration, as `uo up --watch` does."""
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(os.path.abspath(p) for p in sys.path if p)}
+    return subprocess.Popen(
+        [sys.executable, "-c", CHILD_WATCHER, environment],
+        env=env,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+
+
+def test_one_watcher_per_environment_and_uo_down_stops_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("UO_CACHE_DIR", str(tmp_path))  # the child inherits it
+    environment = f"wt{secrets.token_hex(3)}"
+    assert watch.watcher_pid(environment) is None
+    assert watch.stop_watcher(environment, print) is False  # nothing to stop
+
+    first = child_watcher(environment)
+    assert first.stdout is not None
+    assert first.stdout.readline() == "watching\n"
+    assert watch.watcher_pid(environment) == first.pid
+    second = child_watcher(environment)
+    out, _ = second.communicate(timeout=30)
+    assert second.returncode == 3
+    assert f"already watched by process {first.pid}" in out
+    with pytest.raises(watch.AlreadyWatchedError), watch.registered(environment):
+        pass  # nor this process
+
+    lines: list[str] = []
+    assert watch.stop_watcher(environment, lines.append) is True
+    assert first.wait(timeout=30) == 0
+    assert first.stdout.read() == "stopped\n"
+    assert lines == [f"[{environment}] stopping its watcher (process {first.pid}, `uo up --watch`)"]
+    assert watch.watcher_pid(environment) is None  # it unregistered itself
+
+    # A registration left by a process that is gone (killed, the machine restarted) is stale.
+    killed = child_watcher(environment)
+    assert killed.stdout is not None
+    assert killed.stdout.readline() == "watching\n"
+    killed.kill()
+    killed.wait(timeout=30)
+    assert watch.watcher_pid(environment) is None
+    with watch.registered(environment):
+        assert watch.watcher_pid(environment) == os.getpid()
+    assert watch.watcher_pid(environment) is None
