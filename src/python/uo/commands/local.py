@@ -102,7 +102,8 @@ def register(commands: Any) -> None:
         "down",
         help="stop and remove an environment started by uo up",
         description="Stop an environment's containers (front door first, databases last) and "
-        "remove its networks. Data and generated secrets are kept unless --volumes.",
+        "remove its networks; a `uo up --watch` keeping it converged is stopped first. Data and "
+        "generated secrets are kept unless --volumes.",
     )
     down.add_argument("--env", default="local", choices=LOCAL_ENVIRONMENTS, help="environment")
     down.add_argument("--volumes", action="store_true", help="also delete databases and secrets")
