@@ -1,4 +1,4 @@
-import { fireEvent, render, screen, within } from "@testing-library/react";
+import { fireEvent, render, screen, waitFor, within } from "@testing-library/react";
 import { describe, expect, it } from "vitest";
 import { AuthProvider, createApiClient } from "@unifyops/shared";
 import { json, routedFetch } from "../../shared/src/testing";
@@ -74,6 +74,51 @@ describe("the dashboard", () => {
     const promotion = screen.getByRole("region", { name: "Promotion" });
     expect(await within(promotion).findByText(/user-api/)).toBeTruthy();
     expect(promotion.textContent).not.toContain("auth-api");
+  });
+});
+
+describe("refreshing", () => {
+  it("picks up a new deployment by itself and keeps the last picture when a refresh fails", async () => {
+    const later = [
+      { ...ENVIRONMENTS[0], stacks: { user: stack("user", "v3", DIGEST) } },
+      ENVIRONMENTS[1],
+    ];
+    const unavailable = {
+      status_code: 503,
+      message: "environment-api is unavailable",
+      error_id: "err-503",
+      error_type: "dependency_unavailable",
+      timestamp: "2026-11-28T12:00:00Z",
+    };
+    const api = createApiClient(
+      "/api",
+      routedFetch({
+        "/api/v1/environments": [
+          () => json(200, ENVIRONMENTS),
+          () => json(200, later),
+          () => json(503, unavailable),
+        ],
+        "/api/v1/deployments": [() => json(200, DEPLOYMENTS)],
+        "/api/v1/promotions/diff": [() => json(200, { changes: [] })],
+      }),
+    );
+    render(
+      <AuthProvider api={api}>
+        <Dashboard api={api} now={NOW} refreshSeconds={0.05} />
+      </AuthProvider>,
+    );
+    // The first answer has the commit tag; only a refresh can bring v3.
+    const table = await screen.findByRole("table", { name: "Environments" });
+    expect(screen.getByText(/refreshes every 0.05 s/)).toBeTruthy();
+    await waitFor(() =>
+      expect(table.querySelector('[data-cell="prod/user"]')!.textContent).toContain("v3"),
+    );
+    const failed = await screen.findByLabelText("Refresh failed");
+    expect(failed.textContent).toContain("environment-api is unavailable");
+    expect(failed.textContent).toContain("err-503");
+    // The table from the last good refresh is still there.
+    expect(screen.getByRole("table", { name: "Environments" })).toBe(table);
+    expect(table.querySelector('[data-cell="prod/user"]')!.textContent).toContain("v3");
   });
 });
 

@@ -1,5 +1,6 @@
 // The operator's daily picture: environments × stacks with what runs (tag, short digest), the
 // core version and how long ago it was deployed; a stack's history; what a promotion would change.
+// It refreshes itself every `refreshSeconds`; a failed refresh keeps the last picture and says so.
 import { useEffect, useState } from "react";
 import { ApiError, ErrorMessage, useAuth } from "@unifyops/shared";
 import type { ApiClient } from "@unifyops/shared";
@@ -13,28 +14,50 @@ import {
 import type { Deployment, Environment, PromotionChange } from "./model";
 
 const TIERS = ["app", "api", "service"];
+export const REFRESH_SECONDS = 30;
 
-export function Dashboard({ api, now }: { api: ApiClient; now?: Date }) {
+export function Dashboard({
+  api,
+  now,
+  refreshSeconds = REFRESH_SECONDS,
+}: {
+  api: ApiClient;
+  now?: Date;
+  refreshSeconds?: number;
+}) {
   const { token } = useAuth();
   const [environments, setEnvironments] = useState<Environment[] | null>(null);
   const [deployments, setDeployments] = useState<Deployment[]>([]);
   const [error, setError] = useState<ApiError | null>(null);
+  const [updated, setUpdated] = useState<Date | null>(null);
   const [history, setHistory] = useState<string | null>(null);
 
   useEffect(() => {
-    Promise.all([
-      api.request<Environment[]>("/v1/environments", { token }),
-      api.request<Deployment[]>("/v1/deployments?limit=200", { token }),
-    ])
-      .then(([envs, deploys]) => {
-        setEnvironments(envs.data);
-        setDeployments(deploys.data);
-      })
-      .catch((caught) => setError(caught as ApiError));
-  }, [api, token]);
+    let current = true; // a response that arrives after unmount (or a token change) is dropped
+    const load = () =>
+      Promise.all([
+        api.request<Environment[]>("/v1/environments", { token }),
+        api.request<Deployment[]>("/v1/deployments?limit=200", { token }),
+      ])
+        .then(([envs, deploys]) => {
+          if (!current) return;
+          setEnvironments(envs.data);
+          setDeployments(deploys.data);
+          setUpdated(new Date());
+          setError(null);
+        })
+        .catch((caught) => {
+          if (current) setError(caught as ApiError);
+        });
+    load();
+    const timer = setInterval(load, refreshSeconds * 1000);
+    return () => {
+      current = false;
+      clearInterval(timer);
+    };
+  }, [api, token, refreshSeconds]);
 
-  if (error) return <ErrorMessage error={error} />;
-  if (!environments) return <p>Loading environments…</p>;
+  if (!environments) return error ? <ErrorMessage error={error} /> : <p>Loading environments…</p>;
   const ordered = [...environments].sort(
     (a, b) => ENVIRONMENT_ORDER.indexOf(a.name) - ENVIRONMENT_ORDER.indexOf(b.name),
   );
@@ -43,6 +66,15 @@ export function Dashboard({ api, now }: { api: ApiClient; now?: Date }) {
 
   return (
     <>
+      <p className="uo-refreshed" aria-live="polite">
+        {updated ? `Updated ${updated.toLocaleTimeString()}` : null} · refreshes every {refreshSeconds} s
+      </p>
+      {error ? (
+        <div aria-label="Refresh failed">
+          <p>The last refresh failed; showing the picture from before.</p>
+          <ErrorMessage error={error} />
+        </div>
+      ) : null}
       <table aria-label="Environments">
         <thead>
           <tr>
