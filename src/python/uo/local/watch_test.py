@@ -10,6 +10,7 @@ import secrets
 import subprocess
 import sys
 import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -259,4 +260,41 @@ def test_one_watcher_per_environment_and_uo_down_stops_it(
     assert watch.watcher_pid(environment) is None
     with watch.registered(environment):
         assert watch.watcher_pid(environment) == os.getpid()
+    assert watch.watcher_pid(environment) is None
+
+
+CHILD_UP_WATCH = """
+import sys
+from uo.local import commands, engine, reconcile
+plan = reconcile.Plan(sys.argv[1], None, "edge", repo=sys.argv[2])
+sys.exit(commands.keep_converged(engine.connect(), plan, 0.2))
+"""
+
+
+def test_the_watch_loop_of_uo_up_ends_when_uo_down_asks(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`uo up --watch`'s loop in a process of its own: registered, and SIGTERM from `uo down`'s
+    stop_watcher ends it within a look, saying why."""
+    monkeypatch.setenv("UO_CACHE_DIR", str(tmp_path))
+    monkeypatch.setenv("DOCKER_HOST", os.environ.get("DOCKER_HOST") or ENGINE)
+    environment = f"wt{secrets.token_hex(3)}"
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(os.path.abspath(p) for p in sys.path if p)}
+    child = subprocess.Popen(
+        [sys.executable, "-c", CHILD_UP_WATCH, environment, str(tmp_path)],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    assert child.stdout is not None
+    assert child.stdout.readline().startswith(f"watching {environment} every 0.2s")
+    deadline = time.monotonic() + 30
+    while watch.watcher_pid(environment) != child.pid:
+        assert time.monotonic() < deadline, "the watcher never registered"
+        time.sleep(0.05)
+    assert watch.stop_watcher(environment, print) is True
+    out, err = child.communicate(timeout=30)
+    assert child.returncode == 0, err
+    assert f"{environment} is being taken down (uo down); stopped watching" in out
     assert watch.watcher_pid(environment) is None
