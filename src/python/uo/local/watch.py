@@ -183,12 +183,14 @@ def _registration(environment: str) -> Path:
 
 
 def _started(pid: int) -> str | None:
-    """The process's start time (clock ticks since boot): a pid the kernel reuses differs in it."""
+    """The process's start time (clock ticks since boot): a pid the kernel reuses differs in it.
+    None for no process, and for one that exited and waits for its parent (a zombie)."""
     try:
         stat = Path(f"/proc/{pid}/stat").read_text()
     except OSError:
         return None
-    return stat.rsplit(")", 1)[1].split()[19]  # field 22 of stat, counted after the command
+    fields = stat.rsplit(")", 1)[1].split()  # fields 3.. of stat, after the command's name
+    return None if fields[0] == "Z" else fields[19]
 
 
 def watcher_pid(environment: str) -> int | None:
