@@ -108,6 +108,10 @@ test("the operator signs in and the dashboard shows every environment with its v
   const cell = await table.locator('[data-cell="prod/user"]').textContent();
   assert.match(cell, /api\s*[0-9a-f]{8}/);
   assert.match(cell, /core \d+\.\d+\.\d+/);
+  // Each cell links the stack's app and api at the environment's Ingress hosts.
+  const appLink = table.getByRole("link", { name: "user app in prod" });
+  assert.equal(await appLink.getAttribute("href"), "https://user.unifyops.internal/");
+  await page.getByText(/refreshes every 30 s/).waitFor();
   await page.getByRole("region", { name: "Promotion" }).getByText(/→/).first().waitFor();
   await page.screenshot({ path: join(SHOTS, "dashboard.png"), fullPage: true });
 });

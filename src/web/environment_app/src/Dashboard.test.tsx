@@ -18,7 +18,12 @@ function stack(name: string, tag: string, digest: string | null) {
 }
 
 const ENVIRONMENTS = [
-  { name: "prod", namespace: "uo-prod", domain: null, stacks: { user: stack("user", SHA, DIGEST) } },
+  {
+    name: "prod",
+    namespace: "uo-prod",
+    domain: "unifyops.internal",
+    stacks: { user: stack("user", SHA, DIGEST) },
+  },
   { name: "dev", namespace: "uo-dev", domain: null, stacks: { user: stack("user", "v2", null) } },
 ];
 const DEPLOYMENTS = [
@@ -53,6 +58,12 @@ describe("the dashboard", () => {
     expect(prod.textContent).toContain("core 0.1.0");
     expect(prod.textContent).toContain("deployed 3 h ago");
     expect(table.querySelector('[data-cell="dev/user"]')!.textContent).toContain("no deployment recorded");
+    // Links where the environment has a domain (the chart's Ingress hosts); none without one.
+    const appLink = screen.getByRole("link", { name: "user app in prod" });
+    expect(appLink.getAttribute("href")).toBe("https://user.unifyops.internal/");
+    const apiLink = screen.getByRole("link", { name: "user api in prod" });
+    expect(apiLink.getAttribute("href")).toBe("https://api.user.unifyops.internal/");
+    expect(screen.queryByRole("link", { name: "user app in dev" })).toBeNull();
   });
 
   it("opens a stack's history and lists what a promotion would change", async () => {

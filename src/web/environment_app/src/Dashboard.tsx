@@ -10,6 +10,7 @@ import {
   latestDeployments,
   shortDigest,
   shortTag,
+  stackLinks,
 } from "./model";
 import type { Deployment, Environment, PromotionChange } from "./model";
 
@@ -111,6 +112,7 @@ export function Dashboard({
                           </div>
                         ))}
                         <div>core {state.core_version ?? "—"}</div>
+                        <StackLinks env={env} stack={stack} />
                         <div>{deployed ? `deployed ${age(deployed.deployed_at, now)} ago` : "no deployment recorded"}</div>
                       </>
                     ) : (
@@ -128,6 +130,17 @@ export function Dashboard({
       ) : null}
       <PromotionDiff api={api} />
     </>
+  );
+}
+
+function StackLinks({ env, stack }: { env: Environment; stack: string }) {
+  const links = stackLinks(env, stack);
+  if (!links) return null;
+  return (
+    <div>
+      <a href={links.app} aria-label={`${stack} app in ${env.name}`}>app</a> ·{" "}
+      <a href={links.api} aria-label={`${stack} api in ${env.name}`}>api</a>
+    </div>
   );
 }
 

@@ -41,6 +41,13 @@ export interface PromotionChange {
 
 export const ENVIRONMENT_ORDER = ["dev", "staging", "prod"];
 
+/** Where a stack's app and api answer in an environment: the chart's Ingress hosts
+ * (`<stack>.<domain>` and `api.<stack>.<domain>`, TLS on every cluster); none without a domain. */
+export function stackLinks(env: Environment, stack: string): { app: string; api: string } | null {
+  if (!env.domain) return null;
+  return { app: `https://${stack}.${env.domain}/`, api: `https://api.${stack}.${env.domain}/` };
+}
+
 export function shortTag(tag: string | null): string {
   if (!tag) return "—";
   return /^[0-9a-f]{40}$/.test(tag) ? tag.slice(0, 8) : tag;
