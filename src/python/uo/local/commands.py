@@ -202,6 +202,9 @@ def print_running(desired: Mapping[tuple[str, str, str], str] | None = None) -> 
         print("\ndrift (./uo up --env ENV converges it; with --watch it stays converged):")
         for line in drifted:
             print(f"  {line}")
+    for environment, pid in watch.watched().items():
+        # Why a container stopped by hand comes back by itself.
+        print(f"{environment} is kept converged by `uo up --watch` (process {pid})")
     for environment in unsupervised({row[0] for row in rows}):
         # Restarts would come back without their NetworkPolicy and nothing would probe them.
         print(

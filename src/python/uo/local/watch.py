@@ -221,6 +221,16 @@ def registered(environment: str) -> Iterator[None]:
             path.unlink()
 
 
+def watched() -> dict[str, int]:
+    """Every environment a live `uo up --watch` keeps converged -> its process."""
+    found = {}
+    for registration in sorted((supervisor.cache_dir() / "watch").glob("*.pid")):
+        pid = watcher_pid(registration.stem)
+        if pid is not None:
+            found[registration.stem] = pid
+    return found
+
+
 def stop_watcher(environment: str, report: Report, timeout: float = 60.0) -> bool:
     """Ask the environment's watcher to stop (SIGTERM: it finishes a converge under way) and wait
     for it; True if there was one."""
@@ -249,5 +259,6 @@ __all__ = [
     "registered",
     "snapshot",
     "stop_watcher",
+    "watched",
     "watcher_pid",
 ]

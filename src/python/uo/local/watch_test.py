@@ -226,7 +226,7 @@ def child_watcher(environment: str) -> subprocess.Popen[str]:
 
 
 def test_one_watcher_per_environment_and_uo_down_stops_it(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
     monkeypatch.setenv("UO_CACHE_DIR", str(tmp_path))  # the child inherits it
     environment = f"wt{secrets.token_hex(3)}"
@@ -244,12 +244,21 @@ def test_one_watcher_per_environment_and_uo_down_stops_it(
     with pytest.raises(watch.AlreadyWatchedError), watch.registered(environment):
         pass  # nor this process
 
+    # `uo status` says so (why what is stopped by hand comes back).
+    monkeypatch.setenv("DOCKER_HOST", os.environ.get("DOCKER_HOST") or ENGINE)
+    commands.print_running()
+    assert f"{environment} is kept converged by `uo up --watch` (process {first.pid})" in (
+        capsys.readouterr().out
+    )
+    assert watch.watched() == {environment: first.pid}
+
     lines: list[str] = []
     assert watch.stop_watcher(environment, lines.append) is True
     assert first.wait(timeout=30) == 0
     assert first.stdout.read() == "stopped\n"
     assert lines == [f"[{environment}] stopping its watcher (process {first.pid}, `uo up --watch`)"]
     assert watch.watcher_pid(environment) is None  # it unregistered itself
+    assert watch.watched() == {}
 
     # A registration left by a process that is gone (killed, the machine restarted) is stale.
     killed = child_watcher(environment)
