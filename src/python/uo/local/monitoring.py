@@ -22,11 +22,11 @@ import yaml
 
 from uo.local.manifests import ManifestError, Service, Workload
 from uo.local.topology import (
-    ENVIRONMENT_INDEX,
     ContainerSpec,
     Liveness,
     Readiness,
     Security,
+    environment_port_offset,
     public_network,
 )
 from uo.local.wiring import Attachment, Wiring
@@ -53,9 +53,9 @@ class ScrapeJob:
 
 
 def host_port(environment: str) -> int:
-    """Where Prometheus is published on 127.0.0.1: 9090, +10000 per environment (local 9090,
-    dev 19090, test 49090), the same offsets as the tiers' ports."""
-    return PORT + 10_000 * ENVIRONMENT_INDEX[environment]
+    """Where Prometheus is published on 127.0.0.1: 9090, +4000 per environment (local 9090,
+    dev 13090, test 25090), the same offsets as the tiers' ports."""
+    return PORT + environment_port_offset(environment)
 
 
 def enabled(values: Mapping[str, Any]) -> bool:

@@ -165,7 +165,7 @@ def test_the_container_is_locked_down_and_published_on_loopback_only() -> None:
         "test", "img", wired, config, "groups: []\n", published=monitoring.host_port("test")
     )
     assert spec.name.startswith("uo-test-monitoring-prometheus-")
-    assert spec.ports == {9090: 49090}
+    assert spec.ports == {9090: 25090}
     assert monitoring.host_port("local") == 9090
     assert spec.security.user == "10001:10001"
     assert spec.security.read_only

@@ -214,7 +214,17 @@ class Reconciler:
 
     def _start(self, spec: ContainerSpec, *, serving_now: bool) -> Container:
         container = engine.create(self.client, spec, serving_now=serving_now)
-        container.start()
+        try:
+            container.start()
+        except docker.errors.APIError as exc:
+            if "address already in use" not in str(exc):
+                raise
+            engine.stop_and_remove(container, 0)
+            ports = ", ".join(f"127.0.0.1:{port}" for port in sorted(spec.ports.values()))
+            raise RolloutError(
+                f"{spec.stack}-{spec.tier} cannot publish {ports}: another process listens on "
+                "one of them (find it with `ss -ltnp`), stop it and run again"
+            ) from exc
         try:
             engine.enforce_policy(container, spec)
         except firewall.FirewallError as exc:

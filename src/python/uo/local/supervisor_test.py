@@ -6,7 +6,6 @@ stopped by its command line."""
 from __future__ import annotations
 
 import os
-import secrets
 import signal
 import sys
 import threading
@@ -23,33 +22,9 @@ from uo.local import commands, engine, firewall, supervisor
 from uo.local.topology import LABEL, ContainerSpec, Liveness, NetworkSpec, Readiness, Security
 from uo.local.wiring import Attachment
 
-ENGINE = "unix:///var/lib/unifyops-docker/docker.sock"
+ENGINE = "unix:///var/lib/unifyops-docker/docker.sock"  # as conftest.py; for child processes
+
 READY = "/tmp/ready"  # noqa: S108 - a file inside the throwaway test container
-
-
-@pytest.fixture(scope="module")
-def client() -> Iterator[docker.DockerClient]:
-    connected = docker.DockerClient(base_url=os.environ.get("DOCKER_HOST") or ENGINE)
-    yield connected
-    connected.close()
-
-
-@pytest.fixture(scope="module")
-def image(client: docker.DockerClient) -> str:
-    found = client.images.list(name="unifyops/base-python")
-    if not found:
-        pytest.fail("no unifyops/base-python image: run build-support/images/prepare.sh")
-    return str(found[0].id)
-
-
-@pytest.fixture
-def environment(client: docker.DockerClient) -> Iterator[str]:
-    name = f"sv{secrets.token_hex(3)}"
-    yield name
-    for container in engine.containers(client, name):
-        container.remove(force=True)
-    for network in client.networks.list(filters=engine.env_filter(name)):
-        network.remove()
 
 
 class Lines(list[str]):

@@ -21,16 +21,25 @@ LABEL: Final = "io.unifyops.local"
 # (the e2e tests' own, so they leave a developer's `local` alone) and `scratch` (a test that runs
 # a generated stack beside `test`, from a clone's code).
 ENVIRONMENT_INDEX: Final = {"local": 0, "dev": 1, "staging": 2, "prod": 3, "test": 4, "scratch": 5}
+# Host ports step 4000 per environment so that every environment's ports stay below 32768, where
+# Linux starts handing out ephemeral ports (macOS: 49152): a port in that range can be held by any
+# outgoing connection of the moment, and the edge's publish then fails with "address in use".
+ENVIRONMENT_PORT_STEP: Final = 4000
+EPHEMERAL_PORTS_START: Final = 32768
 CLI_ENVIRONMENTS: Final = ("local", "dev", "staging", "prod")
 AUTH_STACK: Final = "auth"
 ROLLED_TIERS: Final = ("service", "api", "app")
 
 
+def environment_port_offset(environment: str) -> int:
+    return ENVIRONMENT_PORT_STEP * ENVIRONMENT_INDEX[environment]
+
+
 def host_port(environment: str, stack: str, tier: str) -> int:
-    """Where the edge publishes a tier on 127.0.0.1: the tier's port, +100 per stack, +10000 per
-    environment (local auth-app 3000, user-api 8102; dev auth-app 13000)."""
+    """Where the edge publishes a tier on 127.0.0.1: the tier's port, +100 per stack, +4000 per
+    environment (local auth-app 3000, user-api 8102; dev auth-app 7000, auth-api 12002)."""
     stack_index = list(STACKS).index(stack)
-    return TIER_PORTS[tier] + 100 * stack_index + 10_000 * ENVIRONMENT_INDEX[environment]
+    return TIER_PORTS[tier] + 100 * stack_index + environment_port_offset(environment)
 
 
 def prefix(environment: str) -> str:
@@ -199,6 +208,8 @@ __all__ = [
     "AUTH_STACK",
     "CLI_ENVIRONMENTS",
     "ENVIRONMENT_INDEX",
+    "ENVIRONMENT_PORT_STEP",
+    "EPHEMERAL_PORTS_START",
     "LABEL",
     "ROLLED_TIERS",
     "ContainerSpec",
@@ -207,6 +218,7 @@ __all__ = [
     "Readiness",
     "Security",
     "StackImages",
+    "environment_port_offset",
     "host_port",
     "prefix",
     "public_network",

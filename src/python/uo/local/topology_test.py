@@ -4,21 +4,43 @@ from __future__ import annotations
 
 from dataclasses import replace
 from itertools import product
+from unittest.mock import patch
 
 from unifyops_core.naming import STACKS
-from uo.local import topology
+from uo.local import monitoring, topology
 from uo.local.topology import ENVIRONMENT_INDEX, ContainerSpec
+
+# What else this machine publishes on loopback: the local registry and the tests' PostgreSQL.
+OTHER_LOOPBACK_PORTS = {5000, 55432}
 
 
 def test_published_ports_are_unique_and_start_at_the_contract_ports() -> None:
-    ports = [
-        topology.host_port(env, stack, tier)
-        for env, stack, tier in product(ENVIRONMENT_INDEX, STACKS, ("app", "api"))
-    ]
+    # Ten stacks per environment: room for generated stacks beside the three of today.
+    stacks = [*STACKS, *(f"extra{i}" for i in range(10 - len(STACKS)))]
+    with patch.object(topology, "STACKS", stacks):
+        ports = [
+            topology.host_port(env, stack, tier)
+            for env, stack, tier in product(ENVIRONMENT_INDEX, stacks, ("app", "api"))
+        ]
+    ports += [monitoring.host_port(env) for env in ENVIRONMENT_INDEX]
     assert len(set(ports)) == len(ports)
-    assert all(1024 < port < 65536 for port in ports)
+    assert not set(ports) & OTHER_LOOPBACK_PORTS
     assert topology.host_port("local", "auth", "api") == 8002
     assert topology.host_port("local", "auth", "app") == 3000
+    assert topology.host_port("dev", "auth", "app") == 7000
+
+
+def test_no_published_port_lies_where_the_kernel_picks_outgoing_ports() -> None:
+    """A CI run once failed to start the edge: an outgoing connection of the e2e load held
+    127.0.0.1:58002 at that moment. Every environment's ports now lie below the range."""
+    highest = max(
+        max(topology.host_port(env, stack, tier) for stack in STACKS for tier in ("app", "api"))
+        for env in ENVIRONMENT_INDEX
+    )
+    assert highest + 100 * 7 < topology.EPHEMERAL_PORTS_START  # still with ten stacks
+    assert max(map(monitoring.host_port, ENVIRONMENT_INDEX)) < topology.EPHEMERAL_PORTS_START
+    with open("/proc/sys/net/ipv4/ip_local_port_range") as kernel:
+        assert int(kernel.read().split()[0]) >= topology.EPHEMERAL_PORTS_START
 
 
 def test_fingerprint_follows_image_content_and_configuration_not_the_replica() -> None:

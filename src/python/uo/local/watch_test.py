@@ -11,7 +11,6 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -19,35 +18,10 @@ import docker
 import pytest
 from docker.models.containers import Container
 
-from uo.local import commands, engine, reconcile, watch
+from uo.local import commands, reconcile, watch
 from uo.local.topology import LABEL
 
-ENGINE = "unix:///var/lib/unifyops-docker/docker.sock"
-
-
-@pytest.fixture(scope="module")
-def client() -> Iterator[docker.DockerClient]:
-    connected = docker.DockerClient(base_url=os.environ.get("DOCKER_HOST") or ENGINE)
-    yield connected
-    connected.close()
-
-
-@pytest.fixture(scope="module")
-def image(client: docker.DockerClient) -> str:
-    found = client.images.list(name="unifyops/base-python")
-    if not found:
-        pytest.fail("no unifyops/base-python image: run build-support/images/prepare.sh")
-    return str(found[0].id)
-
-
-@pytest.fixture
-def environment(client: docker.DockerClient) -> Iterator[str]:
-    name = f"wt{secrets.token_hex(3)}"
-    yield name
-    for container in engine.containers(client, name):
-        container.remove(force=True)
-    for network in client.networks.list(filters=engine.env_filter(name)):
-        network.remove()
+ENGINE = "unix:///var/lib/unifyops-docker/docker.sock"  # as conftest.py; for child processes
 
 
 def sleeper(
