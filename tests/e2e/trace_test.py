@@ -4,6 +4,7 @@ api → service) is one tree, found by its request id; a rejected one is found b
 from __future__ import annotations
 
 import json
+import time
 import uuid
 from typing import Any
 
@@ -63,3 +64,68 @@ def test_an_error_id_leads_to_the_hop_that_rejected_the_request(
     assert data["request_ids"] == [response.headers["X-Request-ID"]]
     assert _path(data["spans"][0]) == [("edge", 401), ("app", 401), ("api", 401)]
     assert data["failing"] == {"tier": "api", "container": "user-api", "status": 401}
+
+
+def _chain(span: dict[str, Any]) -> list[tuple[str, str]]:
+    """(container, kind) from a span down its first children."""
+    hops = []
+    node: dict[str, Any] | None = span
+    while node:
+        hops.append((node["container"], node["kind"]))
+        node = node["children"][0] if node["children"] else None
+    return hops
+
+
+def _descendants(span: dict[str, Any]) -> list[dict[str, Any]]:
+    found = []
+    stack = [span]
+    while stack:
+        node = stack.pop()
+        found.append(node)
+        stack.extend(node["children"])
+    return found
+
+
+def test_the_request_is_one_opentelemetry_trace_from_app_server_to_the_database(
+    running: Running, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The chart's overlay for this machine sets tracing.exporter=log: each tier writes its spans
+    to its log, and the W3C traceparent ties them into one trace (read back by `uo trace`)."""
+    tokens = register_and_login(running, f"e2e-otel-{uuid.uuid4().hex[:8]}@example.com")
+    request_id = f"e2e-otel-{uuid.uuid4().hex}"
+    response = httpx.get(
+        running.url("user-app", "/api/v1/profile"),
+        headers={**bearer(tokens["access_token"]), "X-Request-ID": request_id},
+    )
+    assert response.status_code == 200, response.text
+    deadline = time.monotonic() + 15  # spans are written in batches, every second
+    while True:
+        data = _trace(request_id, capsys)
+        roots = data["otel_spans"]
+        every = [span for root in roots for span in _descendants(root)]
+        containers = {span["container"] for span in every}
+        if {"user-app", "user-api", "user-service"} <= containers or time.monotonic() > deadline:
+            break
+        time.sleep(0.5)
+    assert len(data["trace_ids"]) == 1, data["trace_ids"]
+    assert len(roots) == 1, [(r["container"], r["name"]) for r in roots]
+    (root,) = roots
+    hops = _chain(root)
+    assert hops[:5] == [
+        ("user-app", "server"),
+        ("user-app", "client"),
+        ("user-api", "server"),
+        ("user-api", "client"),
+        ("user-service", "server"),
+    ], hops
+    service = root["children"][0]["children"][0]["children"][0]["children"][0]
+    queries = [
+        span
+        for span in _descendants(service)
+        if span["attributes"].get("db.system") == "postgresql"
+    ]
+    assert queries, "no query span under the service's server span"
+    assert all(span["container"] == "user-service" for span in queries)
+    assert any("profiles" in span["attributes"].get("db.statement", "") for span in queries)
+    # trace_ids come from the lines that carry the request id (the access lines): the tiers'
+    # own lines name the trace, so an error_id or request id leads to it.

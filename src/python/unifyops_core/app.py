@@ -1,7 +1,8 @@
 """The app factory every UnifyOps service starts from: logging, uniform errors, request ids,
 a guard against oversized and unstorable input, request deadlines and load shedding (see
 deadline.py, shedding.py), security headers, health endpoints, Prometheus metrics on their own
-port (metrics.py) and the error shape declared in OpenAPI, wired the same way everywhere.
+port (metrics.py), OpenTelemetry traces when configured (tracing.py) and the error shape
+declared in OpenAPI, wired the same way everywhere.
 """
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ from typing import Any
 
 from fastapi import FastAPI
 
+from unifyops_core import tracing
 from unifyops_core.deadline import DeadlineMiddleware
 from unifyops_core.error_shape import ERROR_RESPONSES
 from unifyops_core.handlers import register_exception_handlers
@@ -74,6 +76,18 @@ def create_service_app(
         # Outermost: it sees every request, shed and refused ones too, with its final status.
         app.add_middleware(MetricsMiddleware, metrics=metrics)
     app.state.metrics = metrics
+    if settings.traces != "off":
+        # Outermost of all: the server span covers every request but probes and scrapes, so
+        # every line written while serving it carries its trace and span ids.
+        provider = tracing.setup(
+            service=settings.service_name,
+            version=version,
+            environment=settings.environment,
+            exporter=settings.traces,
+            otlp_endpoint=settings.otlp_endpoint,
+            sample_ratio=settings.trace_sample_ratio,
+        )
+        tracing.instrument_app(app, provider)
     app.state.health = health or HealthRegistry()
     app.include_router(health_router(app.state.health))
     return app

@@ -27,7 +27,7 @@ from typing import Any
 import httpx
 from loguru import logger
 
-from unifyops_core import deadline
+from unifyops_core import deadline, tracing
 from unifyops_core.breaker import CircuitBreaker, RetryBudget
 from unifyops_core.client_address import FORWARDED_FOR_HEADER
 from unifyops_core.context import current_client_address, current_request_id
@@ -82,6 +82,8 @@ class ServiceClient:
         self._http = httpx.AsyncClient(
             base_url=base_url, timeout=timeout, transport=transport, limits=POOL_LIMITS
         )
+        # A client span per call and the W3C traceparent on it, when tracing is on (tracing.py).
+        tracing.instrument_client(self._http)
 
     async def aclose(self) -> None:
         await self._http.aclose()

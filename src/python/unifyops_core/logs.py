@@ -1,8 +1,9 @@
 """Structured logging: one redacted JSON object per line, configured once per process.
 
 Every line carries the service's identity (name, version, environment, unifyops_core version,
-host), the request id of the request being served, the error id of a failure, and any extra fields
-bound by the caller. Standard-library logging (uvicorn, SQLAlchemy, httpx) is routed into the same
+host), the request id of the request being served, the trace and span ids of the span current
+when tracing is on (tracing.py), the error id of a failure, and any extra fields bound by the
+caller. Standard-library logging (uvicorn, SQLAlchemy, httpx) is routed into the same
 sink, so a service has exactly one log format. JSON encoding escapes newlines, so a value cannot
 forge a second log line.
 """
@@ -23,9 +24,10 @@ from loguru import logger
 from unifyops_core._version import __version__ as core_version
 from unifyops_core.context import current_request_id
 from unifyops_core.redaction import redact
+from unifyops_core.tracing import current_ids
 
 # Fields the formatter places itself; everything else bound with logger.bind() goes under "extra".
-_TOP_LEVEL_EXTRA = ("request_id", "error_id")
+_TOP_LEVEL_EXTRA = ("request_id", "error_id", "trace_id", "span_id")
 _STDLIB_LOGGER_KEY = "stdlib_logger"
 
 
@@ -76,6 +78,9 @@ def render_record(record: dict[str, Any], identity: _Identity) -> str:
     extra = dict(record["extra"])
     request_id = extra.pop("request_id", None) or current_request_id()
     error_id = extra.pop("error_id", None)
+    trace_id, span_id = extra.pop("trace_id", None), extra.pop("span_id", None)
+    if trace_id is None and (ids := current_ids()) is not None:
+        trace_id, span_id = ids
     logger_name = extra.pop(_STDLIB_LOGGER_KEY, None) or record["name"]
     payload: dict[str, Any] = {
         "timestamp": record["time"].astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ"),
@@ -89,6 +94,8 @@ def render_record(record: dict[str, Any], identity: _Identity) -> str:
         "host": identity.host,
         "request_id": request_id,
         "error_id": error_id,
+        "trace_id": trace_id,
+        "span_id": span_id,
     }
     if extra:
         payload["extra"] = extra

@@ -51,10 +51,25 @@ class ServiceSettings(BaseSettings):
     # Port of the Prometheus metrics, apart from the public one (UO_METRICS_PORT); 0 serves none.
     # The chart sets it (9464); off by default, so apps built in tests and tools bind nothing.
     metrics_port: int = Field(default=0, ge=0, le=65535)
+    # Traces (tracing.py): UO_TRACES off | log (spans as JSON log lines, where no collector runs)
+    # | otlp (to UO_OTLP_ENDPOINT, e.g. http://otel-collector.monitoring:4318); the chart sets
+    # them from values. UO_TRACE_SAMPLE_RATIO: the share of new traces recorded.
+    traces: Literal["off", "log", "otlp"] = "off"
+    otlp_endpoint: str = ""
+    trace_sample_ratio: float = Field(default=1.0, ge=0.0, le=1.0)
 
     @property
     def serves_api_docs(self) -> bool:
         return self.environment in DOCUMENTED_ENVIRONMENTS
+
+    @model_validator(mode="after")
+    def _otlp_needs_an_endpoint(self) -> Self:
+        if self.traces == "otlp" and not self.otlp_endpoint.startswith(("http://", "https://")):
+            raise ValueError(
+                "UO_TRACES=otlp needs UO_OTLP_ENDPOINT, the collector's OTLP/HTTP base URL "
+                f"(http://… or https://…), not {self.otlp_endpoint!r}"
+            )
+        return self
 
     @model_validator(mode="after")
     def _refuse_placeholder_secrets(self) -> Self:

@@ -9,6 +9,10 @@ a hop that logged nothing and retries (two spans of one tier under one caller) a
 tree. Other lines of the request (warnings, the error line with its ``error_id``, a client's
 DEBUG call line) are events of the span of their container that was open at the time.
 
+Where the tiers trace (UO_TRACES=log, unifyops_core.tracing), their OpenTelemetry spans are log
+lines too (``extra.span``, with real parent ids across tiers); the trace ids the request's lines
+carry select them, and they are printed as a second tree beneath the hops.
+
 The failing hop is the deepest span that answered >= 500; when none did, the deepest that logged
 an error or an ``error_id`` (the hop that rejected the request with a 4xx). A 4xx access line
 alone marks nothing.
@@ -21,7 +25,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from uo.loglines import LogLine, level_rank
+from uo.loglines import LogLine, level_rank, parse_time
 
 # The chain of one stack, front to back; tiers not listed (hooks, migrations) go last.
 TIER_ORDER = {"edge": 0, "app": 1, "api": 2, "service": 3, "database": 4}
@@ -71,6 +75,19 @@ class Span:
 
 
 @dataclass
+class OtelSpan:
+    """A span a tier's tracer wrote to its log (unifyops_core.tracing's ``log`` exporter)."""
+
+    line: LogLine
+    record: dict[str, Any]
+    children: list[OtelSpan] = field(default_factory=list)
+
+    @property
+    def start(self) -> datetime:
+        return parse_time(self.record.get("start")) or _when(self.line)
+
+
+@dataclass
 class Trace:
     identifier: str
     request_ids: list[str]
@@ -78,6 +95,9 @@ class Trace:
     # Lines of the request no span of their container was open for.
     orphans: list[LogLine]
     failing: Span | None
+    # The OpenTelemetry traces the request's lines carry, and their spans as trees.
+    trace_ids: list[str] = field(default_factory=list)
+    otel_roots: list[OtelSpan] = field(default_factory=list)
 
     def spans(self) -> list[Span]:
         found: list[Span] = []
@@ -101,6 +121,27 @@ def request_ids_for(identifier: str, lines: Iterable[LogLine]) -> list[str]:
         if isinstance(request_id, str) and request_id not in found:
             found.append(request_id)
     return found
+
+
+def _otel_record(line: LogLine) -> dict[str, Any] | None:
+    span = line.get("span")
+    return span if isinstance(span, dict) and isinstance(span.get("span_id"), str) else None
+
+
+def otel_tree(trace_ids: Iterable[str], lines: Iterable[LogLine]) -> list[OtelSpan]:
+    """The spans of ``trace_ids`` as trees by their parent ids (a span whose parent was not
+    logged, e.g. sampled out or the caller's own, is a root)."""
+    wanted = set(trace_ids)
+    by_id: dict[str, OtelSpan] = {}
+    for line in lines:
+        record = _otel_record(line)
+        if record is not None and record.get("trace_id") in wanted:
+            by_id.setdefault(record["span_id"], OtelSpan(line, record))
+    roots: list[OtelSpan] = []
+    for span in sorted(by_id.values(), key=lambda s: s.start):
+        parent = by_id.get(span.record.get("parent_span_id") or "")
+        (parent.children if parent else roots).append(span)
+    return roots
 
 
 def _when(line: LogLine) -> datetime:
@@ -168,7 +209,12 @@ def build_trace(identifier: str, lines: Iterable[LogLine]) -> Trace:
     failing = _failing(roots)
     if failing:
         failing.failing = True
-    return Trace(identifier, request_ids, roots, orphans, failing)
+    trace_ids = sorted(
+        {t for line in mine if isinstance(t := line.get("trace_id"), str)}
+        | ({identifier} if any(line.get("trace_id") == identifier for line in every) else set())
+    )
+    otel_roots = otel_tree(trace_ids, every)
+    return Trace(identifier, request_ids, roots, orphans, failing, trace_ids, otel_roots)
 
 
 def _failing(roots: list[Span]) -> Span | None:
@@ -228,7 +274,39 @@ def render(trace: Trace, *, all_events: bool = False) -> str:
     for line in trace.orphans:
         if all_events or _notable(line):
             out.append(f"   · [{line.source.name}, outside any span] {_event_text(line)}")
+    if trace.otel_roots:
+        out.extend(_render_otel(trace))
     return "\n".join(out)
+
+
+def _otel_depth_first(roots: list[OtelSpan]) -> list[tuple[int, OtelSpan]]:
+    found: list[tuple[int, OtelSpan]] = []
+    stack = [(0, root) for root in reversed(roots)]
+    while stack:
+        depth, span = stack.pop()
+        found.append((depth, span))
+        stack.extend((depth + 1, child) for child in reversed(span.children))
+    return found
+
+
+def _render_otel(trace: Trace) -> list[str]:
+    spans = _otel_depth_first(trace.otel_roots)
+    first = min(span.start for _, span in spans)
+    out = [f"trace {', '.join(trace.trace_ids)}: {len(spans)} OpenTelemetry spans"]
+    for depth, span in spans:
+        record = span.record
+        indent = "   " * max(depth - 1, 0) + ("└─ " if depth else "")
+        offset = (span.start - first).total_seconds() * 1000
+        statement = (record.get("attributes") or {}).get("db.statement")
+        name = f"{record.get('name')}" + (f"  {statement}" if statement else "")
+        if len(name) > _EVENT_WIDTH:
+            name = name[: _EVENT_WIDTH - 1] + "…"
+        status = "  ERROR" if record.get("status") == "error" else ""
+        out.append(
+            f"{indent + span.line.source.name:<24} {record.get('kind', ''):<8} {name}  "
+            f"{float(record.get('duration_ms') or 0):.1f} ms  (+{offset:.1f} ms){status}"
+        )
+    return out
 
 
 def _span_json(span: Span) -> dict[str, Any]:
@@ -248,6 +326,16 @@ def _span_json(span: Span) -> dict[str, Any]:
     }
 
 
+def _otel_json(span: OtelSpan) -> dict[str, Any]:
+    return {
+        "container": span.line.source.name,
+        "stack": span.line.source.stack,
+        "tier": span.line.source.tier,
+        **{k: v for k, v in span.record.items() if k != "trace_id"},
+        "children": [_otel_json(child) for child in span.children],
+    }
+
+
 def as_json(trace: Trace) -> dict[str, Any]:
     failing = trace.failing
     return {
@@ -262,16 +350,20 @@ def as_json(trace: Trace) -> dict[str, Any]:
         },
         "spans": [_span_json(root) for root in trace.roots],
         "orphans": [o.record if o.record is not None else o.raw for o in trace.orphans],
+        "trace_ids": trace.trace_ids,
+        "otel_spans": [_otel_json(root) for root in trace.otel_roots],
     }
 
 
 __all__ = [
     "TIER_ORDER",
+    "OtelSpan",
     "Span",
     "Trace",
     "as_json",
     "build_trace",
     "is_access",
+    "otel_tree",
     "render",
     "request_ids_for",
     "tier_rank",

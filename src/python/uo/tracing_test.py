@@ -185,3 +185,104 @@ def test_json_keeps_the_tree() -> None:
         path.append((node["tier"], node["status"]))
         node = node["children"][0] if node["children"] else None
     assert path == [("edge", 200), ("app", 200), ("api", 200), ("service", 200)]
+
+
+TRACE = "4bf92f3577b34da6a3ce929d0e0e4736"
+
+
+def span_line(source: Source, span_id: str, parent: str | None, name: str, **more: Any) -> LogLine:
+    """A span as unifyops_core.tracing's log exporter writes it (no request id: it is written
+    off the request path)."""
+    start_ms = more.pop("start_ms", 0.0)
+    record = {
+        "name": name,
+        "kind": more.pop("kind", "server"),
+        "trace_id": TRACE,
+        "span_id": span_id,
+        "parent_span_id": parent,
+        "start": _at(start_ms),
+        "duration_ms": more.pop("duration_ms", 1.0),
+        "status": more.pop("status", "unset"),
+        "attributes": more.pop("attributes", {}),
+    }
+    return core(
+        source,
+        500,
+        message=f"span {name}",
+        request_id=None,
+        trace_id=TRACE,
+        span_id=span_id,
+        span=record,
+    )
+
+
+def traced_chain() -> list[LogLine]:
+    return [
+        access(APP, 100, 90, 200, trace_id=TRACE, span_id="a1"),
+        access(API, 90, 70, 200, trace_id=TRACE, span_id="b1"),
+        span_line(APP, "a1", None, "GET /api/{path:path}", start_ms=10, duration_ms=90),
+        span_line(APP, "a2", "a1", "GET", kind="client", start_ms=15, duration_ms=80),
+        span_line(API, "b1", "a2", "GET /v1/profile", start_ms=20, duration_ms=70),
+        span_line(API, "b2", "b1", "GET", kind="client", start_ms=25, duration_ms=50),
+        span_line(SERVICE, "c1", "b2", "GET /v1/profile", start_ms=30, duration_ms=40),
+        span_line(
+            SERVICE,
+            "c2",
+            "c1",
+            "SELECT",
+            kind="client",
+            start_ms=35,
+            attributes={"db.system": "postgresql", "db.statement": "SELECT id FROM profiles"},
+        ),
+        # another request's trace: not part of this one
+        core(
+            SERVICE,
+            600,
+            message="span other",
+            request_id=None,
+            trace_id="f" * 32,
+            span={"name": "other", "trace_id": "f" * 32, "span_id": "z1", "kind": "server"},
+        ),
+    ]
+
+
+def test_the_opentelemetry_spans_of_the_request_form_one_tree_across_tiers() -> None:
+    trace = build_trace(RID, traced_chain())
+    assert trace.trace_ids == [TRACE]
+    (root,) = trace.otel_roots
+    path = []
+    node = root
+    while node.children:
+        path.append((node.line.source.name, node.record["kind"]))
+        node = node.children[0]
+    path.append((node.line.source.name, node.record["kind"]))
+    assert path == [
+        ("user-app", "server"),
+        ("user-app", "client"),
+        ("user-api", "server"),
+        ("user-api", "client"),
+        ("user-service", "server"),
+        ("user-service", "client"),
+    ]
+    text = render(trace)
+    assert f"trace {TRACE}: 6 OpenTelemetry spans" in text
+    assert "SELECT  SELECT id FROM profiles" in text
+    assert "other" not in text
+    data = as_json(trace)
+    assert data["trace_ids"] == [TRACE]
+    assert data["otel_spans"][0]["children"][0]["children"][0]["container"] == "user-api"
+
+
+def test_a_trace_id_finds_the_request_and_its_spans() -> None:
+    trace = build_trace(TRACE, traced_chain())
+    assert trace.request_ids == [RID]
+    assert len(trace.roots) == 1
+    assert trace.trace_ids == [TRACE]
+    assert len(trace.otel_roots) == 1
+
+
+def test_without_tracing_there_is_no_second_tree() -> None:
+    trace = build_trace(RID, chain())
+    assert trace.trace_ids == []
+    assert "OpenTelemetry" not in render(trace)
+    assert as_json(trace)["otel_spans"] == []

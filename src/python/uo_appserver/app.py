@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from typing import TYPE_CHECKING
 
 import httpx
 from starlette.applications import Starlette
@@ -14,6 +15,10 @@ from starlette.responses import Response
 from starlette.routing import Match, Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+if TYPE_CHECKING:
+    from opentelemetry.sdk.trace import TracerProvider
+
+from unifyops_core import tracing
 from unifyops_core.metrics import MetricsMiddleware, TierMetrics
 from uo_appserver import __version__
 from uo_appserver.errors import error_response, error_type_for, log
@@ -75,6 +80,25 @@ class HeaderLimit:
         await self.app(scope, receive, send)
 
 
+class TracedApi:
+    """A server span for each ``/api`` call (what the trace is about); the bundle's files, probes
+    and scrapes are not traced."""
+
+    def __init__(self, app: ASGIApp, provider: TracerProvider) -> None:
+        from opentelemetry.instrumentation.asgi import OpenTelemetryMiddleware
+
+        self.app = app
+        self.traced = OpenTelemetryMiddleware(
+            app, tracer_provider=provider, exclude_spans=["receive", "send"]
+        )
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and scope["path"].startswith("/api/"):
+            await self.traced(scope, receive, send)
+        else:
+            await self.app(scope, receive, send)
+
+
 class StaticGZip:
     """Gzip for the bundle only: API answers carry tokens, and compressing secrets next to
     attacker-influenced text is what BREACH exploits."""
@@ -121,6 +145,17 @@ def create_app(
     max_header_bytes: int = MAX_HEADER_BYTES,
 ) -> ASGIApp:
     bundle = Bundle(settings.bundle)
+    provider = None
+    if settings.traces != "off":
+        # Installed before the relay's client exists, so that client is instrumented too.
+        provider = tracing.setup(
+            service=settings.service_name,
+            version=__version__,
+            environment=settings.environment,
+            exporter="otlp" if settings.traces == "otlp" else "log",
+            otlp_endpoint=settings.otlp_endpoint,
+            sample_ratio=settings.trace_sample_ratio,
+        )
     relay = Relay(
         settings.api_url,
         secure=settings.secure_cookie,
@@ -154,6 +189,8 @@ def create_app(
         lifespan=metrics.lifespan(settings.metrics_port, lifespan) if metrics else lifespan,
     )
     served: ASGIApp = StaticGZip(app)
+    if provider is not None:
+        served = TracedApi(served, provider)
     if metrics is not None:
         served = MetricsMiddleware(served, metrics=metrics)
     limited = HeaderLimit(served, limit=max_header_bytes)

@@ -14,6 +14,7 @@ from starlette.responses import Response
 
 from unifyops_core.context import note_error_type
 from unifyops_core.error_shape import ERROR_ID_HEADER, error_body
+from unifyops_core.tracing import current_ids
 
 # Stable error_type per status for errors the app server answers itself (the core's vocabulary).
 ERROR_TYPES = {
@@ -65,7 +66,13 @@ def error_response(
 
 def log(event: str, **fields: object) -> None:
     """One JSON line on stdout, like every other UnifyOps tier."""
-    record = {"timestamp": datetime.now(UTC).isoformat(), "service": "app", "event": event}
+    record: dict[str, object] = {
+        "timestamp": datetime.now(UTC).isoformat(),
+        "service": "app",
+        "event": event,
+    }
+    if (ids := current_ids()) is not None:  # inside a traced /api call (unifyops_core.tracing)
+        record["trace_id"], record["span_id"] = ids
     print(json.dumps({**record, **fields}), flush=True)
 
 

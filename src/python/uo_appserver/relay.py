@@ -15,6 +15,7 @@ import httpx
 from starlette.requests import ClientDisconnect, Request
 from starlette.responses import Response
 
+from unifyops_core import tracing
 from unifyops_core.client_address import client_address_of
 from unifyops_core.error_shape import ERROR_ID_HEADER, is_error_body
 from unifyops_core.middleware import incoming_request_id
@@ -103,6 +104,8 @@ class Relay:
             follow_redirects=False,
             trust_env=False,  # no proxy or netrc from the environment
         )
+        # The call to the gateway carries the request's traceparent (when tracing is installed).
+        tracing.instrument_client(self._client)
 
     async def aclose(self) -> None:
         await self._client.aclose()

@@ -33,11 +33,22 @@ class Settings:
     # For the build-info series: which app this is and where it runs (the chart sets both).
     service_name: str = "app"
     environment: str = "development"
+    # OpenTelemetry, as every tier (unifyops_core.tracing): UO_TRACES off | log | otlp,
+    # UO_OTLP_ENDPOINT, UO_TRACE_SAMPLE_RATIO. The relayed call carries the traceparent.
+    traces: str = "off"
+    otlp_endpoint: str = ""
+    trace_sample_ratio: float = 1.0
 
     def __post_init__(self) -> None:
         parts = urlsplit(self.api_url)
         if parts.scheme != "http" or not parts.hostname:
             raise ValueError(f"UO_API_URL must be http://host:port, not {self.api_url!r}")
+        if self.traces not in ("off", "log", "otlp"):
+            raise ValueError(f"UO_TRACES must be off, log or otlp, not {self.traces!r}")
+        if self.traces == "otlp" and not self.otlp_endpoint.startswith(("http://", "https://")):
+            raise ValueError("UO_TRACES=otlp needs UO_OTLP_ENDPOINT (http://… or https://…)")
+        if not 0.0 <= self.trace_sample_ratio <= 1.0:
+            raise ValueError("UO_TRACE_SAMPLE_RATIO must lie between 0 and 1")
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] = os.environ) -> Settings:
@@ -49,6 +60,9 @@ class Settings:
             metrics_port=int(environ.get("UO_METRICS_PORT", "0")),
             service_name=environ.get("UO_SERVICE_NAME") or app_name(environ.get("UO_API_URL", "")),
             environment=environ.get("UO_ENVIRONMENT", "development"),
+            traces=environ.get("UO_TRACES", "off"),
+            otlp_endpoint=environ.get("UO_OTLP_ENDPOINT", ""),
+            trace_sample_ratio=float(environ.get("UO_TRACE_SAMPLE_RATIO", "1")),
         )
 
 
