@@ -19,6 +19,7 @@ if TYPE_CHECKING:
     from opentelemetry.sdk.trace import TracerProvider
 
 from unifyops_core import tracing
+from unifyops_core.logs import configure_logging
 from unifyops_core.metrics import MetricsMiddleware, TierMetrics
 from uo_appserver import __version__
 from uo_appserver.errors import error_response, error_type_for, log
@@ -147,6 +148,10 @@ def create_app(
     bundle = Bundle(settings.bundle)
     provider = None
     if settings.traces != "off":
+        # Spans written to the log (and OTLP export errors) go through the core's JSON lines.
+        configure_logging(
+            service=settings.service_name, version=__version__, environment=settings.environment
+        )
         # Installed before the relay's client exists, so that client is instrumented too.
         provider = tracing.setup(
             service=settings.service_name,
