@@ -17,6 +17,11 @@ client, closed loop for ``--seconds`` after a warm-up. CPU-ms per request is the
 user+system time (``/proc/<pid>/stat``) over the measured window divided by the requests served;
 PostgreSQL's and the load generator's CPU are not included.
 
+``--observability`` also runs user-service and user-api with Prometheus metrics on
+(``UO_METRICS_PORT``), then metrics and traces written to the log (``UO_TRACES=log``), then
+metrics and traces exported over OTLP (to a receiver in this process that discards them), each
+measured right after the same tiers without either: the cost of operating them.
+
 ``--before CHECKOUT`` also starts user-service and user-api from another checkout (e.g. a ``git
 worktree`` or ``git archive`` of main) and measures each of them right before this checkout's,
 so a before/after comparison sees the same machine load. ``--profile KIND`` runs that server
@@ -37,8 +42,10 @@ import statistics
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from dataclasses import dataclass
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -218,7 +225,12 @@ def _wait_ready(url: str, process: subprocess.Popen[bytes]) -> None:
 
 
 async def _bench(
-    connections: int, seconds: float, only: list[str], profile: str | None, before: str | None
+    connections: int,
+    seconds: float,
+    only: list[str],
+    profile: str | None,
+    before: str | None,
+    observability: bool,
 ) -> list[Result]:
     from unifyops.identity.user.user_service.config import Settings
     from unifyops.identity.user.user_service.main import migrate
@@ -231,10 +243,25 @@ async def _bench(
     public = {**json.loads(RSAAlgorithm.to_jwk(key.public_key())), "kid": KID, "alg": "RS256"}
     database = await create_test_database()
     processes: list[subprocess.Popen[bytes]] = []
-    # Each tier's code as checked out here ("after") and, with --before, as in that checkout.
-    labels = {"": os.environ.get("PYTHONPATH", "")}
+    # Each tier's code as checked out here ("after") and, with --before, as in that checkout;
+    # with --observability, this checkout with metrics and traces on.
+    here = os.environ.get("PYTHONPATH", "")
+    variants: dict[str, tuple[str, dict[str, str]]] = {"": (here, {})}
     if before:
-        labels = {"before: ": before, "": labels[""]}
+        variants = {"before: ": (before, {}), "": variants[""]}
+    receiver = None
+    if observability:
+        receiver = _otlp_receiver()
+        otlp = f"http://127.0.0.1:{receiver.server_port}"
+        variants |= {
+            "metrics: ": (here, {"UO_METRICS_PORT": "auto"}),
+            "metrics + traces (log): ": (here, {"UO_METRICS_PORT": "auto", "UO_TRACES": "log"}),
+            "metrics + traces (OTLP): ": (
+                here,
+                {"UO_METRICS_PORT": "auto", "UO_TRACES": "otlp", "UO_OTLP_ENDPOINT": otlp},
+            ),
+        }
+    labels = {label: pythonpath for label, (pythonpath, _) in variants.items()}
     try:
         await asyncio.to_thread(migrate, Settings(database=database))
         base_env = {
@@ -257,6 +284,8 @@ async def _bench(
                     f"http://127.0.0.1:{ports['service', label]}" if kind == "chain" else ""
                 )
                 env = {**base_env, "PYTHONPATH": pythonpath, "BENCH_SERVICE_URL": service_url}
+                for name, value in variants[label][1].items():
+                    env[name] = str(free_port()) if value == "auto" else value
                 output = PROFILE_OUTPUT if kind == profile and not label else None
                 started[kind, label] = _start(kind, port, env, output)
                 processes.append(started[kind, label])
@@ -309,6 +338,26 @@ async def _bench(
         for process in processes:
             process.wait(timeout=30)
         await drop_test_database(database)
+        if receiver is not None:
+            receiver.shutdown()
+
+
+def _otlp_receiver() -> ThreadingHTTPServer:
+    """Accepts OTLP/HTTP posts and drops them (a collector's intake, not what is measured)."""
+
+    class Discard(BaseHTTPRequestHandler):
+        def do_POST(self) -> None:
+            self.rfile.read(int(self.headers.get("Content-Length") or 0))
+            self.send_response(200)
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+
+        def log_message(self, *args: object) -> None:
+            return None
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Discard)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    return server
 
 
 def _db_env(database: Any) -> dict[str, Any]:
@@ -337,6 +386,12 @@ def main(argv: list[str] | None = None) -> int:
         help="also run user-service and user-api from this checkout (e.g. a git worktree of"
         " main), measured right before this checkout's, so both see the same machine",
     )
+    parser.add_argument(
+        "--observability",
+        action="store_true",
+        help="also run user-service and user-api with metrics, then metrics and traces (log, then"
+        " OTLP), each beside the same tiers without",
+    )
     parser.add_argument("command", nargs="*", help=argparse.SUPPRESS)
     options = parser.parse_args(argv)
     if options.command[:1] == ["serve"]:
@@ -344,7 +399,14 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     before = options.before and str(Path(options.before).resolve() / "src" / "python")
     results = asyncio.run(
-        _bench(options.connections, options.seconds, options.only, options.profile, before)
+        _bench(
+            options.connections,
+            options.seconds,
+            options.only,
+            options.profile,
+            before,
+            options.observability,
+        )
     )
     print(
         f"{options.connections} connections, {options.seconds:.0f} s closed loop after 2 s warm-up"
