@@ -82,8 +82,6 @@ class ServiceClient:
         self._http = httpx.AsyncClient(
             base_url=base_url, timeout=timeout, transport=transport, limits=POOL_LIMITS
         )
-        # A client span per call and the W3C traceparent on it, when tracing is on (tracing.py).
-        tracing.instrument_client(self._http)
 
     async def aclose(self) -> None:
         await self._http.aclose()
@@ -195,7 +193,7 @@ class ServiceClient:
         self, method: str, path: str, left: float | None, **kwargs: Any
     ) -> httpx.Response:
         if left is None:
-            return await self._http.request(method, path, **kwargs)
+            return await tracing.traced(self._http).request(method, path, **kwargs)
         # min(configured timeout, what is left of the request's deadline), for every phase and
         # for the call as a whole.
         configured = self._http.timeout
@@ -206,7 +204,7 @@ class ServiceClient:
             pool=_at_most(configured.pool, left),
         )
         async with asyncio.timeout(left):
-            return await self._http.request(method, path, timeout=bounded, **kwargs)
+            return await tracing.traced(self._http).request(method, path, timeout=bounded, **kwargs)
 
     async def _headers(
         self, extra: Mapping[str, str] | None, *, authenticate: bool

@@ -16,6 +16,7 @@ from jwt import PyJWK, PyJWKSet
 from jwt.exceptions import PyJWKError, PyJWKSetError
 from loguru import logger
 
+from unifyops_core import tracing
 from unifyops_core.exceptions import DependencyUnavailableError
 
 
@@ -97,7 +98,7 @@ class JwksKeys:
     async def _fetch(self) -> None:
         self.fetch_count += 1
         try:
-            response = await self._http.get(self._url)
+            response = await tracing.traced(self._http).get(self._url)
             response.raise_for_status()
             keys = PyJWKSet.from_dict(response.json()).keys
         except (httpx.HTTPError, ValueError, PyJWKError, PyJWKSetError) as exc:

@@ -21,6 +21,7 @@ from dataclasses import dataclass
 import httpx
 from loguru import logger
 
+from unifyops_core import tracing
 from unifyops_core.exceptions import DependencyUnavailableError, ServerError
 
 
@@ -96,7 +97,7 @@ class ServiceTokenProvider:
     async def _fetch(self, audience: str) -> _CachedToken:
         self.fetch_count += 1
         try:
-            response = await self._http.post(
+            response = await tracing.traced(self._http).post(
                 self._token_url,
                 data={"grant_type": "client_credentials", "audience": audience},
                 auth=(self._client_id, self._client_secret),

@@ -12,6 +12,7 @@ from __future__ import annotations
 import httpx
 from fastapi import APIRouter, Request, Response
 
+from unifyops_core import tracing
 from unifyops_core.client import POOL_LIMITS
 from unifyops_core.context import current_request_id
 from unifyops_core.exceptions import DependencyUnavailableError, ValidationError
@@ -47,7 +48,7 @@ class SessionRelay:
             if request_id:
                 headers[REQUEST_ID_HEADER] = request_id
             try:
-                upstream = await self._http.post(
+                upstream = await tracing.traced(self._http).post(
                     f"/v1/auth/{action}", content=body, headers=headers
                 )
             except httpx.HTTPError as exc:

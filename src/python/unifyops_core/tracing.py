@@ -198,13 +198,15 @@ def instrument_app(app: FastAPI, provider: TracerProvider) -> None:
     )
 
 
-def instrument_client(client: httpx.AsyncClient) -> None:
-    """A client span per call and the ``traceparent`` header on it, when tracing is installed."""
-    if _installed is None:
-        return
-    from opentelemetry.instrumentation.httpx import HTTPXClientInstrumentor
+def traced(client: httpx.AsyncClient) -> httpx.AsyncClient:
+    """``client``, giving it a client span per call and the ``traceparent`` header once tracing
+    is installed. Called where a call is made: tiers build their clients before the app factory
+    installs tracing."""
+    if _installed is not None and not getattr(client, "_is_instrumented_by_opentelemetry", False):
+        from opentelemetry.instrumentation.httpx import HTTPXClientInstrumentor
 
-    HTTPXClientInstrumentor.instrument_client(client, tracer_provider=_installed)
+        HTTPXClientInstrumentor.instrument_client(client, tracer_provider=_installed)
+    return client
 
 
 __all__ = [
@@ -218,7 +220,7 @@ __all__ = [
     "install",
     "installed",
     "instrument_app",
-    "instrument_client",
     "setup",
     "span_record",
+    "traced",
 ]

@@ -31,7 +31,7 @@ from unifyops_core.client import ServiceClient
 from unifyops_core.db import Database, DatabaseSettings
 from unifyops_core.logs import configure_logging
 from unifyops_core.settings import ServiceSettings
-from unifyops_core.testing_db import fresh_database, serve_on_loopback
+from unifyops_core.testing_db import free_port, fresh_database, serve_on_loopback
 
 TRACEPARENT = "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01"
 
@@ -68,9 +68,12 @@ def service_app(database: DatabaseSettings) -> FastAPI:
 def chain(database: DatabaseSettings) -> Iterator[tuple[FastAPI, io.StringIO]]:
     """The gateway (called in-process) and the service (a real server on loopback, so the
     trace crosses HTTP as between pods); the log of both, captured."""
-    with serve_on_loopback(service_app(database)) as service_url:
+    # The client first, as the tiers build theirs before the app factory installs tracing (the
+    # first test of this file runs before anything is installed in the process).
+    port = free_port()
+    client = ServiceClient(f"http://127.0.0.1:{port}", service="demo-service", max_retries=0)
+    with serve_on_loopback(service_app(database), port):
         gateway = create_service_app(settings("demo-api"), version="1")
-        client = ServiceClient(service_url, service="demo-service", max_retries=0)
 
         @gateway.get("/v1/{name}")
         async def relay(name: str) -> Any:

@@ -104,8 +104,6 @@ class Relay:
             follow_redirects=False,
             trust_env=False,  # no proxy or netrc from the environment
         )
-        # The call to the gateway carries the request's traceparent (when tracing is installed).
-        tracing.instrument_client(self._client)
 
     async def aclose(self) -> None:
         await self._client.aclose()
@@ -157,7 +155,8 @@ class Relay:
             content=body,
         )
         try:
-            upstream = await self._client.send(outgoing, stream=True)
+            # traced: the call carries the request's traceparent when tracing is on.
+            upstream = await tracing.traced(self._client).send(outgoing, stream=True)
             try:
                 answer = await _read_answer(upstream)
             finally:
