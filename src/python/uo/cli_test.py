@@ -70,7 +70,8 @@ COMMANDS = sorted(_subparsers(build_parser()))
 EXPECTED_COMMANDS = [
     *("affected", "build", "bump", "chart", "check-core", "completion", "diff", "down"),
     *("grant", "images", "logs"),
-    *("matrix", "new", "promote", "publish", "render", "revoke", "seal", "status", "trace", "up"),
+    *("matrix", "new", "promote", "prune", "publish", "render", "revoke", "seal", "status"),
+    *("trace", "up"),
     "where",
 ]
 
