@@ -162,7 +162,13 @@ def finished_before(container: Container) -> bool:
 def probe(container: Container, check: Liveness | Readiness) -> str | None:
     """None when it passes, else why not (the kubelet's view: HTTP from the host, exec inside)."""
     if check.kind == "http":
-        url = f"http://{engine.address(container)}:{check.port}{check.path}"
+        try:
+            host = engine.address(container)
+        except (engine.EngineError, docker.errors.NotFound) as exc:
+            # Stopped, removed or off its networks between the listing and the probe (a fault
+            # test stopping auth-api did this): a failed probe, never the supervisor's end.
+            return f"{check.path}: {exc}"
+        url = f"http://{host}:{check.port}{check.path}"
         try:
             response = httpx.get(url, timeout=check.timeout)
         except httpx.HTTPError as exc:
@@ -401,7 +407,13 @@ class Supervisor:
                 elif now - idle_since > IDLE_EXIT_SECONDS:
                     self.report(f"{self.environment} has no containers left; exiting")
                     return
-            except (docker.errors.DockerException, httpx.HTTPError, OSError) as exc:
+            except (
+                docker.errors.DockerException,
+                httpx.HTTPError,
+                OSError,
+                engine.EngineError,
+            ) as exc:
+                # One look failed (a container changed under it); the next one starts afresh.
                 self.report(f"engine: {type(exc).__name__}: {exc}")
             self.stopped.wait(0.5)
 

@@ -302,3 +302,20 @@ def test_a_supervisor_that_cannot_start_is_reported_with_its_log(
     with pytest.raises(supervisor.SupervisorError, match="exited with code 1") as failed:
         supervisor.ensure("svbroken")
     assert "no Docker engine answers" in str(failed.value)
+
+
+def test_a_probe_of_a_container_stopped_or_removed_meanwhile_fails_not_the_supervisor(
+    client: docker.DockerClient, environment: str, image: str
+) -> None:
+    """A fault test stopped auth-api between the supervisor's listing and its probe; the probe
+    raised and the supervisor process died, leaving every later restart unwatched."""
+    container, spec = http_server(client, environment, image, Liveness("none"))
+    assert supervisor.probe(container, spec.readiness) is None
+    container.stop(timeout=2)
+    stopped = supervisor.probe(container, spec.readiness)
+    assert stopped is not None
+    assert "has no IP address" in stopped
+    container.remove(force=True)
+    removed = supervisor.probe(container, spec.readiness)
+    assert removed is not None
+    assert removed.startswith("/:")
