@@ -27,10 +27,12 @@ def test_watch_restores_containers_stopped_or_removed_by_hand(running: Running) 
     watcher = watch.Watcher(running.client, running.plan, lines.append, interval=INTERVAL)
     stop = threading.Event()
     looking = threading.Thread(target=watcher.run, args=(stop,), daemon=True)
+    # Both broken before the watcher looks: a look between the stop (which waits out the grace
+    # period) and the removal converged on the first alone and ended the wait (a CI run did).
+    stopped.stop(timeout=10)
+    removed.remove(force=True)
     looking.start()
     try:
-        stopped.stop(timeout=10)
-        removed.remove(force=True)
         broken_at = time.monotonic()
         deadline = broken_at + INTERVAL + 2 * running.plan.ready_timeout
         while not any("converged:" in line for line in lines):

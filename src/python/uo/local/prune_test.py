@@ -5,6 +5,7 @@ infra/ records, the newest kept, the rest removed; a dry run removes nothing."""
 from __future__ import annotations
 
 import io
+import os
 import secrets
 import tarfile
 import time
@@ -18,6 +19,8 @@ from uo.cli import main
 from uo.local.prune import Candidate, choose, is_ours, repository_of
 from uo.repo import find_repo_root
 from uo.state import status_rows
+
+ENGINE = "unix:///var/lib/unifyops-docker/docker.sock"  # as conftest.py
 
 
 def tiny_image(client: docker.DockerClient, repository: str, tag: str, content: str) -> str:
@@ -47,8 +50,13 @@ def recorded_tag() -> str:
 
 
 def test_only_what_nothing_uses_keeps_or_records_is_removed(
-    client: docker.DockerClient, repository: str, capsys: pytest.CaptureFixture[str]
+    client: docker.DockerClient,
+    repository: str,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
+    # The CLI connects as a user's shell does: through $DOCKER_HOST (conftest's engine).
+    monkeypatch.setenv("DOCKER_HOST", os.environ.get("DOCKER_HOST") or ENGINE)
     used = tiny_image(client, repository, "used", "1")
     recorded = tiny_image(client, repository, recorded_tag(), "2")
     stale = tiny_image(client, repository, "stale", "3")
