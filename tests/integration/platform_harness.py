@@ -14,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import os
 import re
+import socket
 import sys
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import ExitStack, contextmanager
@@ -41,7 +42,6 @@ from unifyops_core.naming import STACKS
 from unifyops_core.testing_db import (
     create_test_database,
     drop_test_database,
-    free_port,
     serve_on_loopback,
 )
 from uo.local import manifests, values
@@ -121,10 +121,14 @@ class Wiring:
         self.databases = databases
         # Service name -> loopback base URL, chosen before anything starts: a tier may call
         # itself (auth-api checks user tokens against its own published keys).
-        self.ports = {wid: free_port() for wid, item in self.items.items() if not item.is_job}
+        serving = [wid for wid, item in self.items.items() if not item.is_job]
+        # All at once: a probe port closed before the next is picked can be handed out again
+        # (a CI run gave auth-api's port to user-api too).
+        picked = distinct_free_ports(2 * len(serving))
+        self.ports = dict(zip(serving, picked[: len(serving)], strict=True))
         # All tiers share this process's loopback: each gets its own metrics port too (the
         # chart gives every pod the same one).
-        self.metrics_ports = {wid: free_port() for wid in self.ports}
+        self.metrics_ports = dict(zip(serving, picked[len(serving) :], strict=True))
         self.loopback = {
             service.name: f"http://127.0.0.1:{self.ports[wid]}"
             for service in self.services
@@ -158,6 +162,16 @@ class Wiring:
 def environment(env: Mapping[str, str]) -> Iterator[None]:
     with mock.patch.dict(os.environ, dict(env)):
         yield
+
+
+def distinct_free_ports(count: int) -> list[int]:
+    """``count`` different ports nothing listens on: every probe socket stays bound until all
+    are picked."""
+    with ExitStack() as probes:
+        sockets = [probes.enter_context(socket.socket()) for _ in range(count)]
+        for probe in sockets:
+            probe.bind(("127.0.0.1", 0))
+        return [int(probe.getsockname()[1]) for probe in sockets]
 
 
 @contextmanager
