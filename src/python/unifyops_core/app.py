@@ -49,7 +49,10 @@ def create_service_app(
     metrics = None
     if settings.metrics_port:
         metrics = TierMetrics(
-            service_name=settings.service_name, version=version, environment=settings.environment
+            service_name=settings.service_name,
+            version=version,
+            environment=settings.environment,
+            image=settings.image,
         )
         lifespan = metrics.lifespan(settings.metrics_port, fastapi_kwargs.get("lifespan"))
         fastapi_kwargs = fastapi_kwargs | {"lifespan": lifespan}
@@ -89,6 +92,8 @@ def create_service_app(
         )
         tracing.instrument_app(app, provider)
     app.state.health = health or HealthRegistry()
+    if metrics is not None:
+        metrics.watch_readiness(app.state.health)
     app.include_router(health_router(app.state.health))
     return app
 

@@ -22,6 +22,8 @@ class HealthRegistry:
     """The readiness checks of one app, by name."""
 
     default_timeout: float = 2.0
+    # The verdict of the last readiness request (None before the first): metrics export it.
+    last_ready: bool | None = None
     _checks: dict[str, tuple[HealthCheck, float]] = field(default_factory=dict)
 
     def add(self, name: str, check: HealthCheck, *, timeout: float | None = None) -> None:
@@ -57,6 +59,7 @@ def health_router(registry: HealthRegistry) -> APIRouter:
     async def ready() -> dict[str, object]:
         checks = await registry.run()
         failed = {name: outcome for name, outcome in checks.items() if outcome != "ok"}
+        registry.last_ready = not failed
         if failed:
             raise DependencyUnavailableError("Not ready", details={"checks": checks})
         return {"status": "ready", "checks": checks}

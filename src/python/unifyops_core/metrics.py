@@ -11,7 +11,12 @@ Exported (one registry per app, so several apps in one process never collide):
 - ``uo_http_requests_in_flight``: requests being served now.
 - ``uo_db_pool_size``, ``uo_db_pool_checked_out``, ``uo_db_pool_overflow``: the SQLAlchemy pool
   of a tier that owns a database, read at scrape time.
-- ``uo_build_info{service_name, version, core_version, environment}``: always 1.
+- ``uo_build_info{service_name, version, core_version, environment, image}``: always 1;
+  ``image`` is the reference the process was started from (``UO_IMAGE``, set by the chart), so
+  what runs can be compared with what infra/ wants.
+- ``uo_ready``: 1 if the last readiness probe (``/health/ready``) passed, 0 if it failed; absent
+  until the first probe. A cluster's kube-state-metrics says the same of the pod; this says it
+  where none runs (``uo up``) and with the tier's own labels.
 - the client library's ``process_*`` and ``python_*`` series.
 
 ``UO_METRICS_PORT`` (``ServiceSettings.metrics_port``) chooses the port; 0 (the default outside
@@ -42,6 +47,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from unifyops_core._version import __version__ as core_version
 from unifyops_core.context import capture_error_type, reset_error_type
+from unifyops_core.health import HealthRegistry
 
 METRICS_PORT_NAME = "metrics"
 UNMATCHED_ROUTE = "unmatched"
@@ -70,10 +76,27 @@ class _PoolCollector:
             yield GaugeMetricFamily(name, documentation, value=float(read()))
 
 
+class _ReadinessCollector:
+    """``uo_ready`` from the last readiness verdict, read at scrape time (a scrape never runs
+    the checks: probing the database is the probe's job, at the probe's period)."""
+
+    def __init__(self, health: HealthRegistry) -> None:
+        self.health = health
+
+    def collect(self) -> Iterator[Metric]:
+        verdict = self.health.last_ready
+        if verdict is not None:
+            yield GaugeMetricFamily(
+                "uo_ready", "1 if the last readiness probe passed", value=float(verdict)
+            )
+
+
 class TierMetrics:
     """The metrics of one app and the registry that holds them."""
 
-    def __init__(self, *, service_name: str, version: str, environment: str) -> None:
+    def __init__(
+        self, *, service_name: str, version: str, environment: str, image: str = ""
+    ) -> None:
         self.registry = CollectorRegistry(auto_describe=True)
         ProcessCollector(registry=self.registry)
         PlatformCollector(registry=self.registry)
@@ -106,12 +129,17 @@ class TierMetrics:
                 "version": version,
                 "core_version": core_version,
                 "environment": environment,
+                "image": image,
             }
         )
 
     def watch_pool(self, pool: Any) -> None:
         """Export the gauges of a SQLAlchemy pool (``engine.pool``)."""
         self.registry.register(_PoolCollector(pool))
+
+    def watch_readiness(self, health: HealthRegistry) -> None:
+        """Export ``uo_ready``: the verdict of ``health``'s last readiness run."""
+        self.registry.register(_ReadinessCollector(health))
 
     def observe(
         self, method: str, route: str, status: int, seconds: float, error_type: str | None

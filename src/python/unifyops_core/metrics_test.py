@@ -17,6 +17,7 @@ from unifyops_core import __version__ as core_version
 from unifyops_core.app import create_service_app
 from unifyops_core.db import Database
 from unifyops_core.exceptions import RecordNotFoundError
+from unifyops_core.health import HealthRegistry
 from unifyops_core.keys import StaticKeys
 from unifyops_core.metrics import LATENCY_BUCKETS, MetricsMiddleware, TierMetrics
 from unifyops_core.naming import Component
@@ -32,9 +33,23 @@ def free_port() -> int:
         return port
 
 
+READY = {"ok": True}
+
+
+async def _switch_check() -> None:
+    if not READY["ok"]:
+        raise ConnectionError("dependency gone")
+
+
 def build_app(port: int) -> FastAPI:
-    settings = ServiceSettings(service_name="demo-service", metrics_port=port)
-    app = create_service_app(settings, version="1.2.3")
+    settings = ServiceSettings(
+        service_name="demo-service",
+        metrics_port=port,
+        image="registry.test/demo@sha256:" + "a" * 64,
+    )
+    health = HealthRegistry()
+    health.add("switch", lambda: _switch_check())
+    app = create_service_app(settings, version="1.2.3", health=health)
 
     @app.get("/items/{item_id}")
     async def item(item_id: int) -> dict[str, int]:
@@ -143,8 +158,24 @@ async def test_build_info_names_the_service_and_the_core_version(
         "version": "1.2.3",
         "core_version": core_version,
         "environment": "development",
+        "image": "registry.test/demo@sha256:" + "a" * 64,
     }
     assert any(name.startswith("process_") for name, _ in found)
+
+
+async def test_uo_ready_follows_the_last_readiness_probe(
+    served: tuple[httpx.AsyncClient, httpx.AsyncClient],
+) -> None:
+    public, scrape = served
+    assert not any(name == "uo_ready" for name, _ in await samples(scrape))  # no probe yet
+    READY["ok"] = False
+    try:
+        assert (await public.get("/health/ready")).status_code == 503
+        assert value(await samples(scrape), "uo_ready") == 0
+    finally:
+        READY["ok"] = True
+    assert (await public.get("/health/ready")).status_code == 200
+    assert value(await samples(scrape), "uo_ready") == 1
 
 
 async def test_the_public_port_never_serves_metrics(
@@ -273,6 +304,8 @@ async def test_a_service_tier_exports_its_pool_and_counts_refused_callers() -> N
             version="1",
             core_version=core_version,
             environment="development",
+            image="",
         )
         == 1
     )
+    assert value(found, "uo_ready") == 1  # the probe above passed

@@ -51,6 +51,9 @@ class ServiceSettings(BaseSettings):
     # Port of the Prometheus metrics, apart from the public one (UO_METRICS_PORT); 0 serves none.
     # The chart sets it (9464); off by default, so apps built in tests and tools bind nothing.
     metrics_port: int = Field(default=0, ge=0, le=65535)
+    # The image reference this process runs (UO_IMAGE, set by the chart): build info reports it,
+    # so the environment dashboard can tell what runs from what infra/ wants.
+    image: str = ""
     # Traces (tracing.py): UO_TRACES off | log (spans as JSON log lines, where no collector runs)
     # | otlp (to UO_OTLP_ENDPOINT, e.g. http://otel-collector.monitoring:4318); the chart sets
     # them from values. UO_TRACE_SAMPLE_RATIO: the share of new traces recorded.

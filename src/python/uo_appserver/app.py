@@ -182,6 +182,7 @@ def create_app(
             service_name=settings.service_name,
             version=__version__,
             environment=settings.environment,
+            image=settings.image,
         )
     app = Starlette(
         routes=[

@@ -33,7 +33,8 @@ def test_requests_are_counted_by_route_template_and_error_type(
     bundle: Path, gateway: tuple[FakeGateway, str]
 ) -> None:
     port = free_port()
-    server = app_server(bundle, gateway[1], metrics_port=port, environment="test")
+    image = "unifyops/user-app:0123456789abcdef0123456789abcdef01234567"
+    server = app_server(bundle, gateway[1], metrics_port=port, environment="test", image=image)
     with running(server) as url:
         assert httpx.get(f"{url}/items/123").status_code == 200  # the bundle's index
         assert httpx.get(f"{url}/items/456").status_code == 200
@@ -59,6 +60,7 @@ def test_requests_are_counted_by_route_template_and_error_type(
     (info,) = samples(scraped.text, "uo_build_info").keys()
     assert dict(info)["environment"] == "test"
     assert dict(info)["service_name"] == "app"  # the fake gateway's host is no <stack>-api
+    assert dict(info)["image"] == image
 
 
 def test_no_metrics_port_serves_nothing_extra(
@@ -74,6 +76,11 @@ def test_no_metrics_port_serves_nothing_extra(
 def test_the_app_is_named_after_its_gateway() -> None:
     assert app_name("http://user-api:8002") == "user-app"
     assert app_name("http://127.0.0.1:8002") == "app"
-    env = {"UO_API_URL": "http://environment-api:8002", "UO_METRICS_PORT": "9464"}
+    env = {
+        "UO_API_URL": "http://environment-api:8002",
+        "UO_METRICS_PORT": "9464",
+        "UO_IMAGE": "unifyops/environment-app@sha256:" + "b" * 64,
+    }
     settings = Settings.from_env(env)
     assert (settings.service_name, settings.metrics_port) == ("environment-app", 9464)
+    assert settings.image == env["UO_IMAGE"]

@@ -33,6 +33,8 @@ class Settings:
     # For the build-info series: which app this is and where it runs (the chart sets both).
     service_name: str = "app"
     environment: str = "development"
+    # The image reference it runs (UO_IMAGE, set by the chart), reported in build info.
+    image: str = ""
     # OpenTelemetry, as every tier (unifyops_core.tracing): UO_TRACES off | log | otlp,
     # UO_OTLP_ENDPOINT, UO_TRACE_SAMPLE_RATIO. The relayed call carries the traceparent.
     traces: str = "off"
@@ -60,6 +62,7 @@ class Settings:
             metrics_port=int(environ.get("UO_METRICS_PORT", "0")),
             service_name=environ.get("UO_SERVICE_NAME") or app_name(environ.get("UO_API_URL", "")),
             environment=environ.get("UO_ENVIRONMENT", "development"),
+            image=environ.get("UO_IMAGE", ""),
             traces=environ.get("UO_TRACES", "off"),
             otlp_endpoint=environ.get("UO_OTLP_ENDPOINT", ""),
             trace_sample_ratio=float(environ.get("UO_TRACE_SAMPLE_RATIO", "1")),

@@ -213,6 +213,11 @@ secrets it needs. The one place the wiring of a stack is written: a cluster and 
 - name: UO_INFRA_PATH
   value: /srv/unifyops/infra/environments
 {{- end }}
+{{- if and $root.Values.monitoring.query.url (eq $stack $root.Values.desiredState.stack) }}
+# The running side of the dashboard: the tiers' series, as the monitoring Prometheus has them.
+- name: UO_PROMETHEUS_URL
+  value: {{ $root.Values.monitoring.query.url | quote }}
+{{- end }}
 {{- end }}
 {{- end -}}
 

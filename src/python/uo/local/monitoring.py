@@ -17,6 +17,7 @@ import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
+from urllib.parse import urlsplit
 
 import yaml
 
@@ -64,15 +65,25 @@ def enabled(values: Mapping[str, Any]) -> bool:
 
 def prometheus_pod(values: Mapping[str, Any]) -> Pod:
     """The Prometheus container as the NetworkPolicy model sees it: a pod of
-    `monitoring.namespace` with `monitoring.podLabels` (not a pod of the stacks' releases)."""
+    `monitoring.namespace` with `monitoring.podLabels` (not a pod of the stacks' releases),
+    serving its API on PORT."""
     monitoring = values.get("monitoring") or {}
     labels = monitoring.get("podLabels") or {}
     return Pod(
         PROMETHEUS,
         str(monitoring.get("namespace", "monitoring")),
         tuple(sorted(labels.items())),
+        ports=((PORT, "TCP"),),
         external=True,
     )
+
+
+def query_aliases(values: Mapping[str, Any]) -> tuple[str, ...]:
+    """The names Prometheus answers under for its API's callers: the host of
+    `monitoring.query.url` (the URL the chart gives the environment service), if set."""
+    url = str(((values.get("monitoring") or {}).get("query") or {}).get("url") or "")
+    host = urlsplit(url).hostname
+    return (host,) if host else ()
 
 
 def _label_name(kubernetes_label: str) -> str:
@@ -224,7 +235,8 @@ def prometheus_spec(
         image,
         env={"PROMETHEUS_CONFIG": prometheus_config, "PROMETHEUS_RULES": rule_file},
         client_networks=dict(wiring.client),
-        serving_networks={public_network(environment): Attachment(ports=(PORT,))},
+        # Published on the public network; served to the callers the policies allow on its own.
+        serving_networks={public_network(environment): Attachment(ports=(PORT,)), **wiring.serving},
         ports={PORT: published} if published else {},
         volumes={f"uo-{environment}-{STACK}-{PROMETHEUS}-data": "/prometheus"},
         tmpfs=("/run/prometheus",),
@@ -249,6 +261,7 @@ __all__ = [
     "host_port",
     "prometheus_pod",
     "prometheus_spec",
+    "query_aliases",
     "rule_groups",
     "rules",
     "scrape_jobs",

@@ -128,7 +128,7 @@ def test_promtool_accepts_the_generated_config_and_rules(tmp_path: Path) -> None
     assert {"target_label": "tier", "replacement": "service"} in scrape["relabel_configs"]
 
 
-def test_prometheus_reaches_exactly_the_metrics_ports_and_nothing_reaches_it() -> None:
+def test_prometheus_reaches_exactly_the_metrics_ports_and_only_the_dashboard_reaches_it() -> None:
     objects, first = rendered()
     topo = wired_topology(plan(), objects, first)
     expected = {
@@ -136,12 +136,31 @@ def test_prometheus_reaches_exactly_the_metrics_ports_and_nothing_reaches_it() -
     }
     client = topo.wiring[monitoring.PROMETHEUS].client
     assert {(net, a.ports) for net, a in client.items()} == expected
-    assert not topo.wiring[monitoring.PROMETHEUS].serving
+    # It serves its API under the host of the URL the chart gives the environment service, on
+    # a network only that service joins (the chart's allow-prometheus-query policy).
+    own = wiring.network_name("test", monitoring.PROMETHEUS)
+    assert topo.wiring[monitoring.PROMETHEUS].serving == {
+        own: wiring.Attachment(aliases=("prometheus.monitoring",), ports=(9090,))
+    }
+    assert topo.wiring["environment-service"].client[own].ports == (9090,)
+    joined = {wid for wid, w in topo.wiring.items() if own in w.client}
+    assert joined == {"environment-service"}
     # The metrics port is open on a tier's network now, but only Prometheus may use it.
     opened = topo.wiring["user-api"].serving[wiring.network_name("test", "user-api")]
     assert opened.ports == (8002, 9464)
     metrics_callers = {source for source, _, port, _ in topo.allowed if port == 9464}
     assert metrics_callers == {monitoring.PROMETHEUS}
+    callers = {source for source, target, _, _ in topo.allowed if target == monitoring.PROMETHEUS}
+    assert callers == {"environment-service"}
+
+
+def test_without_a_query_url_nothing_reaches_prometheus() -> None:
+    objects, first = rendered()
+    unset = copy.deepcopy(first)
+    unset["monitoring"]["query"]["url"] = ""
+    objects = [o for o in objects if not o["metadata"]["name"].endswith("allow-prometheus-query")]
+    topo = wired_topology(plan(), objects, unset)
+    assert not topo.wiring[monitoring.PROMETHEUS].serving
     assert not any(target == monitoring.PROMETHEUS for _, target, _, _ in topo.allowed)
 
 

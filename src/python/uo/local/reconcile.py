@@ -104,8 +104,10 @@ def wired_topology(
     """The networks the rendered NetworkPolicies give this plan's containers (the edge as the
     ingress controller, and Prometheus as the monitoring pod when the plan runs one)."""
     scraper = None
+    aliases: tuple[str, ...] = ()
     if plan.prometheus_image and monitoring.enabled(first_values):
         scraper = monitoring.prometheus_pod(first_values)
+        aliases = monitoring.query_aliases(first_values)
     return wiring.topology(
         plan.environment,
         values.namespace(plan.environment),
@@ -115,6 +117,7 @@ def wired_topology(
         manifests.routes(objects),
         values.ingress_controller(first_values),
         scraper,
+        aliases,
     )
 
 

@@ -81,9 +81,12 @@ def topology(
     routes: Iterable[Route],
     ingress_controller: Mapping[str, Any],
     scraper: Pod | None = None,
+    scraper_aliases: tuple[str, ...] = (),
 ) -> Topology:
     """``scraper``: the Prometheus pod (uo.local.monitoring), a caller like the edge: it gets
-    a client attachment for exactly the metrics ports the policies open to it."""
+    a client attachment for exactly the metrics ports the policies open to it. It serves too,
+    under ``scraper_aliases`` (its query URL's host), to what the policies let reach its ports
+    (the environment service, for the dashboard's running side)."""
     items = {w.workload_id: w for w in workloads}
     services = list(services)
     edge = edge_pod(ingress_controller)
@@ -93,10 +96,14 @@ def topology(
     wiring: dict[str, Wiring] = {wid: Wiring() for wid in [*items, *(p.name for p in outside)]}
     networks = []
     allowed = model.reachable()
-    for server_id, server in items.items():
-        if server.is_job:
-            continue
-        aliases = tuple(sorted(s.name for s in services if s.selects(server)))
+    servers = {
+        server_id: tuple(sorted(s.name for s in services if s.selects(server)))
+        for server_id, server in items.items()
+        if not server.is_job
+    }
+    if scraper is not None:
+        servers[scraper.name] = scraper_aliases
+    for server_id, aliases in servers.items():
         callers: dict[str, set[int]] = {}
         for source, target, port, _ in allowed:
             if target == server_id:

@@ -1,21 +1,42 @@
-// The operator's daily picture: environments × stacks with what runs (tag, short digest), the
-// core version and how long ago it was deployed; a stack's history; what a promotion would change.
+// The operator's daily picture: environments × stacks with what infra wants (tag, short digest),
+// the core version and how long ago it was deployed, and under it what runs (status, readiness,
+// traffic, from GET /v1/live); a stack's history; what a promotion would change.
 // It refreshes itself every `refreshSeconds`; a failed refresh keeps the last picture and says so.
-import { useEffect, useState } from "react";
+import { Fragment, useEffect, useState } from "react";
 import { ApiError, ErrorMessage, useAuth } from "@unifyops/shared";
 import type { ApiClient } from "@unifyops/shared";
 import {
   ENVIRONMENT_ORDER,
   age,
+  columns,
+  errorShare,
   latestDeployments,
+  liveSummary,
+  p99,
+  requestRate,
   shortDigest,
+  shortImage,
   shortTag,
   stackLinks,
+  stacksOf,
+  statusLabel,
 } from "./model";
-import type { Deployment, Environment, PromotionChange } from "./model";
+import type {
+  Column,
+  Deployment,
+  Environment,
+  LiveState,
+  LiveTier,
+  PromotionChange,
+  TierImage,
+} from "./model";
+import "./Dashboard.css";
 
 const TIERS = ["app", "api", "service"];
 export const REFRESH_SECONDS = 30;
+
+/** The last answer of GET /v1/live: the running side, or why there is none. */
+type Live = { state: LiveState; error: null } | { state: null; error: ApiError };
 
 export function Dashboard({
   api,
@@ -32,6 +53,7 @@ export function Dashboard({
   const [error, setError] = useState<ApiError | null>(null);
   const [updated, setUpdated] = useState<Date | null>(null);
   const [history, setHistory] = useState<string | null>(null);
+  const [live, setLive] = useState<Live | null>(null);
 
   useEffect(() => {
     let current = true; // a response that arrives after unmount (or a token change) is dropped
@@ -39,11 +61,17 @@ export function Dashboard({
       Promise.all([
         api.request<Environment[]>("/v1/environments", { token }),
         api.request<Deployment[]>("/v1/deployments?limit=200", { token }),
+        // The running side is extra: when it fails, its own line says why and the rest still shows.
+        api.request<LiveState>("/v1/live", { token }).then(
+          (response): Live => ({ state: response.data, error: null }),
+          (caught): Live => ({ state: null, error: caught as ApiError }),
+        ),
       ])
-        .then(([envs, deploys]) => {
+        .then(([envs, deploys, running]) => {
           if (!current) return;
           setEnvironments(envs.data);
           setDeployments(deploys.data);
+          setLive(running);
           setUpdated(new Date());
           setError(null);
         })
@@ -59,10 +87,8 @@ export function Dashboard({
   }, [api, token, refreshSeconds]);
 
   if (!environments) return error ? <ErrorMessage error={error} /> : <p>Loading environments…</p>;
-  const ordered = [...environments].sort(
-    (a, b) => ENVIRONMENT_ORDER.indexOf(a.name) - ENVIRONMENT_ORDER.indexOf(b.name),
-  );
-  const stacks = [...new Set(ordered.flatMap((env) => Object.keys(env.stacks)))].sort();
+  const shown = columns(environments, live?.state?.environments ?? []);
+  const stacks = stacksOf(shown);
   const latest = latestDeployments(deployments);
 
   return (
@@ -76,13 +102,18 @@ export function Dashboard({
           <ErrorMessage error={error} />
         </div>
       ) : null}
+      {live ? (
+        <p aria-label="Live state">
+          {liveSummary(live.state ?? { prometheus: "unavailable", detail: live.error.describe() })}
+        </p>
+      ) : null}
       <table aria-label="Environments">
         <thead>
           <tr>
             <th scope="col">Stack</th>
-            {ordered.map((env) => (
-              <th scope="col" key={env.name}>
-                {env.name}
+            {shown.map((column) => (
+              <th scope="col" key={column.name}>
+                {column.desired ? column.name : `${column.name} (this environment)`}
               </th>
             ))}
           </tr>
@@ -95,32 +126,15 @@ export function Dashboard({
                   {stack}
                 </button>
               </th>
-              {ordered.map((env) => {
-                const state = env.stacks[stack];
-                const deployed = latest.get(`${env.name}/${stack}`);
-                return (
-                  <td key={env.name} data-cell={`${env.name}/${stack}`}>
-                    {state ? (
-                      <>
-                        {TIERS.filter((tier) => state.tiers[tier]).map((tier) => (
-                          <div key={tier}>
-                            <span className="uo-tier">{tier}</span>{" "}
-                            <code>{shortTag(state.tiers[tier].tag)}</code>{" "}
-                            <code title={state.tiers[tier].digest ?? ""}>
-                              {shortDigest(state.tiers[tier].digest)}
-                            </code>
-                          </div>
-                        ))}
-                        <div>core {state.core_version ?? "—"}</div>
-                        <StackLinks env={env} stack={stack} />
-                        <div>{deployed ? `deployed ${age(deployed.deployed_at, now)} ago` : "no deployment recorded"}</div>
-                      </>
-                    ) : (
-                      "—"
-                    )}
-                  </td>
-                );
-              })}
+              {shown.map((column) => (
+                <Cell
+                  key={column.name}
+                  column={column}
+                  stack={stack}
+                  deployed={latest.get(`${column.name}/${stack}`)}
+                  now={now}
+                />
+              ))}
             </tr>
           ))}
         </tbody>
@@ -129,6 +143,76 @@ export function Dashboard({
         <History stack={history} deployments={deployments.filter((d) => d.stack === history)} now={now} />
       ) : null}
       <PromotionDiff api={api} />
+    </>
+  );
+}
+
+/** One environment × stack: per tier what infra wants, then what runs; then core, links, age. */
+function Cell({ column, stack, deployed, now }: {
+  column: Column;
+  stack: string;
+  deployed?: Deployment;
+  now?: Date;
+}) {
+  const env = column.desired;
+  const state = env?.stacks[stack];
+  const running = column.live?.stacks[stack]?.tiers;
+  const tiers = TIERS.filter((tier) => state?.tiers[tier] || running?.[tier]);
+  const cell = `${column.name}/${stack}`;
+  if (!state && tiers.length === 0) return <td data-cell={cell}>—</td>;
+  return (
+    <td data-cell={cell}>
+      {tiers.map((tier) => (
+        <Fragment key={tier}>
+          <div>
+            <span className="uo-tier">{tier}</span>
+            {state?.tiers[tier] ? <DesiredImage image={state.tiers[tier]} /> : null}
+          </div>
+          {running?.[tier] ? (
+            <LiveLines live={running[tier]} label={`${stack} ${tier} in ${column.name}`} />
+          ) : null}
+        </Fragment>
+      ))}
+      {env && state ? (
+        <>
+          <div>core {state.core_version ?? "—"}</div>
+          <StackLinks env={env} stack={stack} />
+          <div>{deployed ? `deployed ${age(deployed.deployed_at, now)} ago` : "no deployment recorded"}</div>
+        </>
+      ) : null}
+    </td>
+  );
+}
+
+function DesiredImage({ image }: { image: TierImage }) {
+  return (
+    <>
+      {" "}
+      <code>{shortTag(image.tag)}</code> <code title={image.digest ?? ""}>{shortDigest(image.digest)}</code>
+    </>
+  );
+}
+
+/** What runs of one tier: a status badge, readiness and traffic; when drifted, what runs beside
+ * what infra wants. */
+function LiveLines({ live, label }: { live: LiveTier; label: string }) {
+  const status = statusLabel(live.status);
+  return (
+    <>
+      <div className="uo-live">
+        <span className="uo-badge" data-status={live.status} aria-label={`${label}: ${status}`}>
+          {status}
+        </span>{" "}
+        {live.ready}/{live.replicas} ready · {requestRate(live.requests_per_second)} ·{" "}
+        {errorShare(live.error_ratio)} · {p99(live.p99_seconds)}
+      </div>
+      {live.status === "drifted" ? (
+        <div className="uo-live">
+          runs <code title={live.images.join("\n")}>{live.images.map(shortImage).join(", ")}</code>,{" "}
+          wants{" "}
+          <code title={live.desired ?? ""}>{shortImage(live.desired)}</code>
+        </div>
+      ) : null}
     </>
   );
 }

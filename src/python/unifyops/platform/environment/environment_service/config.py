@@ -12,6 +12,9 @@ class Settings(ServiceTierSettings):
     service_name: str = "environment-service"
     # infra/environments of a checkout of the GitOps repository (kept current by the deployment).
     infra_path: Path = Path("/srv/unifyops/infra/environments")
+    # Prometheus' HTTP API (UO_PROMETHEUS_URL, e.g. http://prometheus.monitoring:9090): the
+    # running side of the dashboard (live.py). Empty: the dashboard shows desired state only.
+    prometheus_url: str = ""
 
 
 @cache

@@ -3,6 +3,7 @@ from __future__ import annotations
 import asyncio
 import shutil
 from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -25,12 +26,20 @@ class EnvironmentService:
 
 @pytest.fixture
 async def environment_service(tmp_path: Path) -> AsyncIterator[EnvironmentService]:
+    async with serving(tmp_path) as service:
+        yield service
+
+
+@asynccontextmanager
+async def serving(tmp_path: Path, prometheus_url: str = "") -> AsyncIterator[EnvironmentService]:
+    """environment-service in process on a fresh database, reading a copy of the repository's
+    own infra/ (the desired state) and, if given, the Prometheus at ``prometheus_url``."""
     infra = tmp_path / "environments"
-    shutil.copytree(Path.cwd() / "infra/environments", infra)  # the repository's own desired state
+    shutil.copytree(Path.cwd() / "infra/environments", infra)
     auth_key = SigningKey()
     token = auth_key.mint(sub="environment-api", aud="environment-service", token_use="service")
     async with fresh_database() as database:
-        settings = Settings(database=database, infra_path=infra)
+        settings = Settings(database=database, infra_path=infra, prometheus_url=prometheus_url)
         await asyncio.to_thread(migrate, settings)
         app = create_app(settings, keys=StaticKeys([auth_key.public_jwk()]))
         transport = httpx.ASGITransport(app=app)

@@ -33,6 +33,7 @@ def create_app(settings: Settings | None = None, keys: KeySource | None = None) 
         keys=keys,
     )
     app.state.desired = DesiredStateCache(settings.infra_path)
+    app.state.prometheus_url = settings.prometheus_url
     return app
 
 

@@ -58,6 +58,45 @@ class DeploymentPublic(DeploymentRecord):
     deployed_at: datetime
 
 
+LiveStatus = Literal["in_sync", "drifted", "degraded", "running"]
+
+
+class LiveTier(BaseModel):
+    """One tier as its replicas report it to Prometheus, beside what infra/ wants.
+
+    ``status``: ``in_sync`` (what runs is what infra/ wants, every replica ready), ``drifted`` (a
+    replica runs another image), ``degraded`` (fewer ready than running, or none running of a
+    tier infra/ wants), ``running`` (every replica ready; infra/ says nothing of the environment).
+    """
+
+    status: LiveStatus
+    replicas: int
+    ready: int
+    images: list[str]
+    desired: str | None
+    core_versions: list[str]
+    requests_per_second: float
+    error_ratio: float | None  # share of 5xx; None without requests
+    p99_seconds: float | None
+
+
+class LiveStack(BaseModel):
+    tiers: dict[str, LiveTier]
+
+
+class LiveEnvironment(BaseModel):
+    name: str
+    namespace: str
+    known: bool  # infra/ has a desired state for it
+    stacks: dict[str, LiveStack]
+
+
+class LiveState(BaseModel):
+    prometheus: Literal["ok", "unavailable", "not_configured"]
+    detail: str | None = None
+    environments: list[LiveEnvironment] = Field(default_factory=list)
+
+
 class PromotionChange(BaseModel):
     stack: str
     tier: str

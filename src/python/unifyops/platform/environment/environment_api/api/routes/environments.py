@@ -12,6 +12,7 @@ from unifyops.platform.environment.environment_service.schemas import (
     DeploymentPublic,
     EnvironmentName,
     EnvironmentPublic,
+    LiveState,
     PromotionDiff,
     StackName,
 )
@@ -35,6 +36,13 @@ async def environment(name: EnvironmentName, _: Reader, service: ServiceDep) -> 
     return EnvironmentPublic.model_validate(
         (await service.get(f"/internal/environments/{name}")).json()
     )
+
+
+@router.get("/live")
+async def live(_: Reader, service: ServiceDep) -> LiveState:
+    """What runs in each environment Prometheus sees (readiness, image, traffic), beside what
+    infra/ wants: in sync, drifted or degraded per tier."""
+    return LiveState.model_validate((await service.get("/internal/live")).json())
 
 
 @router.get("/promotions/diff")

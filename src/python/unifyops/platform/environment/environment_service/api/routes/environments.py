@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
+import httpx
 from fastapi import APIRouter, Query, Request, Response, status
 from sqlalchemy import select
 from sqlalchemy.dialects.postgresql import insert
@@ -13,6 +14,7 @@ from unifyops.platform.environment.environment_service.desired import (
     promotion_diff,
     public,
 )
+from unifyops.platform.environment.environment_service.live import read_live
 from unifyops.platform.environment.environment_service.models import (
     RECORD_CONSTRAINT,
     RECORD_KEY,
@@ -23,9 +25,13 @@ from unifyops.platform.environment.environment_service.schemas import (
     DeploymentRecord,
     EnvironmentName,
     EnvironmentPublic,
+    LiveState,
     PromotionDiff,
     StackName,
 )
+from unifyops_core import tracing
+from unifyops_core.desired_state import EnvironmentState
+from unifyops_core.exceptions import DependencyUnavailableError
 from unifyops_core.stack import SessionDep
 
 router = APIRouter(prefix="/internal", tags=["environments"])
@@ -48,6 +54,19 @@ async def environments(request: Request) -> list[EnvironmentPublic]:
 @router.get("/environments/{name}")
 async def environment(name: EnvironmentName, request: Request) -> EnvironmentPublic:
     return public(_desired(request).environment(name))
+
+
+@router.get("/live")
+async def live(request: Request) -> LiveState:
+    """What runs, from Prometheus, beside what infra/ wants (live.py)."""
+    try:
+        desired: dict[str, EnvironmentState] = _desired(request).environments()
+    except DependencyUnavailableError:
+        desired = {}  # no infra/ checkout: what runs is still worth showing
+    # A client per call: the dashboard asks every 30 s, and a shared one would need closing
+    # with the app, which the service tier's lifespan does not offer.
+    async with tracing.traced(httpx.AsyncClient()) as client:
+        return await read_live(client, request.app.state.prometheus_url, desired)
 
 
 @router.get("/promotions/diff")
