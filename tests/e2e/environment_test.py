@@ -32,7 +32,7 @@ from e2e.environment import (
 from unifyops.identity.user import user_service
 from unifyops_core import migrations
 from unifyops_core.naming import IMAGE_TIERS, STACKS
-from uo.local import accounts, reconcile
+from uo.local import accounts, monitoring, reconcile
 
 PORTS = {"database": 5432, "service": 8001, "api": 8002, "app": 3000}
 # Tries a TCP connection to every (address, port) of every target; prints which target answered.
@@ -181,12 +181,16 @@ def _endpoints(container: Container, port: int) -> list[tuple[str, int]]:
 
 
 def _targets(running: Running) -> dict[str, list[tuple[str, int]]]:
-    """Every tier of every stack, by every address it has, on its listening port."""
-    return {
+    """Every tier of every stack, by every address it has, on its listening port; and the
+    environment's Prometheus on its API port (only the environment service may query it)."""
+    targets = {
         f"{stack}-{tier}": _endpoints(running.container(stack, tier), port)
         for stack in STACKS
         for tier, port in PORTS.items()
     }
+    prometheus = running.container(monitoring.STACK, monitoring.PROMETHEUS)
+    targets[monitoring.PROMETHEUS] = _endpoints(prometheus, monitoring.PORT)
+    return targets
 
 
 def _probe_from(container: Container, targets: dict[str, list[tuple[str, int]]]) -> set[str]:
@@ -222,6 +226,8 @@ def test_the_model_is_not_vacuous(allowed: set[tuple[str, str]]) -> None:
     assert ("user-api", "user-service") in allowed
     assert ("user-service", "user-api") not in allowed
     assert ("user-app", "edge") not in allowed
+    assert ("environment-service", "prometheus") in allowed
+    assert ("environment-api", "prometheus") not in allowed
 
 
 def test_no_service_reaches_another_stacks_database(running: Running) -> None:

@@ -10,7 +10,8 @@ from typing import Any
 
 import httpx
 
-from e2e.environment import ENVIRONMENT, Running
+from e2e.environment import ENVIRONMENT, Running, bearer
+from unifyops_core import __version__ as core_version
 from unifyops_core.naming import IMAGE_TIERS, STACKS
 from uo.local import values
 
@@ -99,3 +100,57 @@ def test_no_tier_and_not_the_edge_reaches_a_metrics_port(running: Running) -> No
         # A container reaches its own addresses over loopback, as a pod does; that is no path.
         others = [name for name, ok in reached.items() if ok and name != f"{stack}-{tier}"]
         assert not others, (stack, tier, reached)
+
+
+def live_state(running: Running, headers: dict[str, str]) -> dict[str, Any]:
+    answer = httpx.get(running.url("environment-api", "/v1/live"), headers=headers)
+    assert answer.status_code == 200, answer.text
+    state: dict[str, Any] = answer.json()
+    return state
+
+
+def test_the_dashboards_live_state_is_what_runs_here(running: Running) -> None:
+    """GET /v1/live through environment-api's published port: environment-service asks this
+    environment's Prometheus (over the network the policies give it) and reports every tier
+    running the image uo up started it from, ready, with the traffic it served."""
+    assert running.outcome.login is not None
+    email, password = running.outcome.login
+    login = httpx.post(
+        running.url("auth-api", "/v1/auth/login"), json={"email": email, "password": password}
+    )
+    assert login.status_code == 200, login.text
+    headers = bearer(login.json()["access_token"])
+    deadline, tiers = time.monotonic() + 120, {}
+    while time.monotonic() < deadline:
+        state = live_state(running, headers)
+        assert state["prometheus"] == "ok", state
+        here = [e for e in state["environments"] if e["namespace"] == NAMESPACE]
+        if here:
+            tiers = {
+                (stack, tier): live
+                for stack, s in here[0]["stacks"].items()
+                for tier, live in s["tiers"].items()
+            }
+            # auth-api served the login above: once Prometheus has scraped it twice, a rate.
+            if (
+                set(tiers) == EXPECTED
+                and all(t["status"] == "running" for t in tiers.values())
+                and tiers["auth", "api"]["requests_per_second"] > 0
+            ):
+                break
+        time.sleep(3)
+    assert set(tiers) == EXPECTED, tiers
+    (environment,) = here
+    assert (environment["name"], environment["known"]) == (ENVIRONMENT, False)
+    for (stack, tier), live in tiers.items():
+        assert live["status"] == "running", (stack, tier, live)
+        assert (live["replicas"], live["ready"]) == (1, 1), (stack, tier, live)
+        started_from = {
+            e.split("=", 1)[1]
+            for e in running.container(stack, tier).attrs["Config"]["Env"]
+            if e.startswith("UO_IMAGE=")
+        }
+        assert live["images"] == sorted(started_from), (stack, tier, live)
+        assert live["desired"] is None  # infra/ has no environment "test"
+        assert live["core_versions"] == [core_version], (stack, tier, live)
+    assert tiers["auth", "api"]["requests_per_second"] > 0

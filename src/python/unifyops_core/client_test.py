@@ -1,4 +1,5 @@
 import socket
+import time
 from collections.abc import AsyncIterator
 from typing import Annotated, Any
 
@@ -6,7 +7,7 @@ import httpx
 import pytest
 from fastapi import Depends, FastAPI, Request, Response
 
-from unifyops_core.client import ServiceClient
+from unifyops_core.client import CONNECT_TIMEOUT_SECONDS, ServiceClient
 from unifyops_core.exceptions import (
     AuthenticationError,
     ConflictError,
@@ -153,6 +154,50 @@ async def test_connection_errors_retry_then_raise_dependency_unavailable() -> No
     attempts = [r["extra"]["attempt"] for r in logs.find(target="ghost")]
     assert attempts == [1, 2, 3], "the log line names the target"
     assert caught.value.message == "A dependency is unavailable", "the message names no host"
+
+
+async def test_every_attempt_is_told_with_its_outcome(
+    client: ServiceClient, downstream: Downstream
+) -> None:
+    seen: list[tuple[str, str]] = []
+    client.on_attempt = lambda target, outcome: seen.append((target, outcome))
+    downstream.failures_before_success = 1
+    assert (await client.get("/echo")).status_code == 200  # one 503, then its retry
+    with pytest.raises(RecordNotFoundError):
+        await client.get("/users/7")
+    assert seen == [
+        ("user-service", "server_error"),
+        ("user-service", "ok"),
+        ("user-service", "client_error"),
+    ]
+    # A target that keeps failing opens the breaker: later calls are refused, never sent.
+    seen.clear()
+    downstream.failures_before_success = 1000
+    for _ in range(10):
+        with pytest.raises(DependencyUnavailableError):
+            await client.get("/echo")
+    outcomes = {outcome for _, outcome in seen}
+    assert outcomes == {"server_error", "circuit_open"}, seen
+    sent = len(downstream.seen)
+    with pytest.raises(DependencyUnavailableError):
+        await client.get("/echo")
+    assert len(downstream.seen) == sent  # refused by the breaker: nothing reached the target
+    assert seen[-1] == ("user-service", "circuit_open")
+
+
+async def test_an_unanswered_connect_gives_up_before_the_call_timeout() -> None:
+    # A non-routable address (TEST-NET-1): the SYN gets no answer, as for a cut network.
+    async with ServiceClient(
+        "http://192.0.2.1:8001", service="cut", timeout=30, max_retries=0
+    ) as cut:
+        seen: list[str] = []
+        cut.on_attempt = lambda _, outcome: seen.append(outcome)
+        started = time.monotonic()
+        with pytest.raises(DependencyUnavailableError):
+            await cut.get("/health/live")
+        took = time.monotonic() - started
+    assert took < CONNECT_TIMEOUT_SECONDS + 1, took
+    assert seen == ["unreachable"]
 
 
 async def test_downstream_errors_become_typed_exceptions_keeping_error_id(

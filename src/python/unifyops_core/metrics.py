@@ -9,6 +9,10 @@ Exported (one registry per app, so several apps in one process never collide):
   by the uniform error shape's ``error_type`` (``unknown`` if no handler of ours wrote it).
 - ``uo_http_request_duration_seconds{method, route}``: latency histogram.
 - ``uo_http_requests_in_flight``: requests being served now.
+- ``uo_client_calls_total{target, outcome}``: attempts of the tier's calls to another tier
+  (``ServiceClient``), retries included; ``outcome`` is ok, client_error, server_error,
+  unreachable or circuit_open (refused by the breaker, never sent). Calls per request show
+  retries at work; circuit_open shows a dead dependency is not being hammered.
 - ``uo_db_pool_size``, ``uo_db_pool_checked_out``, ``uo_db_pool_overflow``: the SQLAlchemy pool
   of a tier that owns a database, read at scrape time.
 - ``uo_build_info{service_name, version, core_version, environment, image}``: always 1;
@@ -123,6 +127,12 @@ class TierMetrics:
         self.in_flight = Gauge(
             "uo_http_requests_in_flight", "HTTP requests being served", registry=self.registry
         )
+        self.calls = Counter(
+            "uo_client_calls",
+            "Attempts of calls to other tiers, retries included, by target and outcome",
+            ["target", "outcome"],
+            registry=self.registry,
+        )
         Info("uo_build", "What this process runs", registry=self.registry).info(
             {
                 "service_name": service_name,
@@ -140,6 +150,10 @@ class TierMetrics:
     def watch_readiness(self, health: HealthRegistry) -> None:
         """Export ``uo_ready``: the verdict of ``health``'s last readiness run."""
         self.registry.register(_ReadinessCollector(health))
+
+    def observe_call(self, target: str, outcome: str) -> None:
+        """A ServiceClient attempt (``ServiceClient.on_attempt``)."""
+        self.calls.labels(target, outcome).inc()
 
     def observe(
         self, method: str, route: str, status: int, seconds: float, error_type: str | None

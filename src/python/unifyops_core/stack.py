@@ -167,6 +167,8 @@ def create_gateway_tier(
 
     app = create_service_app(settings, version=version, lifespan=lifespan)
     app.state.service = client
+    if app.state.metrics is not None:
+        client.on_attempt = app.state.metrics.observe_call
     install_auth(
         app,
         user_tokens=TokenValidator(
