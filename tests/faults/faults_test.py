@@ -441,7 +441,7 @@ def _hold_lock(database: Container, seconds: int) -> None:
 # the api tier in infra/local/values.yaml): the rest must be shed at once, not queued.
 BURST = 100
 GATEWAY_MAX_IN_FLIGHT = 64
-SHED_BOUND_SECONDS = 2.0
+SHED_BOUND_SECONDS = 3.0  # "at once" beside the 10 s deadline, with 100 callers starting on 2 cores
 
 
 def test_a_slow_database_does_not_exhaust_the_gateway(
