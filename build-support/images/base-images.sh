@@ -2,7 +2,7 @@
 # Builds the base images from their Debian package lists (src/docker/base/<name>/packages.txt)
 # with mmdebstrap, imports them into the Docker engine as unifyops/base-<name>:<content hash>, and
 # skips any whose tag already exists. No image is pulled from a public registry.
-# Usage: base-images.sh [name ...]   (default: python postgres); needs DOCKER_HOST and root.
+# Usage: base-images.sh [name ...]   (default: python build postgres); needs DOCKER_HOST and root.
 set -euo pipefail
 
 buildroot="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd -P)"
@@ -62,5 +62,5 @@ build_one() {
 }
 
 names=("$@")
-[[ ${#names[@]} -gt 0 ]] || names=(python postgres)
+[[ ${#names[@]} -gt 0 ]] || names=(python build postgres)
 for name in "${names[@]}"; do build_one "${name}"; done

@@ -6,5 +6,5 @@ cd "$(dirname "${BASH_SOURCE[0]}")/../.."
 DOCKER_HOST="$(build-support/services/docker.sh)"
 export DOCKER_HOST
 build-support/services/registry.sh >/dev/null
-build-support/images/base-images.sh python postgres prometheus
+build-support/images/base-images.sh python build postgres prometheus
 echo "${DOCKER_HOST}"

@@ -32,7 +32,7 @@ from e2e.environment import (
 from unifyops.identity.user import user_service
 from unifyops_core import migrations
 from unifyops_core.naming import IMAGE_TIERS, STACKS
-from uo.local import accounts, monitoring, reconcile
+from uo.local import accounts, engine, manifests, monitoring, reconcile
 
 PORTS = {"database": 5432, "service": 8001, "api": 8002, "app": 3000}
 # Tries a TCP connection to every (address, port) of every target; prints which target answered.
@@ -228,6 +228,40 @@ def test_the_model_is_not_vacuous(allowed: set[tuple[str, str]]) -> None:
     assert ("user-app", "edge") not in allowed
     assert ("environment-service", "prometheus") in allowed
     assert ("environment-api", "prometheus") not in allowed
+
+
+def test_every_rendered_workload_runs_as_rendered_and_every_hook_ran(running: Running) -> None:
+    """What runs is what the chart renders: each Deployment/StatefulSet as many running
+    containers as its replicas, with the rendered command, args and literal env; each hook Job
+    a container that ran to exit code 0."""
+    objects, _ = reconcile.rendered_objects(running.client, running.plan)
+    items = manifests.workloads(objects)
+    assert {item.stack for item in items} == set(STACKS)
+    for item in items:
+        containers = engine.containers(
+            running.client, running.plan.environment, stack=item.stack, tier=item.tier
+        )
+        if item.is_job:
+            assert any(
+                c.status == "exited" and c.attrs["State"]["ExitCode"] == 0 for c in containers
+            ), (item.workload_id, [(c.name, c.status) for c in containers])
+            continue
+        serving = [c for c in containers if c.status == "running"]
+        assert len(serving) == item.replicas, (item.workload_id, [c.name for c in containers])
+        rendered = item.container
+        for container in serving:
+            config = container.attrs["Config"]
+            if rendered.get("command"):
+                assert config["Entrypoint"] == list(rendered["command"]), item.workload_id
+            if rendered.get("args"):
+                assert config["Cmd"] == list(rendered["args"]), item.workload_id
+            env = set(config["Env"] or [])
+            for variable in rendered.get("env") or []:
+                if "value" in variable:
+                    assert f"{variable['name']}={variable['value']}" in env, (
+                        item.workload_id,
+                        variable,
+                    )
 
 
 def test_no_service_reaches_another_stacks_database(running: Running) -> None:

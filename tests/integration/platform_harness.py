@@ -202,7 +202,11 @@ def running_platform(infra: Path) -> Iterator[Platform]:
                 for tier in ("service", "api"):
                     workload_id = f"{stack}-{tier}"
                     settings_class, factory, _ = TIERS[stack][tier]
-                    extra = {"UO_INFRA_PATH": str(infra)} if stack == "environment" else {}
+                    extra = (
+                        {"UO_INFRA_PATH": str(infra), "UO_DESIRED_STATE": "files"}
+                        if stack == "environment"
+                        else {}
+                    )
                     with environment(wiring.env(workload_id, **extra)):
                         settings = settings_class()
                     app = factory(settings)

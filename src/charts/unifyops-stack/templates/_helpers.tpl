@@ -209,9 +209,15 @@ secrets it needs. The one place the wiring of a stack is written: a cluster and 
 - name: UO_JWKS_URL
   value: {{ printf "%s/.well-known/jwks.json" $authUrl | quote }}
 {{- end }}
-{{- if and $root.Values.desiredState.hostPath (eq $stack $root.Values.desiredState.stack) }}
+{{- if eq $stack $root.Values.desiredState.stack }}
+{{- if $root.Values.desiredState.hostPath }}
 - name: UO_INFRA_PATH
   value: /srv/unifyops/infra/environments
+{{- else }}
+# No checkout mounted (a cluster): the desired state is what the release loop recorded.
+- name: UO_DESIRED_STATE
+  value: records
+{{- end }}
 {{- end }}
 {{- if and $root.Values.monitoring.query.url (eq $stack $root.Values.desiredState.stack) }}
 # The running side of the dashboard: the tiers' series, as the monitoring Prometheus has them.

@@ -4,11 +4,13 @@ these labels, never from files of its own."""
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import socket
 import time
 from collections.abc import Callable
+from dataclasses import replace
 from typing import Any
 
 import docker
@@ -264,24 +266,73 @@ def exited_before(container: Container) -> bool:
     return bool(state.get("Restarting")) or int(container.attrs.get("RestartCount") or 0) > 0
 
 
+# What the network holder of a Job runs: nothing, until it is removed (see run_job).
+HOLDER_PROGRAM = ("python3", "-c", "import signal; signal.pause()")
+HOLDER_SUFFIX = "-netns"
+
+
 def run_job(client: docker.DockerClient, spec: ContainerSpec, timeout: float) -> tuple[int, str]:
-    """Run a one-shot container to completion: (exit code, end of its log)."""
-    container = create(client, spec)
-    container.start()
+    """Run a one-shot container to completion: (exit code, end of its log).
+
+    Like a pod's sandbox: a holder container joins the Job's networks first and gets its
+    NetworkPolicy written into its network namespace; the Job then runs inside that namespace
+    (``network_mode=container:``), so not one packet of it passes before its rules hold.
+    """
+    holder_spec = replace(
+        spec, tier=spec.tier + HOLDER_SUFFIX, entrypoint=HOLDER_PROGRAM, command=(), env={}
+    )
+    for leftover in containers(
+        client, spec.environment, stack=spec.stack, tier=holder_spec.tier
+    ):  # of an interrupted run
+        leftover.remove(force=True)
+    holder = create(client, holder_spec)
     try:
-        enforce_policy(container, spec)
-    except firewall.FirewallError:
-        container.reload()
-        if container.status == "running":
+        holder.start()
+        enforce_policy(holder, spec)
+        container = create_in_namespace_of(client, spec, holder)
+        container.start()
+        try:
+            result = container.wait(timeout=timeout)
+        except Exception as exc:  # the SDK raises the transport's own timeout types
             container.remove(force=True)
-            raise
-        # It finished before its rules could be written: nothing is left to filter.
-    try:
-        result = container.wait(timeout=timeout)
-    except Exception as exc:  # the SDK raises the transport's own timeout types
-        container.remove(force=True)
-        raise EngineError(f"{spec.tier} of {spec.stack} did not finish in {timeout:.0f}s") from exc
-    return int(result.get("StatusCode", 1)), log_tail(container, 20)
+            raise EngineError(
+                f"{spec.tier} of {spec.stack} did not finish in {timeout:.0f}s"
+            ) from exc
+        return int(result.get("StatusCode", 1)), log_tail(container, 20)
+    finally:
+        holder.remove(force=True)
+
+
+def create_in_namespace_of(
+    client: docker.DockerClient, spec: ContainerSpec, holder: Container
+) -> Container:
+    """Create ``spec``'s container in ``holder``'s network namespace (its networks, addresses
+    and NetworkPolicy), otherwise as ``create`` does."""
+    with contextlib.suppress(docker.errors.NotFound):  # a leftover of an interrupted run
+        client.containers.get(spec.name).remove(force=True)
+    security = spec.security
+    container: Container = client.containers.create(
+        spec.image,
+        entrypoint=list(spec.entrypoint) or None,
+        command=list(spec.command) or None,
+        name=spec.name,
+        environment=spec.env,
+        labels=spec.labels(),
+        network_mode=f"container:{holder.id}",
+        volumes={name: {"bind": path, "mode": "rw"} for name, path in spec.volumes.items()}
+        | {host: {"bind": path, "mode": "ro"} for host, path in spec.binds.items()},
+        tmpfs=dict.fromkeys(spec.tmpfs, "rw,nosuid,nodev,mode=1777"),
+        user=security.user or None,
+        group_add=list(security.group_add) or None,
+        read_only=security.read_only,
+        cap_drop=list(security.cap_drop) or None,
+        security_opt=["no-new-privileges"] if security.no_new_privileges else None,
+        mem_limit=spec.memory_limit or None,
+        nano_cpus=spec.cpu_limit or None,
+        stop_signal="SIGTERM",
+        init=True,
+    )
+    return container
 
 
 def stop_and_remove(container: Container, grace_seconds: int) -> None:

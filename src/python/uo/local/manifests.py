@@ -19,6 +19,9 @@ CLIENT_LABEL = "unifyops.io/client"
 WAVE = "argocd.argoproj.io/sync-wave"
 HOOK = "argocd.argoproj.io/hook"
 DELETE_POLICY = "argocd.argoproj.io/hook-delete-policy"
+# The one policy run here: the previous run of a hook is removed before it runs again, and its
+# last run is kept as the record that it succeeded (Reconciler.job).
+DELETE_POLICIES = ("BeforeHookCreation",)
 WORKLOAD_KINDS = ("StatefulSet", "Deployment", "Job")
 # Argo CD's phases; resources that are not hooks belong to Sync.
 PHASES = ("PreSync", "Sync", "PostSync")
@@ -116,6 +119,12 @@ def workload(obj: Manifest) -> Workload:
     phase = annotations.get(HOOK, "Sync") if obj["kind"] == "Job" else "Sync"
     if phase not in PHASES:
         raise ManifestError(f"{obj['kind']}/{obj['metadata']['name']}: hook {phase!r} is not run")
+    name = f"{obj['kind']}/{obj['metadata']['name']}"
+    delete_policy = annotations.get(DELETE_POLICY, "BeforeHookCreation")
+    if obj["kind"] == "Job" and delete_policy not in DELETE_POLICIES:
+        raise ManifestError(f"{name}: hook delete policy {delete_policy!r} is not run here")
+    if obj["kind"] == "Deployment":
+        _check_strategy(name, spec.get("strategy") or {})
     claims = tuple(
         (claim["metadata"]["name"], str(claim["spec"]["resources"]["requests"]["storage"]))
         for claim in spec.get("volumeClaimTemplates") or []
@@ -129,10 +138,26 @@ def workload(obj: Manifest) -> Workload:
         pod=template["spec"],
         wave=int(annotations.get(WAVE, "0")),
         phase=phase,
-        delete_policy=annotations.get(DELETE_POLICY, "BeforeHookCreation"),
+        delete_policy=delete_policy,
         replicas=1 if obj["kind"] == "Job" else int(spec.get("replicas", 1)),
         claims=claims,
     )
+
+
+def _check_strategy(name: str, strategy: Mapping[str, Any]) -> None:
+    """uo up rolls a Deployment one way, the chart's: one new replica at a time, none of the old
+    stopped before it is ready. Anything else is refused by name, not run differently."""
+    rolling = strategy.get("rollingUpdate") or {}
+    ours = (
+        strategy.get("type", "RollingUpdate") == "RollingUpdate"
+        and str(rolling.get("maxSurge", 1)) == "1"
+        and str(rolling.get("maxUnavailable", 0)) == "0"
+    )
+    if not ours:
+        raise ManifestError(
+            f"{name}: strategy {dict(strategy)} is not run here (uo up rolls RollingUpdate with "
+            "maxSurge 1, maxUnavailable 0)"
+        )
 
 
 def workloads(objects: Iterable[Manifest]) -> list[Workload]:

@@ -48,3 +48,29 @@ def test_a_hook_phase_that_is_not_run_is_refused() -> None:
     odd = {**job, "metadata": {**job["metadata"], "annotations": {manifests.HOOK: "SyncFail"}}}
     with pytest.raises(ManifestError, match="SyncFail"):
         manifests.workload(odd)
+
+
+def test_a_hook_delete_policy_that_is_not_run_is_refused() -> None:
+    objects, _ = rendered()
+    job = next(o for o in objects if o["kind"] == "Job")
+    annotations = {**job["metadata"]["annotations"], manifests.DELETE_POLICY: "HookSucceeded"}
+    odd = {**job, "metadata": {**job["metadata"], "annotations": annotations}}
+    with pytest.raises(ManifestError, match="HookSucceeded"):
+        manifests.workload(odd)
+
+
+@pytest.mark.parametrize(
+    "strategy",
+    [
+        {"type": "Recreate"},
+        {"type": "RollingUpdate", "rollingUpdate": {"maxSurge": "25%", "maxUnavailable": 0}},
+        {"type": "RollingUpdate", "rollingUpdate": {"maxSurge": 1, "maxUnavailable": 1}},
+    ],
+)
+def test_a_rollout_strategy_other_than_the_charts_is_refused(strategy: dict[str, object]) -> None:
+    objects, _ = rendered()
+    deployment = next(o for o in objects if o["kind"] == "Deployment")
+    assert manifests.workload(deployment).kind == "Deployment"  # the chart's own strategy runs
+    odd = {**deployment, "spec": {**deployment["spec"], "strategy": strategy}}
+    with pytest.raises(ManifestError, match="strategy"):
+        manifests.workload(odd)

@@ -6,6 +6,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -31,17 +32,17 @@ async def environment_service(tmp_path: Path) -> AsyncIterator[EnvironmentServic
 
 
 @asynccontextmanager
-async def serving(tmp_path: Path, prometheus_url: str = "") -> AsyncIterator[EnvironmentService]:
+async def serving(tmp_path: Path, **settings: Any) -> AsyncIterator[EnvironmentService]:
     """environment-service in process on a fresh database, reading a copy of the repository's
-    own infra/ (the desired state) and, if given, the Prometheus at ``prometheus_url``."""
+    own infra/ (the desired state); ``settings`` overrides (e.g. ``prometheus_url``)."""
     infra = tmp_path / "environments"
     shutil.copytree(Path.cwd() / "infra/environments", infra)
     auth_key = SigningKey()
     token = auth_key.mint(sub="environment-api", aud="environment-service", token_use="service")
     async with fresh_database() as database:
-        settings = Settings(database=database, infra_path=infra, prometheus_url=prometheus_url)
-        await asyncio.to_thread(migrate, settings)
-        app = create_app(settings, keys=StaticKeys([auth_key.public_jwk()]))
+        configured = Settings(database=database, infra_path=infra, **settings)
+        await asyncio.to_thread(migrate, configured)
+        app = create_app(configured, keys=StaticKeys([auth_key.public_jwk()]))
         transport = httpx.ASGITransport(app=app)
         async with httpx.AsyncClient(
             transport=transport, base_url="http://environment-service"

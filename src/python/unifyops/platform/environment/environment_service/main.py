@@ -11,7 +11,11 @@ from fastapi import FastAPI
 from unifyops.platform.environment.environment_service import CORE_REQUIREMENT, __version__
 from unifyops.platform.environment.environment_service.api.routes import environments
 from unifyops.platform.environment.environment_service.config import Settings, get_settings
-from unifyops.platform.environment.environment_service.desired import DesiredStateCache
+from unifyops.platform.environment.environment_service.desired import (
+    DesiredState,
+    DesiredStateCache,
+    RecordedDesiredState,
+)
 from unifyops_core import migrations
 from unifyops_core.keys import KeySource
 from unifyops_core.naming import Component
@@ -32,7 +36,12 @@ def create_app(settings: Settings | None = None, keys: KeySource | None = None) 
         routers=[environments.router],
         keys=keys,
     )
-    app.state.desired = DesiredStateCache(settings.infra_path)
+    desired: DesiredState = (
+        RecordedDesiredState()
+        if settings.desired_state == "records"
+        else DesiredStateCache(settings.infra_path)
+    )
+    app.state.desired = desired
     app.state.prometheus_url = settings.prometheus_url
     return app
 

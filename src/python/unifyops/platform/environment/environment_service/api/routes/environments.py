@@ -10,7 +10,8 @@ from sqlalchemy import select
 from sqlalchemy.dialects.postgresql import insert
 
 from unifyops.platform.environment.environment_service.desired import (
-    DesiredStateCache,
+    DesiredState,
+    environment,
     promotion_diff,
     public,
 )
@@ -37,9 +38,9 @@ from unifyops_core.stack import SessionDep
 router = APIRouter(prefix="/internal", tags=["environments"])
 
 
-def _desired(request: Request) -> DesiredStateCache:
-    cache: DesiredStateCache = request.app.state.desired
-    return cache
+def _desired(request: Request) -> DesiredState:
+    source: DesiredState = request.app.state.desired
+    return source
 
 
 def _public_event(event: DeploymentEvent) -> DeploymentPublic:
@@ -47,20 +48,22 @@ def _public_event(event: DeploymentEvent) -> DeploymentPublic:
 
 
 @router.get("/environments")
-async def environments(request: Request) -> list[EnvironmentPublic]:
-    return [public(state) for state in _desired(request).environments().values()]
+async def environments(request: Request, session: SessionDep) -> list[EnvironmentPublic]:
+    return [public(state) for state in (await _desired(request).environments(session)).values()]
 
 
 @router.get("/environments/{name}")
-async def environment(name: EnvironmentName, request: Request) -> EnvironmentPublic:
-    return public(_desired(request).environment(name))
+async def one_environment(
+    name: EnvironmentName, request: Request, session: SessionDep
+) -> EnvironmentPublic:
+    return public(await environment(_desired(request), session, name))
 
 
 @router.get("/live")
-async def live(request: Request) -> LiveState:
+async def live(request: Request, session: SessionDep) -> LiveState:
     """What runs, from Prometheus, beside what infra/ wants (live.py)."""
     try:
-        desired: dict[str, EnvironmentState] = _desired(request).environments()
+        desired: dict[str, EnvironmentState] = await _desired(request).environments(session)
     except DependencyUnavailableError:
         desired = {}  # no infra/ checkout: what runs is still worth showing
     # A client per call: the dashboard asks every 30 s, and a shared one would need closing
@@ -70,9 +73,13 @@ async def live(request: Request) -> LiveState:
 
 
 @router.get("/promotions/diff")
-async def diff(source: EnvironmentName, target: EnvironmentName, request: Request) -> PromotionDiff:
-    cache = _desired(request)
-    return promotion_diff(cache.environment(source), cache.environment(target))
+async def diff(
+    source: EnvironmentName, target: EnvironmentName, request: Request, session: SessionDep
+) -> PromotionDiff:
+    desired = _desired(request)
+    return promotion_diff(
+        await environment(desired, session, source), await environment(desired, session, target)
+    )
 
 
 @router.post(
