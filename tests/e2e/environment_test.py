@@ -20,6 +20,7 @@ from pathlib import Path
 import httpx
 import pytest
 from docker.models.containers import Container
+
 from e2e.environment import (
     PASSWORD,
     Running,
@@ -28,7 +29,6 @@ from e2e.environment import (
     derive,
     register_and_login,
 )
-
 from unifyops.identity.user import user_service
 from unifyops_core import migrations
 from unifyops_core.naming import IMAGE_TIERS, STACKS

@@ -9,8 +9,8 @@ import time
 from typing import Any
 
 import httpx
-from e2e.environment import ENVIRONMENT, Running, bearer
 
+from e2e.environment import ENVIRONMENT, Running, bearer
 from unifyops_core import __version__ as core_version
 from unifyops_core.naming import IMAGE_TIERS, STACKS
 from uo.local import values

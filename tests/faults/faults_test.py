@@ -23,10 +23,10 @@ from pathlib import Path
 import httpx
 import pytest
 from docker.models.containers import Container
-from e2e.environment import UNIFORM_KEYS, Running, bearer
-from faults.traffic import STACK_NAMES, Sample, Traffic, sign_in, traffic
 from prometheus_client.parser import text_string_to_metric_families
 
+from e2e.environment import UNIFORM_KEYS, Running, bearer
+from faults.traffic import STACK_NAMES, Sample, Traffic, sign_in, traffic
 from uo.local import firewall, supervisor, vault
 from uo.local.topology import ContainerSpec
 from uo_edge import proxy
