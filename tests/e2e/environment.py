@@ -1,13 +1,16 @@
-"""The e2e tests' environment: the images Pants built for this run, brought up by the same
-reconciler `uo up` uses — the rendered chart, with dev's stack files and the local overlay — as
-environment ``test`` (its own names, networks and ports, so a developer's ``local`` environment
-on the same engine is left alone)."""
+"""The e2e tests' environment: the images Pants built for this run, brought up by `uo up` itself
+(``main(["up", "--env", "test", "--images-from", "."])``: the rendered chart, with dev's stack
+files and the local overlay) as environment ``test`` — its own names, networks and ports, so a
+developer's ``local`` environment on the same engine is left alone. `uo up` runs twice; what the
+second run printed and whether it touched a container is kept for tests/e2e/cli_up_test.py."""
 
 from __future__ import annotations
 
+import contextlib
 import io
+import sys
 import tarfile
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import docker
@@ -15,6 +18,7 @@ import httpx
 import pytest
 
 from unifyops_core.naming import STACKS
+from uo.cli import main
 from uo.local import engine, reconcile, sources, topology, vault, wiring
 from uo.local.topology import StackImages
 
@@ -23,11 +27,22 @@ PASSWORD = "a long enough passphrase"
 UNIFORM_KEYS = {"status_code", "message", "error_id", "error_type", "timestamp"}
 
 
+@dataclass(frozen=True)
+class CliRun:
+    """One `uo up` through ``main(argv)``: its exit code, what it printed on stdout, and the
+    environment's containers (name -> id and start time) after it."""
+
+    code: int
+    stdout: str
+    containers: dict[str, tuple[str, str]]
+
+
 @dataclass
 class Running:
     client: docker.DockerClient
     plan: reconcile.Plan
     outcome: reconcile.Outcome
+    cli_runs: list[CliRun] = field(default_factory=list)  # the two `uo up` that started it
 
     def url(self, name: str, path: str = "") -> str:
         return self.outcome.urls[name] + path
@@ -85,14 +100,36 @@ def shared(config: pytest.Config) -> Running:
         reconcile.down(
             client, ENVIRONMENT, volumes=True, report=print
         )  # an aborted run's leftovers
-        the_plan = plan(Path.cwd())
 
         def remove() -> None:
             reconcile.down(client, ENVIRONMENT, volumes=True, report=print)
 
         config.add_cleanup(remove)
-        _shared = Running(client, the_plan, reconcile.up(client, the_plan, print))
+        runs = [uo_up(client), uo_up(client)]
+        if runs[0].code != 0:
+            pytest.fail(f"uo up --env {ENVIRONMENT} exited {runs[0].code}:\n{runs[0].stdout}")
+        # The same plan at the reconciler, for the tests that roll images (Running.up); after two
+        # `uo up` it changes nothing either.
+        the_plan = plan(Path.cwd())
+        _shared = Running(client, the_plan, reconcile.up(client, the_plan, print), runs)
     return _shared
+
+
+def uo_up(client: docker.DockerClient) -> CliRun:
+    """`uo up` as a user types it, with the images this test run's `pants package` built (the
+    sandbox root holds their docker-info files): stdout is captured, and echoed for the log."""
+    argv = ["up", "--env", ENVIRONMENT, "--images-from", ".", "--ready-timeout", "60"]
+    captured = io.StringIO()
+    # The checkout is this sandbox (its chart and infra/), not the one UO_REPO_ROOT names.
+    with pytest.MonkeyPatch.context() as patch, contextlib.redirect_stdout(captured):
+        patch.setenv("UO_REPO_ROOT", str(Path.cwd()))
+        code = main(argv)
+    sys.stdout.write(captured.getvalue())
+    containers = {
+        c.name: (c.id, c.attrs["State"]["StartedAt"])
+        for c in engine.containers(client, ENVIRONMENT)
+    }
+    return CliRun(code, captured.getvalue(), containers)
 
 
 def plan(root: Path, environment: str = ENVIRONMENT) -> reconcile.Plan:
@@ -156,6 +193,7 @@ def bearer(token: str) -> dict[str, str]:
 
 __all__ = [
     "ENVIRONMENT",
+    "CliRun",
     "Running",
     "assert_uniform",
     "bearer",

@@ -242,3 +242,13 @@ def test_up_interval_without_watch_is_refused_before_anything_runs(
     captured = capsys.readouterr()
     assert captured.out == ""
     assert captured.err == "uo up: --interval is for --watch (uo up --watch --interval SECONDS)\n"
+
+
+def test_up_images_from_a_missing_directory_is_refused_before_anything_runs(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    missing = tmp_path / "no-dist"
+    assert main(["up", "--env", "test", "--images-from", str(missing)]) == 2
+    captured = capsys.readouterr()
+    assert captured.out == ""
+    assert captured.err == f"uo up: --images-from {missing}: no such directory\n"

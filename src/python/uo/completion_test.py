@@ -56,7 +56,7 @@ def test_every_command_is_offered_at_the_start(script: Path) -> None:
     ("words", "expected"),
     [
         (("uo", "up", "--w"), ["--watch"]),
-        (("uo", "up", "--env", ""), ["local", "dev", "staging", "prod"]),
+        (("uo", "up", "--env", ""), ["local", "test", "dev", "staging", "prod"]),
         (("uo", "up", "--env", "dev", "--stack", "u"), ["user"]),
         (("uo", "up", "--watch", "--in"), ["--interval"]),
         (("uo", "logs", ""), [*sorted(STACKS), "platform", "monitoring"]),

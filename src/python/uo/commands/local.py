@@ -11,13 +11,16 @@ import re
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import datetime
+from pathlib import Path
 from typing import Any
 
 from unifyops_core.naming import ENVIRONMENTS, STACKS, TIER_PORTS
 from uo.errors import LocalEnvironmentError, UsageError
 from uo.loglines import LEVELS, SinceError, parse_since
 
-LOCAL_ENVIRONMENTS = ("local", *ENVIRONMENTS)
+# ``test``: a second working-tree environment beside local (the e2e suite's; `uo down --env test`
+# cleans up after an aborted run).
+LOCAL_ENVIRONMENTS = ("local", "test", *ENVIRONMENTS)
 WATCH_INTERVAL = 10.0  # seconds: `uo up --watch` heals within about this much
 # Reading logs changes nothing, so `uo logs` and `uo trace` read any environment `uo up` labelled
 # (the e2e tests' `test` included), not only the ones `uo up` may be asked to start.
@@ -63,8 +66,8 @@ def register(commands: Any) -> None:
         description="Bring up every stack (PostgreSQL, migrations, service, api, app) behind a "
         "front door on 127.0.0.1, in the cluster's order and isolation; again after a change, "
         "roll the changed tiers one by one (the old version serves until the new one is ready). "
-        "Environment 'local' builds the working tree; dev, staging and prod run the images their "
-        "infra files record.",
+        "Environments 'local' and 'test' (a second one, the e2e suite's) build the working tree; "
+        "dev, staging and prod run the images their infra files record.",
     )
     up.add_argument(
         "--env", default="local", choices=LOCAL_ENVIRONMENTS, help="environment (default: local)"
@@ -78,6 +81,13 @@ def register(commands: Any) -> None:
     up.add_argument(
         "--registry",
         help="registry to pull recorded images from (default: the local registry)",
+    )
+    up.add_argument(
+        "--images-from",
+        metavar="DIR",
+        type=Path,
+        help="build nothing: run the images whose Pants docker-info files are under DIR (e.g. "
+        "dist, after `pants package ::`)",
     )
     up.add_argument(
         "--ready-timeout",
@@ -180,6 +190,8 @@ def run_up(options: argparse.Namespace) -> int:
     repo = find_repo_root()
     if options.interval is not None and not options.watch:
         raise UsageError("--interval is for --watch (uo up --watch --interval SECONDS)")
+    if options.images_from is not None and not options.images_from.is_dir():
+        raise UsageError(f"--images-from {options.images_from}: no such directory")
     return _call(
         commands.run_up,
         repo,
@@ -188,6 +200,7 @@ def run_up(options: argparse.Namespace) -> int:
         registry,
         options.ready_timeout,
         (options.interval or WATCH_INTERVAL) if options.watch else None,
+        options.images_from,
     )
 
 

@@ -24,7 +24,11 @@ from uo.local import (
     topology,
     watch,
 )
-from uo.local.topology import ENVIRONMENT_INDEX, LABEL
+from uo.local.topology import ENVIRONMENT_INDEX, LABEL, StackImages
+
+# Environments built from the working tree; the others run what infra/environments records.
+# ``test`` is a second one beside ``local`` (the e2e suite's), so a run there leaves local alone.
+WORKING_TREE_ENVIRONMENTS = ("local", "test")
 
 EXIT_OK, EXIT_FAILURE = 0, 1
 
@@ -40,8 +44,10 @@ def run_up(
     registry: str,
     ready_timeout: float,
     watch_interval: float | None = None,
+    images_from: Path | None = None,
 ) -> int:
-    """Converge once; with ``watch_interval``, keep converging until Ctrl-C (uo.local.watch)."""
+    """Converge once; with ``watch_interval``, keep converging until Ctrl-C (uo.local.watch).
+    ``images_from``: run the images Pants' docker-info files there name, building nothing."""
     started = time.monotonic()
     chosen = sources.stacks_or_all(stacks)
     watching = watch.watcher_pid(environment)
@@ -53,19 +59,28 @@ def run_up(
         )
         return EXIT_FAILURE
     client = engine.connect()
-    if environment == "local":
-        images, edge_image = sources.build_working_tree(repo, chosen, progress, client)
+
+    dist = images_from or repo / "dist"
+
+    def working_tree(stacks: list[str]) -> tuple[dict[str, StackImages], str]:
+        if images_from is not None:
+            progress(f"[{environment}] the images built before, as {images_from} names them")
+            return sources.from_dist(images_from, stacks)
+        return sources.build_working_tree(repo, stacks, progress, client)
+
+    if environment in WORKING_TREE_ENVIRONMENTS:
+        images, edge_image = working_tree(chosen)
         plan = reconcile.Plan(
             environment,
             images,
             edge_image,
             repo=str(repo),
             ready_timeout=ready_timeout,
-            prometheus_image=sources.prometheus_image(repo / "dist"),
+            prometheus_image=sources.prometheus_image(dist),
         )
     else:
         # What infra/environments/<env> records; the reconciler pulls what the engine lacks.
-        _, edge_image = sources.build_working_tree(repo, [], progress, client)
+        _, edge_image = working_tree([])
         plan = reconcile.Plan(
             environment,
             None,
@@ -74,7 +89,7 @@ def run_up(
             stacks=tuple(chosen),
             registry=registry,
             ready_timeout=ready_timeout,
-            prometheus_image=sources.prometheus_image(repo / "dist"),
+            prometheus_image=sources.prometheus_image(dist),
         )
     try:
         outcome = reconcile.up(client, plan, progress)

@@ -26,7 +26,6 @@ ENVIRONMENT_INDEX: Final = {"local": 0, "dev": 1, "staging": 2, "prod": 3, "test
 # outgoing connection of the moment, and the edge's publish then fails with "address in use".
 ENVIRONMENT_PORT_STEP: Final = 4000
 EPHEMERAL_PORTS_START: Final = 32768
-CLI_ENVIRONMENTS: Final = ("local", "dev", "staging", "prod")
 AUTH_STACK: Final = "auth"
 ROLLED_TIERS: Final = ("service", "api", "app")
 
@@ -206,7 +205,6 @@ class StackImages:
 
 __all__ = [
     "AUTH_STACK",
-    "CLI_ENVIRONMENTS",
     "ENVIRONMENT_INDEX",
     "ENVIRONMENT_PORT_STEP",
     "EPHEMERAL_PORTS_START",
