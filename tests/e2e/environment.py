@@ -141,6 +141,7 @@ def plan(root: Path, environment: str = ENVIRONMENT) -> reconcile.Plan:
         repo=str(root),
         ready_timeout=60,
         prometheus_image=sources.prometheus_image(root),
+        logs_image=sources.logs_image(root),
     )
 
 

@@ -155,7 +155,7 @@ def test_the_apps_in_a_real_browser(running: Running) -> None:
     )
     print(result.stdout[-4000:])
     assert result.returncode == 0, result.stdout[-4000:] + result.stderr[-2000:]
-    assert "# pass 5" in result.stdout, result.stdout[-2000:]
+    assert "# pass 6" in result.stdout, result.stdout[-2000:]
     assert "# fail 0" in result.stdout, result.stdout[-2000:]
 
 

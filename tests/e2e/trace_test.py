@@ -129,3 +129,45 @@ def test_the_request_is_one_opentelemetry_trace_from_app_server_to_the_database(
     assert any("profiles" in span["attributes"].get("db.statement", "") for span in queries)
     # trace_ids come from the lines that carry the request id (the access lines): the tiers'
     # own lines name the trace, so an error_id or request id leads to it.
+
+
+def test_the_dashboards_search_shows_the_same_tree_through_environment_api(
+    running: Running, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The error-id search as the dashboard asks: environment-api → environment-service → the log
+    reader beside Prometheus (the engine's files); the operator (admin) may, a member may not."""
+    response = httpx.get(running.url("user-app", "/api/v1/profile"))  # no token
+    error_id = assert_uniform(response, 401)["error_id"]
+    assert running.outcome.login is not None
+    email, password = running.outcome.login
+    login = httpx.post(
+        running.url("auth-api", "/v1/auth/login"), json={"email": email, "password": password}
+    )
+    assert login.status_code == 200, login.text
+    search = running.url("environment-api", f"/v1/traces/{error_id}")
+    deadline = time.monotonic() + 10  # the engine writes a line to its file as it comes
+    while True:
+        found = httpx.get(
+            search,
+            params={"since": "10m"},
+            headers=bearer(login.json()["access_token"]),
+            timeout=15,
+        )
+        if found.status_code != 404 or time.monotonic() > deadline:
+            break
+        time.sleep(0.5)
+    assert found.status_code == 200, found.text
+    tree = found.json()
+    assert tree["request_ids"] == [response.headers["X-Request-ID"]]
+    assert _path(tree["spans"][0]) == [("edge", 401), ("app", 401), ("api", 401)]
+    assert tree["failing"] == {"tier": "api", "container": "user-api", "status": 401}
+    assert tree == _trace(str(error_id), capsys)  # what `uo trace --json` prints
+    member = register_and_login(running, f"e2e-search-{uuid.uuid4().hex[:8]}@example.com")
+    refused = httpx.get(search, headers=bearer(member["access_token"]))
+    assert assert_uniform(refused, 403)["error_type"] == "forbidden"
+    unknown = httpx.get(
+        running.url("environment-api", "/v1/traces/no-such-request"),
+        headers=bearer(login.json()["access_token"]),
+        timeout=15,
+    )
+    assert assert_uniform(unknown, 404)["error_type"] == "not_found"

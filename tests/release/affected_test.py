@@ -30,8 +30,9 @@ IMAGES = {
     "postgres": "src/docker/postgres:image",
     "edge": "src/python/uo_edge:image",
     "prometheus": "src/docker/prometheus:image",
+    "logs": "src/python/uo_logs:image",
 }
-# Every image on the Python base (the tiers, the edge, the apps' server).
+# Every image on the Python base (the tiers, the edge, the apps' server, the log reader).
 PYTHON_IMAGES = {name for name in IMAGES if name not in ("postgres", "prometheus")}
 # What unifyops_core is part of: the api and service tiers.
 CORE_IMAGES = {name for name in IMAGES if name.endswith(("-api", "-service"))}
@@ -119,6 +120,8 @@ SCENARIOS: dict[str, tuple[Callable[[Path], None], set[str]]] = {
     "the npm lockfile": (append("src/web/package-lock.json", "\n"), APP_IMAGES),
     "the app server": (append("src/python/uo_appserver/server.py"), APP_IMAGES),
     "the edge": (append("src/python/uo_edge/proxy.py"), {"edge"}),
+    # The log reader serves `uo trace`'s view: uo's trace builder is part of it.
+    "uo trace's tree builder": (append("src/python/uo/tracing.py"), {"logs"}),
 }
 
 

@@ -12,9 +12,12 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, TypeVar
+
+T = TypeVar("T")
 
 LEVELS = ("debug", "info", "warning", "error", "critical")
 _LEVEL_RANK = {
@@ -111,6 +114,26 @@ class LogLine:
         return identifier in (self.get("request_id"), self.get("error_id"), self.get("trace_id"))
 
 
+def named_sources(
+    containers: list[T], describe: Callable[[T], tuple[str, str, Mapping[str, str]]], label: str
+) -> list[tuple[Source, T]]:
+    """Each container with its short name, oldest first: ``<stack>-<tier>`` from its
+    ``<label>.stack``/``<label>.tier`` labels, ``.<n>`` for a tier's n-th container.
+    ``describe`` gives a container's (created, name, labels)."""
+    ordered = sorted(containers, key=lambda c: describe(c)[:2])
+    counts: dict[str, int] = {}
+    found = []
+    for container in ordered:
+        _, name, labels = describe(container)
+        stack = labels.get(f"{label}.stack", "?")
+        tier = labels.get(f"{label}.tier", name)
+        base = f"{stack}-{tier}"
+        counts[base] = counts.get(base, 0) + 1
+        short = base if counts[base] == 1 else f"{base}.{counts[base]}"
+        found.append((Source(short, stack, tier), container))
+    return found
+
+
 def parse_line(source: Source, raw: str, received: datetime | None = None) -> LogLine:
     text = raw.rstrip("\r\n")
     record: dict[str, Any] | None = None
@@ -150,6 +173,7 @@ __all__ = [
     "SinceError",
     "Source",
     "level_rank",
+    "named_sources",
     "parse_line",
     "parse_since",
     "parse_time",

@@ -3,7 +3,8 @@
 Every image the repository builds is one unit with a (stack, tier):
 - a stack's tiers (app, api, service): ``<stack>/<tier>``, from the naming contract;
 - the database image every stack runs: ``shared/database``;
-- the front door of `uo up`: ``shared/edge``; its Prometheus: ``shared/prometheus``.
+- the front door of `uo up`: ``shared/edge``; its Prometheus and log reader: ``shared/prometheus``,
+  ``shared/logs``.
 
 The pair comes from the target's ``io.unifyops.stack``/``io.unifyops.tier`` labels and is checked
 against its ``repository`` field (the contract maps each repository to exactly one pair); a
@@ -13,8 +14,9 @@ Where `uo bump` records a unit (``record``):
 - ``tier``: ``tiers.<tier>.image`` (+ ``coreVersion``) in ``infra/environments/<env>/<stack>.yaml``;
 - ``database``: ``database.internal.image`` in every stack file of the environment that runs an
   internal database (stacks on an external database are left alone);
-- ``edge`` (the edge and Prometheus): nowhere: only `uo up` runs them, from the working tree;
-  they are built and published so the images exist, and `uo bump` says it skipped them.
+- ``edge`` (the edge, Prometheus, the log reader): nowhere: only `uo up` runs them, from the
+  working tree; they are built and published so the images exist, and `uo bump` says it skipped
+  them.
 """
 
 from __future__ import annotations
@@ -30,15 +32,18 @@ SHARED = "shared"  # the stack name of images no single stack owns
 STACK_LABEL, TIER_LABEL = "io.unifyops.stack", "io.unifyops.tier"
 Record = Literal["tier", "database", "edge"]
 
-# repository -> (stack, tier): the contract's names, plus the two shared images.
+# repository -> (stack, tier): the contract's names, plus the shared images.
 REPOSITORIES: dict[str, tuple[str, str]] = {
     **{c.image_repository: (c.stack, c.tier) for c in components()},
     "unifyops/postgres": (SHARED, "database"),
     "unifyops/edge": (SHARED, "edge"),
     "unifyops/prometheus": (SHARED, "prometheus"),
+    "unifyops/logs": (SHARED, "logs"),
 }
 # What only `uo up` runs, from the working tree: never recorded in infra/, no <env>-latest.
-NOT_RECORDED: frozenset[tuple[str, str]] = frozenset({(SHARED, "edge"), (SHARED, "prometheus")})
+NOT_RECORDED: frozenset[tuple[str, str]] = frozenset(
+    {(SHARED, "edge"), (SHARED, "prometheus"), (SHARED, "logs")}
+)
 
 
 @dataclass(frozen=True)

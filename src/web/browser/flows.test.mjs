@@ -3,7 +3,8 @@
 // edit the profile in the user app (the session follows through the httpOnly cookie), the
 // dashboard refused to a fresh account (a member), then shown to the operator (an admin) with
 // every environment and its versions, and this environment's own column of what runs (from its
-// Prometheus). Screenshots go to $UO_SCREENSHOT_DIR.
+// Prometheus), and a failed request found by its error id (the search). Screenshots go to
+// $UO_SCREENSHOT_DIR.
 import assert from "node:assert/strict";
 import { mkdirSync } from "node:fs";
 import { join } from "node:path";
@@ -124,4 +125,24 @@ test("the operator signs in and the dashboard shows every environment with its v
   await here.locator('[data-status="running"][aria-label="user api in test: running"]').waitFor({ timeout: LIVE_TIMEOUT });
   assert.match(await here.textContent(), /\d+\/\d+ ready/);
   await page.screenshot({ path: join(SHOTS, "dashboard-live.png"), fullPage: true });
+});
+
+test("the operator finds a failed request by its error id: the tree across tiers, failing hop marked", async () => {
+  // A request the user app's gateway rejects (no session): its error response names the error id.
+  const failed = await fetch(`${USER_APP}/api/v1/profile`);
+  assert.equal(failed.status, 401);
+  const { error_id: errorId } = await failed.json();
+  assert.match(errorId, /^[0-9a-f-]{36}$/);
+  const search = page.getByRole("region", { name: "Find a request" });
+  await search.getByLabel("Error, request or trace id").fill(errorId);
+  await search.getByRole("button", { name: "Find" }).click();
+  // edge → app → api; the api rejected it, so it is the failing hop, with its error line.
+  const failing = search.locator('li[data-tier="api"][data-failing="true"]');
+  await failing.waitFor();
+  assert.match(await failing.textContent(), new RegExp(`error ${errorId}`));
+  const tiers = await search.locator("li[data-tier]").evaluateAll((items) => items.map((li) => li.dataset.tier));
+  assert.deepEqual(tiers, ["edge", "app", "api"]);
+  assert.match(await search.textContent(), /Failing hop: api \(user-api\), answered 401/);
+  await search.scrollIntoViewIfNeeded();
+  await page.screenshot({ path: join(SHOTS, "dashboard-trace.png"), fullPage: true });
 });

@@ -224,6 +224,11 @@ secrets it needs. The one place the wiring of a stack is written: a cluster and 
 - name: UO_PROMETHEUS_URL
   value: {{ $root.Values.monitoring.query.url | quote }}
 {{- end }}
+{{- if and $root.Values.monitoring.logs.url (eq $stack $root.Values.desiredState.stack) }}
+# The dashboard's error-id search: one request's lines from every tier, as a tree.
+- name: UO_LOGS_URL
+  value: {{ $root.Values.monitoring.logs.url | quote }}
+{{- end }}
 {{- end }}
 {{- end -}}
 

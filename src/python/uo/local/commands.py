@@ -77,6 +77,7 @@ def run_up(
             repo=str(repo),
             ready_timeout=ready_timeout,
             prometheus_image=sources.prometheus_image(dist),
+            logs_image=sources.logs_image(dist),
         )
     else:
         # What infra/environments/<env> records; the reconciler pulls what the engine lacks.
@@ -90,6 +91,7 @@ def run_up(
             registry=registry,
             ready_timeout=ready_timeout,
             prometheus_image=sources.prometheus_image(dist),
+            logs_image=sources.logs_image(dist),
         )
     try:
         outcome = reconcile.up(client, plan, progress)

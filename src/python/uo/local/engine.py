@@ -319,6 +319,7 @@ def create_in_namespace_of(
         environment=spec.env,
         labels=spec.labels(),
         network_mode=f"container:{holder.id}",
+        restart_policy={"Name": "always"} if spec.restart else None,  # a sidecar; Jobs do not
         volumes={name: {"bind": path, "mode": "rw"} for name, path in spec.volumes.items()}
         | {host: {"bind": path, "mode": "ro"} for host, path in spec.binds.items()},
         tmpfs=dict.fromkeys(spec.tmpfs, "rw,nosuid,nodev,mode=1777"),

@@ -19,7 +19,14 @@ from docker.models.containers import Container
 
 from uo.local import engine
 from uo.local.topology import LABEL
-from uo.loglines import LogLine, Source, parse_line, passes, split_engine_line
+from uo.loglines import (
+    LogLine,
+    Source,
+    named_sources,
+    parse_line,
+    passes,
+    split_engine_line,
+)
 
 _NEVER = datetime.min.replace(tzinfo=UTC)
 
@@ -27,18 +34,9 @@ _NEVER = datetime.min.replace(tzinfo=UTC)
 def sources(containers: list[Container]) -> list[tuple[Source, Container]]:
     """Each container with its short name (``<stack>-<tier>``; ``.<n>`` when a tier has more
     than one), oldest first."""
-    ordered = sorted(containers, key=lambda c: (c.attrs.get("Created", ""), c.name))
-    counts: dict[str, int] = {}
-    found = []
-    for container in ordered:
-        labels = container.labels
-        stack = labels.get(f"{LABEL}.stack", "?")
-        tier = labels.get(f"{LABEL}.tier", container.name)
-        base = f"{stack}-{tier}"
-        counts[base] = counts.get(base, 0) + 1
-        name = base if counts[base] == 1 else f"{base}.{counts[base]}"
-        found.append((Source(name, stack, tier), container))
-    return found
+    return named_sources(
+        containers, lambda c: (c.attrs.get("Created", ""), c.name, c.labels), LABEL
+    )
 
 
 def environment_sources(

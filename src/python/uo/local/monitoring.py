@@ -23,6 +23,7 @@ import yaml
 
 from uo.local.manifests import ManifestError, Service, Workload
 from uo.local.topology import (
+    LABEL,
     ContainerSpec,
     Liveness,
     Readiness,
@@ -36,6 +37,11 @@ from uo.netpolicy import Pod, selector_matches
 PROMETHEUS = "prometheus"  # its key in the wiring, and its tier label
 STACK = "monitoring"  # its stack label: `uo-<env>-monitoring-prometheus-…`
 PORT = 9090
+LOGS = "logs"  # the log reader's tier label (uo_logs): a sidecar in the Prometheus pod
+LOGS_PORT = 3100
+# Where the log reader finds the engine's log files (its read-only mount of the engine's
+# ``<data root>/containers``), and which labels name a container's environment, stack and tier.
+LOGS_MOUNT = "/engine/containers"
 DEFAULT_INTERVAL = "30s"
 DNS_REFRESH = "5s"  # how soon a new replica's address is scraped
 POD_LABEL_META = "__meta_kubernetes_pod_label_"
@@ -63,27 +69,37 @@ def enabled(values: Mapping[str, Any]) -> bool:
     return bool((values.get("monitoring") or {}).get("enabled"))
 
 
-def prometheus_pod(values: Mapping[str, Any]) -> Pod:
+def prometheus_pod(values: Mapping[str, Any], *, with_logs: bool = False) -> Pod:
     """The Prometheus container as the NetworkPolicy model sees it: a pod of
     `monitoring.namespace` with `monitoring.podLabels` (not a pod of the stacks' releases),
-    serving its API on PORT."""
+    serving its API on PORT — and the log reader's on LOGS_PORT ``with_logs`` (its sidecar)."""
     monitoring = values.get("monitoring") or {}
     labels = monitoring.get("podLabels") or {}
     return Pod(
         PROMETHEUS,
         str(monitoring.get("namespace", "monitoring")),
         tuple(sorted(labels.items())),
-        ports=((PORT, "TCP"),),
+        ports=((PORT, "TCP"), *([(LOGS_PORT, "TCP")] if with_logs else [])),
         external=True,
     )
 
 
-def query_aliases(values: Mapping[str, Any]) -> tuple[str, ...]:
-    """The names Prometheus answers under for its API's callers: the host of
-    `monitoring.query.url` (the URL the chart gives the environment service), if set."""
-    url = str(((values.get("monitoring") or {}).get("query") or {}).get("url") or "")
-    host = urlsplit(url).hostname
-    return (host,) if host else ()
+def _url(values: Mapping[str, Any], key: str) -> str:
+    return str(((values.get("monitoring") or {}).get(key) or {}).get("url") or "")
+
+
+def logs_url(values: Mapping[str, Any]) -> str:
+    """`monitoring.logs.url`: where the chart tells the environment service to find the log
+    reader ("" when the values want none)."""
+    return _url(values, "logs")
+
+
+def query_aliases(values: Mapping[str, Any], *, with_logs: bool = False) -> tuple[str, ...]:
+    """The names the Prometheus pod answers under for its callers: the host of
+    `monitoring.query.url` (the URL the chart gives the environment service), and ``with_logs``
+    the host of `monitoring.logs.url` (its log reader sidecar), where set."""
+    urls = [_url(values, "query"), *([logs_url(values)] if with_logs else [])]
+    return tuple(host for url in urls if (host := urlsplit(url).hostname))
 
 
 def _label_name(kubernetes_label: str) -> str:
@@ -251,7 +267,44 @@ def prometheus_spec(
     )
 
 
+def logs_spec(environment: str, image: str, engine_logs: str, pod: str) -> ContainerSpec:
+    """The log reader, to run in the Prometheus container's network namespace (a sidecar:
+    reached on LOGS_PORT under the pod's aliases, by exactly the callers its policies allow).
+    ``engine_logs``: the engine's ``<data root>/containers``, mounted read-only — the files, not
+    the engine's API. ``pod``: the Prometheus container's id; a new pod is a new sidecar (its
+    namespace went with the old one). Root only to read root's log files: no capability, a
+    read-only root, and a read-only mount."""
+    ready = (
+        "python3",
+        "-c",
+        "import urllib.request as r; "
+        f"r.urlopen('http://127.0.0.1:{LOGS_PORT}/health/ready', timeout=2)",
+    )
+    return ContainerSpec(
+        environment,
+        STACK,
+        LOGS,
+        image,
+        env={
+            "UO_ENVIRONMENT": environment,
+            "UO_LOGS_ROOT": LOGS_MOUNT,
+            "UO_LOGS_LABEL": LABEL,
+            "UO_PORT": str(LOGS_PORT),
+            "UO_POD": pod[:12],  # the pod it joins (see above)
+        },
+        binds={engine_logs: LOGS_MOUNT},
+        tmpfs=("/tmp",),  # noqa: S108 (the pex unpacks here; a tmpfs, not the image)
+        security=Security(user="0:0", read_only=True, cap_drop=("ALL",), no_new_privileges=True),
+        memory_limit=256 * 2**20,
+        readiness=Readiness("exec", command=ready),
+        restart=True,
+        stop_grace_seconds=5,
+    )
+
+
 __all__ = [
+    "LOGS",
+    "LOGS_PORT",
     "PORT",
     "PROMETHEUS",
     "STACK",
@@ -259,6 +312,8 @@ __all__ = [
     "config",
     "enabled",
     "host_port",
+    "logs_spec",
+    "logs_url",
     "prometheus_pod",
     "prometheus_spec",
     "query_aliases",

@@ -65,6 +65,9 @@ class Plan:
     # The Prometheus image (src/docker/prometheus); None: no Prometheus, and the metrics ports
     # stay shut as the policies say when no monitoring pod runs.
     prometheus_image: str | None = None
+    # The log reader (src/python/uo_logs), a sidecar of Prometheus where the values set
+    # monitoring.logs.url; None: none runs, and the dashboard's error-id search says so.
+    logs_image: str | None = None
 
     def stack_names(self) -> list[str]:
         return ordered_stacks(list(self.images) if self.images is not None else list(self.stacks))
@@ -98,6 +101,17 @@ def engine_tag(client: docker.DockerClient, reference: str, repository: str) -> 
     return tag
 
 
+def runs_logs(plan: Plan, first_values: dict[str, Any]) -> bool:
+    """Whether the log reader runs beside Prometheus: the plan has its image and the values
+    give the environment service its URL."""
+    return bool(
+        plan.prometheus_image
+        and plan.logs_image
+        and monitoring.enabled(first_values)
+        and monitoring.logs_url(first_values)
+    )
+
+
 def wired_topology(
     plan: Plan, objects: list[Manifest], first_values: dict[str, Any]
 ) -> wiring.Topology:
@@ -106,8 +120,9 @@ def wired_topology(
     scraper = None
     aliases: tuple[str, ...] = ()
     if plan.prometheus_image and monitoring.enabled(first_values):
-        scraper = monitoring.prometheus_pod(first_values)
-        aliases = monitoring.query_aliases(first_values)
+        with_logs = runs_logs(plan, first_values)
+        scraper = monitoring.prometheus_pod(first_values, with_logs=with_logs)
+        aliases = monitoring.query_aliases(first_values, with_logs=with_logs)
     return wiring.topology(
         plan.environment,
         values.namespace(plan.environment),
@@ -359,6 +374,8 @@ class Reconciler:
             raise MissingImageError(
                 f"the Prometheus image {plan.prometheus_image} is not on the engine"
             )
+        if plan.logs_image and engine.image_id(self.client, plan.logs_image) is None:
+            raise MissingImageError(f"the log reader image {plan.logs_image} is not on the engine")
         objects, first_values = rendered_objects(self.client, plan)
         try:
             self._run_objects(objects, first_values, stacks)
@@ -402,13 +419,15 @@ class Reconciler:
         for name in sorted(published, key=lambda n: (stacks.index(n.split("-", 1)[0]), n)):
             self.outcome.urls[name] = f"http://127.0.0.1:{published[name]}"
         if monitoring.PROMETHEUS in wired.wiring:
-            self._run_prometheus(objects, items, wired.wiring[monitoring.PROMETHEUS])
+            pod = self._run_prometheus(objects, items, wired.wiring[monitoring.PROMETHEUS])
+            if runs_logs(self.plan, first_values):
+                self._run_logs(pod)
         self.outcome.login = self.operator_login(secrets)
         self.make_operator_admin()
 
     def _run_prometheus(
         self, objects: list[Manifest], items: list[Workload], wired: wiring.Wiring
-    ) -> None:
+    ) -> Container:
         """Prometheus in the monitoring namespace: scraping what the PodMonitors select,
         evaluating the PrometheusRules (replaced only when what the chart renders changes)."""
         env, image = self.plan.environment, self.plan.prometheus_image
@@ -427,8 +446,34 @@ class Reconciler:
         )
         for volume in spec.volumes:
             engine.ensure_volume(self.client, env, volume, monitoring.STACK)
-        self.replace(spec)
+        pod = self.replace(spec)
         self.outcome.urls["prometheus"] = f"http://127.0.0.1:{monitoring.host_port(env)}"
+        return pod
+
+    def _run_logs(self, pod: Container) -> None:
+        """The log reader in the Prometheus container's network namespace (uo.local.monitoring
+        .logs_spec), replaced when its image or that container changes."""
+        assert self.plan.logs_image is not None  # runs_logs
+        engine_logs = str(Path(self.client.info()["DockerRootDir"]) / "containers")
+        spec = self._resolved(
+            monitoring.logs_spec(self.plan.environment, self.plan.logs_image, engine_logs, pod.id)
+        )
+        current = self._running(spec)
+        if self._unchanged([spec], current):
+            return
+        for old in current:
+            engine.stop_and_remove(old, spec.stop_grace_seconds)
+        self._say(spec, "starting (beside prometheus)")
+        container = engine.create_in_namespace_of(self.client, spec, pod)
+        container.start()
+        try:
+            seconds = engine.wait_ready(container, spec, self.plan.ready_timeout)
+        except engine.NotReadyError as exc:
+            raise RolloutError(f"{spec.stack}-{spec.tier} did not become ready: {exc}") from exc
+        self._say(spec, f"ready in {seconds:.1f}s")
+        self.outcome.changes.append(
+            f"{spec.stack}-{spec.tier} {'updated' if current else 'created'}"
+        )
 
     def _run_workload(
         self,
@@ -521,7 +566,7 @@ def supervise(environment: str, report: Report) -> bool:
     return True
 
 
-TEARDOWN_ORDER = ("edge", monitoring.PROMETHEUS, "app", "api", "service")
+TEARDOWN_ORDER = ("edge", monitoring.LOGS, monitoring.PROMETHEUS, "app", "api", "service")
 
 
 def down(client: docker.DockerClient, environment: str, *, volumes: bool, report: Report) -> int:

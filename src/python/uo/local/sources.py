@@ -22,6 +22,7 @@ from uo.pants_runner import Pants
 POSTGRES_TARGET = "src/docker/postgres:image"
 EDGE_TARGET = "src/python/uo_edge:image"
 PROMETHEUS_TARGET = "src/docker/prometheus:image"
+LOGS_TARGET = "src/python/uo_logs:image"
 DEFAULT_REGISTRY = "127.0.0.1:5000"
 
 
@@ -41,6 +42,7 @@ def image_targets(stacks: list[str]) -> list[str]:
         POSTGRES_TARGET,
         EDGE_TARGET,
         PROMETHEUS_TARGET,
+        LOGS_TARGET,
     ]
 
 
@@ -70,6 +72,11 @@ def from_dist(dist: Path, stacks: list[str]) -> tuple[dict[str, StackImages], st
 def prometheus_image(dist: Path) -> str:
     """The Prometheus image Pants built (src/docker/prometheus), run beside every environment."""
     return _built_reference(dist, PROMETHEUS_TARGET)
+
+
+def logs_image(dist: Path) -> str:
+    """The log reader image Pants built (src/python/uo_logs), run beside Prometheus."""
+    return _built_reference(dist, LOGS_TARGET)
 
 
 def clean_commit(repo: Path) -> str | None:
@@ -160,6 +167,7 @@ def stacks_or_all(selected: list[str] | None) -> list[str]:
 __all__ = [
     "DEFAULT_REGISTRY",
     "EDGE_TARGET",
+    "LOGS_TARGET",
     "PROMETHEUS_TARGET",
     "already_built",
     "app_target",
@@ -167,6 +175,7 @@ __all__ = [
     "clean_commit",
     "from_dist",
     "image_targets",
+    "logs_image",
     "prometheus_image",
     "pull_missing",
     "stacks_or_all",

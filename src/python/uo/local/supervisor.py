@@ -226,6 +226,10 @@ class Supervisor:
         spec = spec_of(container)
         if spec is None or not spec.restart or container.status != "running":
             return None
+        if str(container.attrs["HostConfig"].get("NetworkMode", "")).startswith("container:"):
+            # A sidecar in another container's network namespace (the log reader beside
+            # Prometheus): the policy is that container's, and writing its own would replace it.
+            return None
         return container, spec
 
     # -- events: starts and network joins --------------------------------------------------

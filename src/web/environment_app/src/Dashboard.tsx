@@ -1,6 +1,7 @@
 // The operator's daily picture: environments × stacks with what infra wants (tag, short digest),
 // the core version and how long ago it was deployed, and under it what runs (status, readiness,
-// traffic, from GET /v1/live); a stack's history; what a promotion would change.
+// traffic, from GET /v1/live); a stack's history; what a promotion would change; and a search
+// that shows one request across tiers by its error id (TraceSearch).
 // It refreshes itself every `refreshSeconds`; a failed refresh keeps the last picture and says so.
 import { Fragment, useEffect, useState } from "react";
 import { ApiError, ErrorMessage, useAuth } from "@unifyops/shared";
@@ -30,6 +31,7 @@ import type {
   PromotionChange,
   TierImage,
 } from "./model";
+import { TraceSearch, traceFromAddress } from "./TraceSearch";
 import "./Dashboard.css";
 
 const TIERS = ["app", "api", "service"];
@@ -143,6 +145,7 @@ export function Dashboard({
         <History stack={history} deployments={deployments.filter((d) => d.stack === history)} now={now} />
       ) : null}
       <PromotionDiff api={api} />
+      <TraceSearch api={api} initial={traceFromAddress()} />
     </>
   );
 }

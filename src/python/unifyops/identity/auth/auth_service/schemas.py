@@ -17,11 +17,13 @@ ROLE_SCOPES: Final[dict[str, tuple[str, ...]]] = {
     "viewer": (*MEMBER_SCOPES, "environments:read"),
     # The release tooling's credential: records deployments.
     "deployer": (*MEMBER_SCOPES, "environments:read", "deployments:write"),
-    # Everything, including other users' profiles and role management.
+    # Everything, including other users' profiles, role management and the request logs (the
+    # dashboard's error-id search: every tier's lines of any user's request).
     "admin": (
         *MEMBER_SCOPES,
         "environments:read",
         "deployments:write",
+        "logs:read",
         "profiles:admin",
         "roles:read",
         "roles:write",

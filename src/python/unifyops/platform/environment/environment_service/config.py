@@ -20,6 +20,9 @@ class Settings(ServiceTierSettings):
     # Prometheus' HTTP API (UO_PROMETHEUS_URL, e.g. http://prometheus.monitoring:9090): the
     # running side of the dashboard (live.py). Empty: the dashboard shows desired state only.
     prometheus_url: str = ""
+    # The log reader (UO_LOGS_URL, e.g. http://logs.monitoring:3100; uo_logs): the dashboard's
+    # error-id search (traces.py). Empty: the search answers that no reader is configured.
+    logs_url: str = ""
 
 
 @cache

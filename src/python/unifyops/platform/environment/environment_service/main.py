@@ -43,6 +43,7 @@ def create_app(settings: Settings | None = None, keys: KeySource | None = None) 
     )
     app.state.desired = desired
     app.state.prometheus_url = settings.prometheus_url
+    app.state.logs_url = settings.logs_url
     return app
 
 

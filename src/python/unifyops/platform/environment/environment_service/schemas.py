@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
-from typing import Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
 EnvironmentName = Literal["dev", "staging", "prod"]
 # The registry's stacks and tiers, typed out for mypy (schemas_test.py keeps them equal).
@@ -95,6 +95,31 @@ class LiveState(BaseModel):
     prometheus: Literal["ok", "unavailable", "not_configured"]
     detail: str | None = None
     environments: list[LiveEnvironment] = Field(default_factory=list)
+
+
+# A request, error or trace id as the tiers write them (request ids are bounded by core).
+TRACE_ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$"
+TraceIdentifier = Annotated[str, StringConstraints(pattern=TRACE_ID_PATTERN)]
+
+
+class TraceFailing(BaseModel):
+    tier: str
+    container: str
+    status: int | None = None
+
+
+class TraceView(BaseModel):
+    """One request across tiers, as `uo trace --json` prints it: ``spans`` is the tree of hops
+    (tier, status, duration, start/end, the failing flag, the hop's notable log records,
+    children); ``otel_spans`` the OpenTelemetry spans of its trace ids, where the tiers trace."""
+
+    id: str
+    request_ids: list[str]
+    failing: TraceFailing | None = None
+    spans: list[dict[str, Any]] = Field(default_factory=list)
+    orphans: list[Any] = Field(default_factory=list)
+    trace_ids: list[str] = Field(default_factory=list)
+    otel_spans: list[dict[str, Any]] = Field(default_factory=list)
 
 
 class PromotionChange(BaseModel):

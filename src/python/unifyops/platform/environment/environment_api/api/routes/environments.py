@@ -15,6 +15,8 @@ from unifyops.platform.environment.environment_service.schemas import (
     LiveState,
     PromotionDiff,
     StackName,
+    TraceIdentifier,
+    TraceView,
 )
 from unifyops_core.security import require_scopes
 from unifyops_core.stack import ServiceDep
@@ -23,6 +25,8 @@ from unifyops_core.tokens import Principal
 router = APIRouter(prefix="/v1", tags=["environments"])
 Reader = Annotated[Principal, Depends(require_scopes("environments:read"))]
 Deployer = Annotated[Principal, Depends(require_scopes("deployments:write"))]
+# Any user's request, every tier's lines of it: the operators' (admin) scope.
+LogReader = Annotated[Principal, Depends(require_scopes("logs:read"))]
 
 
 @router.get("/environments")
@@ -43,6 +47,20 @@ async def live(_: Reader, service: ServiceDep) -> LiveState:
     """What runs in each environment Prometheus sees (readiness, image, traffic), beside what
     infra/ wants: in sync, drifted or degraded per tier."""
     return LiveState.model_validate((await service.get("/internal/live")).json())
+
+
+@router.get("/traces/{identifier}")
+async def trace(
+    identifier: TraceIdentifier,
+    _: LogReader,
+    service: ServiceDep,
+    since: Annotated[str, Query(max_length=40)] = "1h",
+) -> TraceView:
+    """One request across every tier of this environment, found by its request id, error id
+    (from an error response) or trace id: the hops as a tree with status, duration and the
+    failing one — the `uo trace` view."""
+    upstream = await service.get(f"/internal/traces/{identifier}", params={"since": since})
+    return TraceView.model_validate(upstream.json())
 
 
 @router.get("/promotions/diff")

@@ -29,13 +29,18 @@ from unifyops.platform.environment.environment_service.schemas import (
     LiveState,
     PromotionDiff,
     StackName,
+    TraceIdentifier,
+    TraceView,
 )
+from unifyops.platform.environment.environment_service.traces import read_trace
 from unifyops_core import tracing
 from unifyops_core.desired_state import EnvironmentState
 from unifyops_core.exceptions import DependencyUnavailableError
 from unifyops_core.stack import SessionDep
 
 router = APIRouter(prefix="/internal", tags=["environments"])
+# A duration back from now (30s, 10m, 1h, 2d) or an ISO time, as `uo trace --since` takes it.
+SINCE_PATTERN = r"^(\d{1,4}[smhd]|\d{4}-\d{2}-\d{2}T[0-9:.]+(Z|[+-]\d{2}:\d{2})?)$"
 
 
 def _desired(request: Request) -> DesiredState:
@@ -70,6 +75,17 @@ async def live(request: Request, session: SessionDep) -> LiveState:
     # with the app, which the service tier's lifespan does not offer.
     async with tracing.traced(httpx.AsyncClient()) as client:
         return await read_live(client, request.app.state.prometheus_url, desired)
+
+
+@router.get("/traces/{identifier}")
+async def trace(
+    identifier: TraceIdentifier,
+    request: Request,
+    since: Annotated[str, Query(pattern=SINCE_PATTERN)] = "1h",
+) -> TraceView:
+    """One request across tiers, by its request, error or trace id (traces.py)."""
+    async with tracing.traced(httpx.AsyncClient()) as client:
+        return await read_trace(client, request.app.state.logs_url, identifier, since)
 
 
 @router.get("/promotions/diff")
