@@ -36,10 +36,12 @@ def test_the_first_uo_up_prints_every_app_and_api_url_and_a_login_that_works(
     summary, urls, login = _printed(first.stdout)
     assert summary, first.stdout
     assert summary != "nothing changed", first.stdout
-    assert set(urls) == {f"{stack}-{tier}" for stack in STACKS for tier in ("app", "api")}
+    tiers = {f"{stack}-{tier}" for stack in STACKS for tier in ("app", "api")}
+    assert set(urls) == tiers | {"prometheus"}
     assert urls == {name: running.url(name) for name in urls}  # what the reconciler reports
-    for name, url in urls.items():  # app server and gateway alike answer liveness
-        assert httpx.get(url + "/health/live", timeout=10).status_code == 200, name
+    for name in tiers:  # app server and gateway alike answer liveness
+        assert httpx.get(urls[name] + "/health/live", timeout=10).status_code == 200, name
+    assert httpx.get(urls["prometheus"] + "/-/ready", timeout=10).status_code == 200
     assert login is not None, first.stdout
     signed_in = httpx.post(
         f"{urls['auth-api']}/v1/auth/login",
