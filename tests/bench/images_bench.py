@@ -1,6 +1,6 @@
 """Image benchmarks (issue: pex-based images). Prints its figures side by side; asserts nothing.
 
-    python3 tests/bench/images_bench.py [--skip-cold]
+    python3 tests/bench/images_bench.py [--skip-cold] [--only start]
 
 1. layer reuse: build all images, change one line in one service, rebuild: wall times, and the
    bytes of layers the change created as a share of that image's size (target <= 3 %);
@@ -232,14 +232,21 @@ def bench_reproducibility() -> dict[str, object]:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
     parser.add_argument("--skip-cold", action="store_true", help="skip the cold (cache-less) build")
+    parser.add_argument(
+        "--only",
+        choices=["reuse", "start", "reproducibility"],
+        help="one section (start: the images dist/ names, as built; no build)",
+    )
     options = parser.parse_args(argv)
     if "DOCKER_HOST" not in os.environ:
         os.environ["DOCKER_HOST"] = "unix:///var/lib/unifyops-docker/docker.sock"
-    sections = {
-        "layer reuse": bench_layer_reuse(options.skip_cold),
-        "start and size": bench_start_and_size(),
-        "reproducibility": bench_reproducibility(),
+    chosen = {
+        "reuse": ("layer reuse", lambda: bench_layer_reuse(options.skip_cold)),
+        "start": ("start and size", bench_start_and_size),
+        "reproducibility": ("reproducibility", bench_reproducibility),
     }
+    keys = [options.only] if options.only else list(chosen)
+    sections = {chosen[key][0]: chosen[key][1]() for key in keys}
     for section, figures in sections.items():
         print(f"\n## {section}")
         width = max(len(name) for name in figures)
