@@ -17,6 +17,7 @@ from unifyops_core.naming import HEALTH_READY_PATH, STACKS, TIER_PORTS
 from uo.local.wiring import Attachment
 
 LABEL: Final = "io.unifyops.local"
+IMAGE_ENV: Final = "UO_IMAGE"  # the chart's: the reference a tier was started from
 # The environments `uo up` knows: `local` (the working tree), the ones infra/ records, `test`
 # (the e2e tests' own, so they leave a developer's `local` alone) and `scratch` (a test that runs
 # a generated stack beside `test`, from a clone's code).
@@ -137,6 +138,9 @@ class ContainerSpec:
         identity.pop("replica")
         if self.image_content:
             identity["image"] = self.image_content
+            # The chart names the image in the tier's env (UO_IMAGE, for build info); a new
+            # reference to the same content is no change either (the old name still holds it).
+            identity["env"] = {k: v for k, v in self.env.items() if k != IMAGE_ENV}
         return hashlib.sha256(json.dumps(identity, sort_keys=True).encode()).hexdigest()[:12]
 
     def to_label(self) -> str:

@@ -62,3 +62,21 @@ def test_a_relabelled_image_with_the_same_content_is_no_change() -> None:
     relabelled = replace(one, image="sha256:bbb")
     assert one.fingerprint() == relabelled.fingerprint()
     assert replace(one, image_content="content:2").fingerprint() != one.fingerprint()
+
+
+def test_a_new_name_for_the_same_content_in_uo_image_is_no_change() -> None:
+    """Each commit re-labels every image (its revision), so the chart's UO_IMAGE names a new
+    reference even where the content did not change: that alone must not replace a tier."""
+    one = ContainerSpec(
+        "local",
+        "user",
+        "api",
+        "sha256:aaa",
+        env={"UO_IMAGE": "unifyops/user-api:id-aaa"},
+        image_content="content:1",
+    )
+    renamed = replace(one, image="sha256:bbb", env={"UO_IMAGE": "unifyops/user-api:id-bbb"})
+    assert renamed.fingerprint() == one.fingerprint()
+    assert replace(renamed, image_content="content:2").fingerprint() != one.fingerprint()
+    other_env = replace(one, env={**one.env, "UO_LOG_LEVEL": "debug"})
+    assert other_env.fingerprint() != one.fingerprint()
