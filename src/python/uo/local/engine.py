@@ -227,10 +227,15 @@ def wait_ready(
         if container.status == "running":
             if kind == "none":
                 return time.monotonic() - started
+            try:
+                host = address(container) if kind in ("tcp", "http") else ""
+            except EngineError:  # it exited since the reload above: the next round says how
+                time.sleep(0.25)
+                continue
             if kind == "tcp":
                 # The container's own address: a published port on 127.0.0.1 is accepted by the
                 # engine's proxy even while nothing listens inside.
-                target = (address(container), spec.readiness.port)
+                target = (host, spec.readiness.port)
                 try:
                     socket.create_connection(target, timeout=1).close()
                     return time.monotonic() - started
@@ -245,7 +250,7 @@ def wait_ready(
                     return time.monotonic() - started
                 last = f"{' '.join(spec.readiness.command)} exited {result.exit_code}"
             else:
-                url = f"http://{address(container)}:{spec.readiness.port}{spec.readiness.path}"
+                url = f"http://{host}:{spec.readiness.port}{spec.readiness.path}"
                 try:
                     response = httpx.get(url, timeout=2)
                     if response.status_code == 200:
