@@ -1,7 +1,8 @@
-"""An environment's log lines, read from the engine's own files — what a cluster's log shipper
-reads on a node (the json-file driver's ``<data root>/containers/<id>/<id>-json.log``, and the
-container's labels from ``config.v2.json`` beside it), mounted read-only into the reader. No
-engine API: the reader can see logs, and nothing else of the engine.
+"""An environment's log lines, read from the engine's own log files, as a node's log shipper
+reads them: `uo up` bind-mounts each container's json-file log (the engine's ``LogPath``)
+read-only at ``<root>/<id>.log`` and names the container of each in an index (``UO_LOGS_INDEX``:
+id, name, created, labels). Nothing else of the engine is visible to the reader: not its API,
+not the containers' configuration (whose environment holds their secrets).
 
 Each line of a log file is ``{"log": "<text>\\n", "stream": ..., "time": "<RFC 3339 nano>"}``;
 ``time`` is when the engine received the line (``uo trace`` reads the same through the API).
@@ -30,24 +31,22 @@ class ContainerLog:
     path: Path
 
 
-def containers(root: Path, label: str, environment: str) -> list[ContainerLog]:
-    """The containers under ``root`` (the engine's ``containers`` directory) whose
-    ``<label>.environment`` is ``environment``; unreadable or half-written entries are skipped
-    (a container being created or removed while we look)."""
-    found = []
-    for config_file in sorted(root.glob("*/config.v2.json")):
-        try:
-            config = json.loads(config_file.read_text())
-            labels = config["Config"].get("Labels") or {}
-            name = str(config.get("Name", "")).lstrip("/")
-            created = str(config.get("Created", ""))
-        except (OSError, ValueError, KeyError, AttributeError):
-            continue
-        if labels.get(f"{label}.environment") != environment:
-            continue
-        log = config_file.parent / f"{config_file.parent.name}-json.log"
-        found.append(ContainerLog(created, name, labels, log))
-    return found
+def containers(root: Path, index: str) -> list[ContainerLog]:
+    """The containers the index names, each with its log file under ``root``; an index that is
+    not a list of entries names none (the health check says the reader is misconfigured)."""
+    try:
+        entries = json.loads(index)
+        return [
+            ContainerLog(
+                str(entry["created"]),
+                str(entry["name"]),
+                {str(k): str(v) for k, v in (entry.get("labels") or {}).items()},
+                root / f"{entry['id']}.log",
+            )
+            for entry in entries
+        ]
+    except (ValueError, KeyError, TypeError, AttributeError):
+        return []
 
 
 def sources(found: list[ContainerLog], label: str) -> list[tuple[Source, ContainerLog]]:

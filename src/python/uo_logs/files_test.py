@@ -1,6 +1,6 @@
-"""The reader finds an environment's lines in the engine's own files: a real container on the
-real engine logs JSON lines and plain text; the reader, given only the engine's ``containers``
-directory, returns them with their short names, and nothing of another environment."""
+"""The reader finds an environment's lines in the engine's own log files: real containers on the
+real engine log JSON lines and plain text; the reader, given their log files (as `uo up` mounts
+them: ``<root>/<id>.log``) and the index naming each, returns the lines with their short names."""
 
 from __future__ import annotations
 
@@ -62,13 +62,25 @@ def run(client: docker.DockerClient, environment: str, tier: str, error_id: str)
 
 
 def test_an_environments_lines_come_from_the_engines_files_with_their_names(
-    client: docker.DockerClient, environment: str
+    client: docker.DockerClient, environment: str, tmp_path: Path
 ) -> None:
     run(client, environment, "service", "e-1")
     run(client, environment, "service", "e-2")  # the tier's second container
-    run(client, f"{environment}x", "api", "e-other")  # another environment
-    root = Path(client.info()["DockerRootDir"]) / "containers"
-    found = files.sources(files.containers(root, LABEL, environment), LABEL)
+    index = []
+    for container in client.containers.list(
+        all=True, filters={"label": f"{LABEL}.environment={environment}"}
+    ):
+        # As uo up mounts them: the engine's file of each container, under its id.
+        (tmp_path / f"{container.id}.log").symlink_to(container.attrs["LogPath"])
+        index.append(
+            {
+                "id": container.id,
+                "name": container.name,
+                "created": container.attrs["Created"],
+                "labels": container.labels,
+            }
+        )
+    found = files.sources(files.containers(tmp_path, json.dumps(index)), LABEL)
     assert [source.name for source, _ in found] == ["user-service", "user-service.2"]
     lines = files.read_lines(found, datetime.now(UTC) - timedelta(minutes=5))
     assert [(line.source.name, line.get("error_id")) for line in lines if line.record] == [
@@ -77,13 +89,10 @@ def test_an_environments_lines_come_from_the_engines_files_with_their_names(
     ]
     plain = [line for line in lines if line.record is None]
     assert [line.raw for line in plain] == ["a plain line", "a plain line"]
-    assert all(
-        line.received and line.received > datetime.now(UTC) - timedelta(minutes=5) for line in lines
-    )
-    for container in client.containers.list(
-        all=True, filters={"label": f"{LABEL}.environment={environment}x"}
-    ):
-        container.remove(force=True)
+    recent = datetime.now(UTC) - timedelta(minutes=5)
+    assert all(line.received and line.received > recent for line in lines)
+    assert files.containers(tmp_path, "not json") == []
+    assert files.containers(tmp_path, '[{"id": "x"}]') == []  # an entry without a name
 
 
 def test_since_drops_older_lines_and_a_cut_first_line_is_skipped(
@@ -91,16 +100,15 @@ def test_since_drops_older_lines_and_a_cut_first_line_is_skipped(
 ) -> None:
     """The engine's format written by hand: a line before ``since`` is dropped; with a file
     larger than the tail read, its first (cut) line is not parsed as a record."""
-    container = tmp_path / "abc"
-    container.mkdir()
-    (container / "config.v2.json").write_text(
-        json.dumps(
+    index = json.dumps(
+        [
             {
-                "Name": "/uo-x-user-api",
-                "Created": "2026-01-01T00:00:00Z",
-                "Config": {"Labels": {f"{LABEL}.environment": "x", f"{LABEL}.tier": "api"}},
+                "id": "abc",
+                "name": "uo-x-user-api",
+                "created": "2026-01-01T00:00:00Z",
+                "labels": {f"{LABEL}.environment": "x", f"{LABEL}.tier": "api"},
             }
-        )
+        ]
     )
     now = datetime.now(UTC)
 
@@ -108,10 +116,8 @@ def test_since_drops_older_lines_and_a_cut_first_line_is_skipped(
         stamp = when.strftime("%Y-%m-%dT%H:%M:%S.%f") + "123Z"  # nanoseconds, as the engine
         return json.dumps({"log": text + "\n", "stream": "stdout", "time": stamp}) + "\n"
 
-    (container / "abc-json.log").write_text(
-        entry("old", now - timedelta(hours=2)) + entry("new", now)
-    )
-    found = files.sources(files.containers(tmp_path, LABEL, "x"), LABEL)
+    (tmp_path / "abc.log").write_text(entry("old", now - timedelta(hours=2)) + entry("new", now))
+    found = files.sources(files.containers(tmp_path, index), LABEL)
     assert [source.name for source, _ in found] == ["?-api"]
     assert [line.raw for line in files.read_lines(found, now - timedelta(hours=1))] == ["new"]
     monkeypatch.setattr(files, "TAIL_BYTES", len(entry("new", now)) + 3)  # cuts "old"

@@ -14,8 +14,8 @@ from uo_logs.server_test import serving as reader
 
 
 async def test_the_service_relays_the_readers_tree(tmp_path: Path) -> None:
-    reader_files(tmp_path / "engine")
-    with reader(tmp_path / "engine") as url:
+    index = reader_files(tmp_path / "engine")
+    with reader(tmp_path / "engine", index) as url:
         async with serving(tmp_path / "service", logs_url=url) as service:
             found = await service.http.get("/internal/traces/err-abc", headers=service.headers)
             assert found.status_code == 200, found.text

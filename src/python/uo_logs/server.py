@@ -1,6 +1,7 @@
 """The log reader's HTTP API (stdlib only): ``GET /v1/trace/<id>?since=1h`` answers what
 ``uo trace <id> --json`` prints — the request as a tree across tiers, found by its request id,
-error id or trace id — read from the engine's log files of one environment (uo_logs.files).
+error id or trace id — read from the log files of one environment's containers, mounted into it
+one by one (uo_logs.files).
 
 Only the environment service reaches it (its ``allow-logs-query`` NetworkPolicy); it runs in
 the monitoring pod beside Prometheus, sharing its network namespace (a sidecar).
@@ -32,7 +33,8 @@ IDENTIFIER = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$")
 
 class Settings:
     def __init__(self, environ: dict[str, str]) -> None:
-        self.root = Path(environ.get("UO_LOGS_ROOT", "/engine/containers"))
+        self.root = Path(environ.get("UO_LOGS_ROOT", "/logs"))
+        self.index = environ.get("UO_LOGS_INDEX", "[]")  # uo_logs.files: which file is whose
         self.label = environ.get("UO_LOGS_LABEL", "io.unifyops.local")
         self.environment = environ.get("UO_ENVIRONMENT", "local")
         self.port = int(environ.get("UO_PORT", str(PORT)))
@@ -47,9 +49,7 @@ def log(event: str, **fields: Any) -> None:
 def trace(settings: Settings, identifier: str, since: datetime) -> dict[str, Any] | None:
     """The trace of ``identifier`` in the environment's lines since ``since``; None if no line
     carries it."""
-    found = files.sources(
-        files.containers(settings.root, settings.label, settings.environment), settings.label
-    )
+    found = files.sources(files.containers(settings.root, settings.index), settings.label)
     result = build_trace(identifier, files.read_lines(found, since))
     return as_json(result) if result.request_ids else None
 

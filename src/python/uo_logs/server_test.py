@@ -23,17 +23,14 @@ LABEL = "io.unifyops.local"
 
 def container(
     root: Path, name: str, tier: str, lines: list[tuple[datetime, dict[str, Any]]]
-) -> None:
-    folder = root / name
-    folder.mkdir()
+) -> dict[str, Any]:
+    """A container's log file as uo up mounts it (``<root>/<id>.log``); returns its index entry."""
     labels = {f"{LABEL}.environment": "test", f"{LABEL}.stack": "user", f"{LABEL}.tier": tier}
-    (folder / "config.v2.json").write_text(
-        json.dumps({"Name": f"/uo-test-user-{tier}", "Created": name, "Config": {"Labels": labels}})
-    )
-    with (folder / f"{name}-json.log").open("w") as log:
+    with (root / f"{name}.log").open("w") as log:
         for when, record in lines:
             stamp = when.strftime("%Y-%m-%dT%H:%M:%S.%f") + "000Z"
             log.write(json.dumps({"log": json.dumps(record) + "\n", "time": stamp}) + "\n")
+    return {"id": name, "name": f"uo-test-user-{tier}", "created": name, "labels": labels}
 
 
 def access(
@@ -53,9 +50,9 @@ def access(
     return when, record
 
 
-def reader_files(root: Path) -> None:
+def reader_files(root: Path) -> str:
     """A request through api → service that failed at the service (error id ``err-abc``,
-    request id ``req-1``), as the engine's files under ``root``."""
+    request id ``req-1``), as the log files under ``root``; returns their index."""
     root.mkdir(parents=True, exist_ok=True)
     now = datetime.now(UTC)
     error = {
@@ -65,8 +62,8 @@ def reader_files(root: Path) -> None:
         "request_id": "req-1",
         "error_id": "err-abc",
     }
-    container(root, "a1", "api", [access(now, "api", 503, 50)])
-    container(
+    api = container(root, "a1", "api", [access(now, "api", 503, 50)])
+    service = container(
         root,
         "a2",
         "service",
@@ -75,18 +72,20 @@ def reader_files(root: Path) -> None:
             access(now - timedelta(milliseconds=20), "service", 503, 20),
         ],
     )
+    return json.dumps([api, service])
 
 
 @pytest.fixture
 def reader(tmp_path: Path) -> Iterator[str]:
-    reader_files(tmp_path)
-    with serving(tmp_path) as url:
+    index = reader_files(tmp_path)
+    with serving(tmp_path, index) as url:
         yield url
 
 
 @contextmanager
-def serving(root: Path) -> Iterator[str]:
-    settings = Settings({"UO_LOGS_ROOT": str(root), "UO_ENVIRONMENT": "test", "UO_PORT": "0"})
+def serving(root: Path, index: str = "[]") -> Iterator[str]:
+    environ = {"UO_LOGS_ROOT": str(root), "UO_LOGS_INDEX": index, "UO_ENVIRONMENT": "test"}
+    settings = Settings({**environ, "UO_PORT": "0"})
     server = serve(settings, "127.0.0.1")
     threading.Thread(target=server.serve_forever, daemon=True).start()
     try:

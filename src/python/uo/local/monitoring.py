@@ -13,6 +13,7 @@ replaces containers. Unlike a PodMonitor on a cluster, a replica is scraped only
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
@@ -39,9 +40,37 @@ STACK = "monitoring"  # its stack label: `uo-<env>-monitoring-prometheus-…`
 PORT = 9090
 LOGS = "logs"  # the log reader's tier label (uo_logs): a sidecar in the Prometheus pod
 LOGS_PORT = 3100
-# Where the log reader finds the engine's log files (its read-only mount of the engine's
-# ``<data root>/containers``), and which labels name a container's environment, stack and tier.
-LOGS_MOUNT = "/engine/containers"
+# Where the log reader finds the containers' log files, each mounted read-only as ``<id>.log``.
+LOGS_MOUNT = "/logs"
+
+
+@dataclass(frozen=True)
+class LogFile:
+    """A container whose log the reader may read: the engine's file (``LogPath``) and what the
+    reader's index says of it (name, created, its uo labels)."""
+
+    container_id: str
+    path: str
+    name: str
+    created: str
+    labels: tuple[tuple[str, str], ...]
+
+
+def log_files(containers: Iterable[Any]) -> list[LogFile]:
+    """The log files of these containers (the Docker SDK's), the reader's own excepted; one
+    that has none yet (created, never started) is left out."""
+    found = []
+    for container in containers:
+        labels = container.labels or {}
+        path = str(container.attrs.get("LogPath") or "")
+        if not path or labels.get(f"{LABEL}.tier") == LOGS:
+            continue
+        ours = tuple(sorted((k, v) for k, v in labels.items() if k.startswith(f"{LABEL}.")))
+        created = str(container.attrs.get("Created", ""))
+        found.append(LogFile(container.id, path, container.name, created, ours))
+    return sorted(found, key=lambda f: (f.created, f.name))
+
+
 DEFAULT_INTERVAL = "30s"
 DNS_REFRESH = "5s"  # how soon a new replica's address is scraped
 POD_LABEL_META = "__meta_kubernetes_pod_label_"
@@ -267,19 +296,25 @@ def prometheus_spec(
     )
 
 
-def logs_spec(environment: str, image: str, engine_logs: str, pod: str) -> ContainerSpec:
+def logs_spec(environment: str, image: str, logs: list[LogFile], pod: str) -> ContainerSpec:
     """The log reader, to run in the Prometheus container's network namespace (a sidecar:
     reached on LOGS_PORT under the pod's aliases, by exactly the callers its policies allow).
-    ``engine_logs``: the engine's ``<data root>/containers``, mounted read-only — the files, not
-    the engine's API. ``pod``: the Prometheus container's id; a new pod is a new sidecar (its
-    namespace went with the old one). Root only to read root's log files: no capability, a
-    read-only root, and a read-only mount."""
+    Each container's log file is mounted read-only under LOGS_MOUNT and named in the index —
+    nothing else of the engine (not its API; not the containers' configuration, whose env holds
+    their secrets). The files are root's with mode 0640, so the reader, a non-root user, reads
+    them as a member of group 0, without any capability. ``pod``: the Prometheus container's id;
+    a new pod is a new sidecar (its namespace went with the old one). A new set of containers is
+    a new sidecar too (its mounts)."""
     ready = (
         "python3",
         "-c",
         "import urllib.request as r; "
         f"r.urlopen('http://127.0.0.1:{LOGS_PORT}/health/ready', timeout=2)",
     )
+    index = [
+        {"id": f.container_id, "name": f.name, "created": f.created, "labels": dict(f.labels)}
+        for f in logs
+    ]
     return ContainerSpec(
         environment,
         STACK,
@@ -288,13 +323,20 @@ def logs_spec(environment: str, image: str, engine_logs: str, pod: str) -> Conta
         env={
             "UO_ENVIRONMENT": environment,
             "UO_LOGS_ROOT": LOGS_MOUNT,
+            "UO_LOGS_INDEX": json.dumps(index, sort_keys=True),
             "UO_LOGS_LABEL": LABEL,
             "UO_PORT": str(LOGS_PORT),
             "UO_POD": pod[:12],  # the pod it joins (see above)
         },
-        binds={engine_logs: LOGS_MOUNT},
+        binds={f.path: f"{LOGS_MOUNT}/{f.container_id}.log" for f in logs},
         tmpfs=("/tmp",),  # noqa: S108 (the pex unpacks here; a tmpfs, not the image)
-        security=Security(user="0:0", read_only=True, cap_drop=("ALL",), no_new_privileges=True),
+        security=Security(
+            user="10001:10001",
+            group_add=("0",),
+            read_only=True,
+            cap_drop=("ALL",),
+            no_new_privileges=True,
+        ),
         memory_limit=256 * 2**20,
         readiness=Readiness("exec", command=ready),
         restart=True,
@@ -308,10 +350,12 @@ __all__ = [
     "PORT",
     "PROMETHEUS",
     "STACK",
+    "LogFile",
     "ScrapeJob",
     "config",
     "enabled",
     "host_port",
+    "log_files",
     "logs_spec",
     "logs_url",
     "prometheus_pod",

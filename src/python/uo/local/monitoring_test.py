@@ -5,9 +5,11 @@ metrics ports open to it (and to nothing else) by the NetworkPolicies."""
 from __future__ import annotations
 
 import copy
+import json
 import shutil
 import subprocess
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 import pytest
@@ -18,6 +20,7 @@ from uo.local import manifests, monitoring, values, wiring
 from uo.local.manifests import ManifestError
 from uo.local.reconcile import Plan, wired_topology
 from uo.local.rendered_testutil import REPO, TAGS, rendered
+from uo.local.topology import LABEL
 from uo.render import Manifest, deep_merge
 
 METRICS_TIERS = IMAGE_TIERS  # every tier with an image of its own serves metrics (chart 0.2.3)
@@ -194,3 +197,42 @@ def test_the_container_is_locked_down_and_published_on_loopback_only() -> None:
     assert spec.readiness.path == "/-/ready"
     other = monitoring.prometheus_spec("test", "img", wired, config + "# changed\n", "")
     assert other.fingerprint() != spec.fingerprint()  # a new config replaces the container
+
+
+def test_the_log_reader_mounts_each_log_file_read_only_and_runs_as_no_one_special() -> None:
+    """Only the containers' log files (not the engine's container directory, whose configs hold
+    every container's env and so its secrets), an index naming each, a non-root user that reads
+    root's 0640 files through group 0, and no capability."""
+
+    def container(cid: str, tier: str, log_path: str, created: str) -> SimpleNamespace:
+        labels = {f"{LABEL}.environment": "test", f"{LABEL}.tier": tier, "other": "x"}
+        attrs = {"LogPath": log_path, "Created": created}
+        return SimpleNamespace(id=cid, name=f"uo-test-{tier}", labels=labels, attrs=attrs)
+
+    found = monitoring.log_files(
+        [
+            container("b2", "api", "/engine/containers/b2/b2-json.log", "2026-01-02"),
+            container("a1", "service", "/engine/containers/a1/a1-json.log", "2026-01-01"),
+            container("c3", "app", "", "2026-01-03"),  # never started: no log yet
+            container("d4", monitoring.LOGS, "/engine/containers/d4/d4-json.log", "2026-01-04"),
+        ]
+    )
+    assert [f.container_id for f in found] == ["a1", "b2"]
+    spec = monitoring.logs_spec("test", "unifyops/logs:x", found, "f" * 64)
+    assert spec.binds == {
+        "/engine/containers/a1/a1-json.log": "/logs/a1.log",
+        "/engine/containers/b2/b2-json.log": "/logs/b2.log",
+    }
+    index = json.loads(spec.env["UO_LOGS_INDEX"])
+    assert [entry["id"] for entry in index] == ["a1", "b2"]
+    assert index[0]["labels"] == {f"{LABEL}.environment": "test", f"{LABEL}.tier": "service"}
+    assert spec.security.user == "10001:10001"
+    assert spec.security.group_add == ("0",)
+    assert spec.security.cap_drop == ("ALL",)
+    assert spec.security.read_only
+    assert spec.security.no_new_privileges
+    assert not spec.serving_networks  # it serves from the Prometheus pod's namespace
+    later = monitoring.log_files([container("e5", "api", "/e5.log", "2026-01-05")])
+    assert monitoring.logs_spec("test", "unifyops/logs:x", later, "f" * 64).fingerprint() != (
+        spec.fingerprint()
+    )

@@ -454,18 +454,25 @@ class Reconciler:
         """The log reader in the Prometheus container's network namespace (uo.local.monitoring
         .logs_spec), replaced when its image or that container changes."""
         assert self.plan.logs_image is not None  # runs_logs
-        engine_logs = str(Path(self.client.info()["DockerRootDir"]) / "containers")
-        spec = self._resolved(
-            monitoring.logs_spec(self.plan.environment, self.plan.logs_image, engine_logs, pod.id)
-        )
-        current = self._running(spec)
-        if self._unchanged([spec], current):
-            return
-        for old in current:
-            engine.stop_and_remove(old, spec.stop_grace_seconds)
-        self._say(spec, "starting (beside prometheus)")
-        container = engine.create_in_namespace_of(self.client, spec, pod)
-        container.start()
+        env = self.plan.environment
+        for attempt in (1, 2):
+            # The log files of what runs now: a container removed meanwhile takes its file with
+            # it, and the engine refuses the mount; listed again, it is gone.
+            logs = monitoring.log_files(engine.containers(self.client, env))
+            spec = self._resolved(monitoring.logs_spec(env, self.plan.logs_image, logs, pod.id))
+            current = self._running(spec)
+            if self._unchanged([spec], current):
+                return
+            for old in current:
+                engine.stop_and_remove(old, spec.stop_grace_seconds)
+            self._say(spec, f"starting (beside prometheus, reading {len(logs)} logs)")
+            try:
+                container = engine.create_in_namespace_of(self.client, spec, pod)
+                container.start()
+                break
+            except docker.errors.APIError:
+                if attempt == 2:
+                    raise
         try:
             seconds = engine.wait_ready(container, spec, self.plan.ready_timeout)
         except engine.NotReadyError as exc:
