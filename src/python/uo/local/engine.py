@@ -325,8 +325,14 @@ def create_in_namespace_of(
         labels=spec.labels(),
         network_mode=f"container:{holder.id}",
         restart_policy={"Name": "always"} if spec.restart else None,  # a sidecar; Jobs do not
-        volumes={name: {"bind": path, "mode": "rw"} for name, path in spec.volumes.items()}
-        | {host: {"bind": path, "mode": "ro"} for host, path in spec.binds.items()},
+        volumes={name: {"bind": path, "mode": "rw"} for name, path in spec.volumes.items()},
+        # Mounts, not -v binds: a host path that is gone is refused, not created as a directory
+        # (the log reader's files are removed with their containers).
+        mounts=[
+            docker.types.Mount(path, host, type="bind", read_only=True)
+            for host, path in spec.binds.items()
+        ]
+        or None,
         tmpfs=dict.fromkeys(spec.tmpfs, "rw,nosuid,nodev,mode=1777"),
         user=security.user or None,
         group_add=list(security.group_add) or None,
