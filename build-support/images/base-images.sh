@@ -36,6 +36,16 @@ build_one() {
   if [[ -f "${strip_file}" ]]; then
     strip_hook="cd \"\$1\" && rm -rf $(grep -v '^\s*#' "${strip_file}" | grep -v '^\s*$' | sed 's#^/#./#' | tr '\n' ' ')"
   fi
+  # An image with a keep list is cut down to its runtime (runtime-only.sh), then checks itself.
+  local runtime_hook="true" selftest_hook="true"
+  local keep_file="${buildroot}/src/docker/base/${name}/keep.txt"
+  local selftest="${buildroot}/src/docker/base/${name}/selftest.py"
+  if [[ -f "${keep_file}" ]]; then
+    runtime_hook="\"${buildroot}/build-support/images/runtime-only.sh\" \"\$1\" \"${keep_file}\""
+  fi
+  if [[ -f "${selftest}" ]]; then
+    selftest_hook="chroot \"\$1\" /usr/bin/python3 -I - < \"${selftest}\""
+  fi
   local work
   work="$(mktemp -d)"
   trap 'rm -rf "${work}"' RETURN
@@ -52,6 +62,8 @@ build_one() {
     --customize-hook='chroot "$1" dpkg-query -W -f "\${Package}=\${Version}\n" > "$1/etc/unifyops-packages.lock"' \
     --customize-hook='rm -rf "$1/var/cache/apt" "$1/var/lib/apt/lists"' \
     --customize-hook="${strip_hook}" \
+    --customize-hook="${runtime_hook}" \
+    --customize-hook="${selftest_hook}" \
     bookworm "${work}/rootfs.tar" >"${work}/mmdebstrap.log" 2>&1 \
     || { tail -n 20 "${work}/mmdebstrap.log" >&2; return 1; }
   docker import \

@@ -90,7 +90,7 @@ def unifyops_python_image(stack, tier, entry_point):
             "COPY %s/deps.pex /build/deps.pex" % context,
             "RUN PEX_TOOLS=1 PEX_ROOT=/tmp/pex python3 /build/deps.pex venv --scope=deps --compile /app/venv"
             " && " + STRIP_NATIVE + " && " + SOURCELESS_DEPS,
-            "FROM ${UO_BASE_PYTHON_IMAGE} AS srcs",
+            "FROM ${UO_BASE_BUILD_IMAGE} AS srcs",
             "COPY %s/srcs.pex /build/srcs.pex" % context,
             "RUN PEX_TOOLS=1 PEX_ROOT=/tmp/pex python3 /build/srcs.pex venv --scope=srcs --compile /app/venv",
             "FROM ${UO_BASE_PYTHON_IMAGE}",

@@ -127,7 +127,8 @@ def test_image_starts_serves_health_as_non_root_and_stops_gracefully(
     container, base_url = start(engine, network, image_for(component).reference, component.port)
     try:
         wait_for_live(base_url, container)
-        assert container.exec_run("id -u").output.decode().strip() == "10001"
+        uid = container.exec_run(["python3", "-c", "import os; print(os.getuid())"])
+        assert uid.output.decode().strip() == "10001", uid.output
         ready = httpx.get(f"{base_url}/health/ready", timeout=5)
         # Gateways have no dependency check and apps need only their bundle; services have no
         # database here, so they are not ready.

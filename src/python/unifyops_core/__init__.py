@@ -13,9 +13,12 @@ from typing import TYPE_CHECKING, Any
 from unifyops_core._version import __version__
 
 if TYPE_CHECKING:
-    from unifyops_core.app import create_service_app
-    from unifyops_core.client import ServiceClient
-    from unifyops_core.error_shape import ERROR_RESPONSES, ErrorResponse
+    # For the type checker only; "no-infer-dep" keeps Pants from making every module of the
+    # package a dependency of whoever imports one of them (this file is every importer's
+    # dependency): a process that needs the middleware must not carry FastAPI and SQLAlchemy.
+    from unifyops_core.app import create_service_app  # pants: no-infer-dep
+    from unifyops_core.client import ServiceClient  # pants: no-infer-dep
+    from unifyops_core.error_schema import ERROR_RESPONSES, ErrorResponse  # pants: no-infer-dep
     from unifyops_core.exceptions import (
         AuthenticationError,
         AuthorizationError,
@@ -33,28 +36,28 @@ if TYPE_CHECKING:
         ServerError,
         UnifyOpsError,
         ValidationError,
-    )
-    from unifyops_core.handlers import register_exception_handlers
-    from unifyops_core.health import HealthRegistry, health_router
-    from unifyops_core.keys import JwksKeys, StaticKeys
-    from unifyops_core.logs import configure_logging
-    from unifyops_core.middleware import RequestContextMiddleware
-    from unifyops_core.redaction import redact
+    )  # pants: no-infer-dep (on the closing line: that is the line Pants reads it on)
+    from unifyops_core.handlers import register_exception_handlers  # pants: no-infer-dep
+    from unifyops_core.health import HealthRegistry, health_router  # pants: no-infer-dep
+    from unifyops_core.keys import JwksKeys, StaticKeys  # pants: no-infer-dep
+    from unifyops_core.logs import configure_logging  # pants: no-infer-dep
+    from unifyops_core.middleware import RequestContextMiddleware  # pants: no-infer-dep
+    from unifyops_core.redaction import redact  # pants: no-infer-dep
     from unifyops_core.security import (
         CurrentUser,
         install_auth,
         require_scopes,
         require_service,
-    )
-    from unifyops_core.service_tokens import ServiceTokenProvider
-    from unifyops_core.settings import ServiceSettings
-    from unifyops_core.tokens import Principal, TokenValidator
+    )  # pants: no-infer-dep
+    from unifyops_core.service_tokens import ServiceTokenProvider  # pants: no-infer-dep
+    from unifyops_core.settings import ServiceSettings  # pants: no-infer-dep
+    from unifyops_core.tokens import Principal, TokenValidator  # pants: no-infer-dep
 
 # The modules that define the public names, searched in order on first use of a name.
 _MODULES = (
     "app",
     "client",
-    "error_shape",
+    "error_schema",
     "exceptions",
     "handlers",
     "health",

@@ -13,7 +13,7 @@ from fastapi import FastAPI
 
 from unifyops_core import tracing
 from unifyops_core.deadline import DeadlineMiddleware
-from unifyops_core.error_shape import ERROR_RESPONSES
+from unifyops_core.error_schema import ERROR_RESPONSES
 from unifyops_core.handlers import register_exception_handlers
 from unifyops_core.health import HealthRegistry, health_router
 from unifyops_core.logs import configure_logging

@@ -29,8 +29,8 @@ from contextvars import ContextVar
 from starlette.datastructures import Headers
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from unifyops_core.error_responses import error_response
 from unifyops_core.exceptions import DeadlineExceededError
-from unifyops_core.handlers import error_response
 
 DEADLINE_HEADER = "X-Request-Deadline"
 EXEMPT_PREFIXES = ("/health/",)

@@ -1,25 +1,17 @@
-"""The uniform error body every UnifyOps service answers with, and how it is built."""
+"""The uniform error body every UnifyOps service answers with, and how it is built.
+
+Plain data, no pydantic: the app server and the edge build error bodies too, and need not carry
+the validation library for it. The OpenAPI schema of the same shape is ``error_schema``.
+"""
 
 from __future__ import annotations
 
+import importlib
 import uuid
 from datetime import UTC, datetime
 from typing import Any
 
-from pydantic import BaseModel, Field
-
 ERROR_ID_HEADER = "X-Error-ID"
-
-
-class ErrorResponse(BaseModel):
-    """``{status_code, message, error_id, error_type, timestamp}`` (+ ``details`` when useful)."""
-
-    status_code: int = Field(examples=[404])
-    message: str = Field(examples=["User not found"])
-    error_id: str = Field(examples=["550e8400-e29b-41d4-a716-446655440000"])
-    error_type: str = Field(examples=["db_record_not_found"])
-    timestamp: str = Field(examples=["2024-01-01T12:00:00.123456Z"])
-    details: dict[str, Any] | None = None
 
 
 def new_error_id() -> str:
@@ -40,15 +32,16 @@ def error_body(
     error_id: str | None = None,
     details: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
-    body = ErrorResponse(
-        status_code=status_code,
-        message=message,
-        error_id=error_id or new_error_id(),
-        error_type=error_type,
-        timestamp=utc_timestamp(),
-        details=details,
-    )
-    return body.model_dump(exclude_none=True)
+    body: dict[str, Any] = {
+        "status_code": int(status_code),
+        "message": str(message),
+        "error_id": error_id or new_error_id(),
+        "error_type": str(error_type),
+        "timestamp": utc_timestamp(),
+    }
+    if details is not None:
+        body["details"] = dict(details)
+    return body
 
 
 def is_error_body(payload: object) -> bool:
@@ -58,27 +51,16 @@ def is_error_body(payload: object) -> bool:
     )
 
 
-# For FastAPI's ``responses=``: every error status a service may answer, with the uniform body.
-ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
-    status: {"model": ErrorResponse, "description": description}
-    for status, description in {
-        400: "Bad request",
-        401: "Authentication required or failed",
-        403: "Not allowed",
-        404: "Not found",
-        409: "Conflict",
-        422: "Validation failed",
-        429: "Too many requests",
-        500: "Internal error",
-        502: "A downstream service failed",
-        503: "A dependency is unavailable",
-    }.items()
-}
+def __getattr__(name: str) -> Any:
+    # Before 0.1.9 the OpenAPI model lived here; it is loaded from error_schema on first use only,
+    # so that importing this module never loads pydantic (a name, not an import, for Pants too).
+    if name in ("ErrorResponse", "ERROR_RESPONSES"):
+        return getattr(importlib.import_module("unifyops_core.error_schema"), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
 
 __all__ = [
     "ERROR_ID_HEADER",
-    "ERROR_RESPONSES",
-    "ErrorResponse",
     "error_body",
     "is_error_body",
     "new_error_id",

@@ -15,7 +15,6 @@ statement): the database is slow, not the request wrong.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from typing import Any
 
 import asyncpg
@@ -27,8 +26,7 @@ from sqlalchemy.exc import DBAPIError, IntegrityError, NoResultFound
 from sqlalchemy.exc import TimeoutError as SQLAlchemyTimeoutError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from unifyops_core.context import note_error_type
-from unifyops_core.error_shape import ERROR_ID_HEADER, error_body, new_error_id
+from unifyops_core.error_responses import error_response, unexpected_error_response
 from unifyops_core.exceptions import (
     ConflictError,
     DependencyUnavailableError,
@@ -58,54 +56,6 @@ _CONNECTION_EXCEPTION_CLASS = "08"
 _SERVER_GOING_AWAY = frozenset({"57P01", "57P02", "57P03"})
 # query_canceled (statement_timeout, a cancel request) and lock_not_available (lock_timeout).
 _TOO_SLOW = frozenset({"57014", "55P03"})
-
-
-def error_response(
-    *,
-    status_code: int,
-    message: str,
-    error_type: str,
-    error_id: str | None = None,
-    details: dict[str, Any] | None = None,
-    headers: Mapping[str, str] | None = None,
-    request: Request | None = None,
-    cause: BaseException | None = None,
-) -> JSONResponse:
-    """Build the uniform response and write the one log line of this failure."""
-    error_id = error_id or new_error_id()
-    note_error_type(error_type)
-    body = error_body(
-        status_code=status_code,
-        message=message,
-        error_type=error_type,
-        error_id=error_id,
-        details=details,
-    )
-    log = logger.bind(
-        error_id=error_id,
-        error_type=error_type,
-        status_code=status_code,
-        method=request.method if request else None,
-        path=request.url.path if request else None,
-    )
-    if status_code >= 500:
-        log.opt(exception=cause).error("request failed: {}", message)
-    else:
-        log.info("request rejected: {}", message)
-    return JSONResponse(
-        body, status_code=status_code, headers={**(headers or {}), ERROR_ID_HEADER: error_id}
-    )
-
-
-def unexpected_error_response(request: Request | None, exc: BaseException) -> JSONResponse:
-    """The 500 for a failure nobody planned for; the cause goes to the log only."""
-    return error_response(
-        status_code=500,
-        message="Internal server error",
-        error_type="internal_error",
-        request=request,
-        cause=exc,
-    )
 
 
 async def _unifyops_error(request: Request, exc: Exception) -> JSONResponse:

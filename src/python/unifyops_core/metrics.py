@@ -51,7 +51,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from unifyops_core._version import __version__ as core_version
 from unifyops_core.context import capture_error_type, reset_error_type
-from unifyops_core.health import HealthRegistry
+from unifyops_core.health_checks import HealthRegistry
 
 METRICS_PORT_NAME = "metrics"
 UNMATCHED_ROUTE = "unmatched"

@@ -22,7 +22,7 @@ from unifyops_core.context import (
     set_client_address,
     set_request_id,
 )
-from unifyops_core.handlers import unexpected_error_response
+from unifyops_core.error_responses import unexpected_error_response
 
 REQUEST_ID_HEADER = "X-Request-ID"
 # An incoming id is trusted only in a plain shape, so it cannot smuggle text into logs or headers.

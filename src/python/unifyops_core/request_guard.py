@@ -17,13 +17,13 @@ from starlette.datastructures import Headers
 from starlette.requests import Request
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from unifyops_core.error_responses import error_response
 from unifyops_core.exceptions import (
     ClientError,
     PayloadTooLargeError,
     UnifyOpsError,
     ValidationError,
 )
-from unifyops_core.handlers import error_response
 from unifyops_core.hostile_input import (
     Problem,
     form_problems,

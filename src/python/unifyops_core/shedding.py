@@ -10,8 +10,8 @@ from __future__ import annotations
 
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+from unifyops_core.error_responses import error_response
 from unifyops_core.exceptions import OverloadedError
-from unifyops_core.handlers import error_response
 
 EXEMPT_PREFIXES = ("/health/",)
 

@@ -21,6 +21,8 @@ sampled ``traceparent`` is always recorded (parent-based), so a trace is never c
 
 from __future__ import annotations
 
+import importlib
+import importlib.util
 import threading
 from collections.abc import Sequence
 from datetime import UTC, datetime
@@ -37,7 +39,7 @@ from unifyops_core._version import __version__ as core_version
 
 if TYPE_CHECKING:
     import httpx
-    from fastapi import FastAPI
+    from fastapi import FastAPI  # pants: no-infer-dep (only instrument_app's callers have it)
 
 Exporter = Literal["off", "log", "otlp"]
 
@@ -151,11 +153,22 @@ def install(provider: TracerProvider) -> TracerProvider:
     with _install_lock:
         if _installed is None:
             trace.set_tracer_provider(provider)
-            from opentelemetry.instrumentation.asyncpg import AsyncPGInstrumentor
-
-            AsyncPGInstrumentor().instrument(tracer_provider=provider)  # type: ignore[no-untyped-call]
+            _instrument_asyncpg(provider)
             _installed = provider
         return _installed
+
+
+def _instrument_asyncpg(provider: TracerProvider) -> None:
+    """Statement spans, where the process has a database driver to patch: the database layer
+    (``unifyops_core.db``) brings asyncpg and its instrumentation; the app server has neither."""
+    instrumentation = "opentelemetry.instrumentation.asyncpg"
+    if (
+        importlib.util.find_spec("asyncpg") is None
+        or importlib.util.find_spec(instrumentation) is None
+    ):
+        return
+    module = importlib.import_module(instrumentation)
+    module.AsyncPGInstrumentor().instrument(tracer_provider=provider)
 
 
 def installed() -> TracerProvider | None:
@@ -188,7 +201,8 @@ def setup(
 
 def instrument_app(app: FastAPI, provider: TracerProvider) -> None:
     """The server span of every request but probes and scrapes; no spans for ASGI messages."""
-    from opentelemetry.instrumentation.fastapi import FastAPIInstrumentor
+    # Not inferred: only FastAPI apps call this, and unifyops_core.app declares the dependency.
+    from opentelemetry.instrumentation.fastapi import FastAPIInstrumentor  # pants: no-infer-dep
 
     FastAPIInstrumentor.instrument_app(
         app,

@@ -25,9 +25,11 @@ def client() -> Iterator[docker.DockerClient]:
 
 @pytest.fixture(scope="module")
 def image(client: docker.DockerClient) -> str:
-    found = client.images.list(name="unifyops/base-python")
+    # The build base: the same Python as base-python, plus the shell and coreutils these tests
+    # script containers with (base-python has neither: it carries only what a service runs).
+    found = client.images.list(name="unifyops/base-build")
     if not found:
-        pytest.fail("no unifyops/base-python image: run build-support/images/prepare.sh")
+        pytest.fail("no unifyops/base-build image: run build-support/images/prepare.sh")
     return str(found[0].id)
 
 
