@@ -22,6 +22,7 @@ import tarfile
 import tempfile
 import time
 import urllib.request
+from datetime import UTC, datetime
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -68,7 +69,7 @@ def built_images() -> dict[str, str]:
     found = {}
     for info_file in sorted((ROOT / "dist").glob("*/*.docker-info.json")):
         tag = json.loads(info_file.read_text())["registries"][0]["tags"][0]["name"]
-        found[tag.rsplit(":", 1)[0].split("/", 1)[-1]] = tag
+        found[tag.rsplit(":", 1)[0].rsplit("/", 1)[-1]] = tag
     return found
 
 
@@ -147,6 +148,14 @@ def wait_ready(url: str, budget: float = 30) -> float:
     return float("nan")
 
 
+def started_at(container: str) -> float:
+    """When the engine started the container's process (its StartedAt), as a Unix time."""
+    stamp = run("docker", "inspect", "-f", "{{.State.StartedAt}}", container, capture=True).strip()
+    seconds, _, fraction = stamp.rstrip("Z").partition(".")
+    whole = datetime.strptime(seconds, "%Y-%m-%dT%H:%M:%S").replace(tzinfo=UTC).timestamp()
+    return whole + float(f"0.{fraction or 0}")
+
+
 def bench_start_and_size() -> dict[str, object]:
     figures: dict[str, object] = {}
     network = "uo-bench"
@@ -191,9 +200,15 @@ def bench_start_and_size() -> dict[str, object]:
             flags = ["--network", network, "--read-only", "--tmpfs", "/tmp", *publish, *settings]
             run("docker", "run", "-d", "--name", container, *flags, ref)
             ready = wait_ready(f"http://127.0.0.1:{host_port}/health/ready")
+            ready_at = time.time()
             elapsed = time.monotonic() - started
-            figures[f"{name}: start -> ready (s)"] = (
+            figures[f"{name}: docker run -> ready (s)"] = (
                 round(elapsed, 2) if ready == ready else "not ready"
+            )
+            # The process's own part: from the engine starting it (after creating the container's
+            # file system, which the vfs driver copies whole) to its first 200.
+            figures[f"{name}: process start -> ready (s)"] = (
+                round(ready_at - started_at(container), 2) if ready == ready else "not ready"
             )
             subprocess.run(["docker", "rm", "-f", container], capture_output=True)
         for repository, ref in built_images().items():
