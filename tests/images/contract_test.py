@@ -200,3 +200,24 @@ def test_service_is_ready_with_its_database_and_keeps_running_without_it(
     finally:
         service.remove(force=True)
         database.remove(force=True)
+
+
+@pytest.mark.parametrize("component", APP_COMPONENTS, ids=lambda c: c.name)
+def test_an_app_image_carries_no_web_framework_database_or_crypto_library(
+    engine: docker.DockerClient, component: Component
+) -> None:
+    # The app server relays and serves files: what the service tiers need (FastAPI and pydantic,
+    # SQLAlchemy and asyncpg, cryptography for tokens) is not in its venv at all.
+    heavy = ["fastapi", "pydantic", "pydantic_core", "sqlalchemy", "asyncpg", "cryptography"]
+    probe = (
+        "import importlib.util, json\n"
+        f"print(json.dumps([m for m in {heavy!r} if importlib.util.find_spec(m)]))\n"
+    )
+    output = engine.containers.run(
+        image_for(component).reference,
+        ["-c", probe],
+        entrypoint="/app/venv/bin/python3",
+        remove=True,
+        read_only=True,
+    )
+    assert output.decode().strip().splitlines()[-1] == "[]"
