@@ -90,9 +90,13 @@ def unifyops_python_image(stack, tier, entry_point):
             "COPY %s/deps.pex /build/deps.pex" % context,
             "RUN PEX_TOOLS=1 PEX_ROOT=/tmp/pex python3 /build/deps.pex venv --scope=deps --compile /app/venv"
             " && " + STRIP_NATIVE + " && " + SOURCELESS_DEPS,
-            "FROM ${UO_BASE_BUILD_IMAGE} AS srcs",
+            # The sources are installed in the runtime base itself (the smallest root filesystem
+            # to copy for a build step on the vfs driver); it has no shell, so the step runs in
+            # exec form with its environment set for this stage only.
+            "FROM ${UO_BASE_PYTHON_IMAGE} AS srcs",
             "COPY %s/srcs.pex /build/srcs.pex" % context,
-            "RUN PEX_TOOLS=1 PEX_ROOT=/tmp/pex python3 /build/srcs.pex venv --scope=srcs --compile /app/venv",
+            "ENV PEX_TOOLS=1 PEX_ROOT=/tmp/pex",
+            'RUN ["python3", "/build/srcs.pex", "venv", "--scope=srcs", "--compile", "/app/venv"]',
             "FROM ${UO_BASE_PYTHON_IMAGE}",
             # Two layers: the dependencies (rebuilt when the lockfile changes) and the sources
             # alone (the only layer a source change rebuilds).
