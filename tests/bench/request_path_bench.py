@@ -5,17 +5,24 @@
 
 ($VENV: a virtualenv of the lockfile's requirements, e.g. from `./pants export`.)
 
-Three servers, each a uvicorn subprocess run with core's ``server_config`` (h11, as in production),
-against one fresh PostgreSQL database holding one profile:
+The servers, each a uvicorn subprocess (the edge: its own asyncio proxy), against one fresh
+PostgreSQL database holding one profile:
 
-1. ``bare``: FastAPI + an asyncpg pool, the same SELECT, no auth and no middleware (the floor);
+1. ``bare``: FastAPI + an asyncpg pool, the same SELECT, no auth and no middleware, on uvicorn's
+   asyncio loop and h11 (the floor, as issue 16 measured it); ``bare-jwt``: the same plus PyJWT's
+   RS256 verification of the bearer token per request; ``bare-production``: ``bare`` on core's
+   ``server_config`` (uvloop + httptools, what every tier runs with);
 2. ``service``: user-service called directly with a service token (the gateway's call);
-3. ``chain``: user-api -> user-service -> PostgreSQL, ``GET /v1/profile`` with a user token.
+3. ``chain``: user-api -> user-service -> PostgreSQL, ``GET /v1/profile`` with a user token;
+4. ``edge``: the local front door (``uo_edge``) in front of ``chain``: the full chain.
 
 One load generator for all (this process): ``--connections`` asyncio workers on one pooled httpx
-client, closed loop for ``--seconds`` after a warm-up. CPU-ms per request is the servers' own
-user+system time (``/proc/<pid>/stat``) over the measured window divided by the requests served;
-PostgreSQL's and the load generator's CPU are not included.
+client, closed loop for ``--seconds`` after a warm-up; then ``--fixed-rate`` (default half) of
+the closed loop's req/s offered open-loop at a fixed rate for as long, latency counted from when
+each request was due. CPU-ms per request is the servers' own user+system time
+(``/proc/<pid>/stat``) over the closed-loop window divided by the requests served (every tier's
+process for the chain and the edge); PostgreSQL's and the load generator's CPU are not included.
+The last lines compare the rows with issue 16's targets.
 
 ``--observability`` also runs user-service and user-api with Prometheus metrics on
 (``UO_METRICS_PORT``), then metrics and traces written to the log (``UO_TRACES=log``), then
@@ -34,11 +41,11 @@ from __future__ import annotations
 import argparse
 import asyncio
 import cProfile
+import gc
 import json
 import os
 import pstats
 import signal
-import statistics
 import subprocess
 import sys
 import tempfile
@@ -53,12 +60,24 @@ import httpx
 import jwt
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
+from fastapi import Request  # at module level: the peer's route annotation names it
 from jwt.algorithms import RSAAlgorithm
 
 SUBJECT = "bench-user"
 KID = "bench-key"
 CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
-KINDS = ("bare", "service", "chain")
+# The bare peers (the floor), then the tiers as deployed; "chain" is user-api -> user-service,
+# "edge" the local front door in front of the chain.
+PEERS = ("bare", "bare-jwt", "bare-production")
+KINDS = (*PEERS, "service", "chain", "edge")
+NAMES = {
+    "bare": "bare FastAPI + asyncpg (asyncio + h11: the issue's peer)",
+    "bare-jwt": "same + RS256 JWT verification per request (PyJWT)",
+    "bare-production": "bare FastAPI + asyncpg on core's server config (uvloop + httptools)",
+    "service": "user-service direct (service token)",
+    "chain": "user-api -> user-service -> PostgreSQL",
+    "edge": "edge -> user-api -> user-service -> PostgreSQL",
+}
 PROFILE_OUTPUT = os.path.join(tempfile.gettempdir(), "request_path_bench.prof")
 
 
@@ -71,19 +90,28 @@ def _mint(pem: bytes, **claims: Any) -> str:
     return jwt.encode(payload, pem, algorithm="RS256", headers={"kid": KID})
 
 
-def _bare_app(dsn: str) -> Any:
+def _bare_app(dsn: str, public_jwk: dict[str, Any] | None = None) -> Any:
+    """The floor: the same SELECT on an asyncpg pool, nothing else; with ``public_jwk``, also
+    PyJWT's RS256 verification of the bearer token on every request (the issue's peer + JWT)."""
     import asyncpg
-    from fastapi import FastAPI
+    from fastapi import FastAPI, HTTPException
 
     pool: dict[str, Any] = {}
     app = FastAPI()
+    key = RSAAlgorithm.from_jwk(json.dumps(public_jwk)) if public_jwk else None
 
     @app.on_event("startup")
     async def connect() -> None:
         pool["db"] = await asyncpg.create_pool(dsn, min_size=10, max_size=20)
 
     @app.get("/v1/profile/{subject}")
-    async def profile(subject: str) -> dict[str, Any]:
+    async def profile(subject: str, request: Request) -> dict[str, Any]:
+        if key is not None:
+            token = request.headers.get("authorization", "").removeprefix("Bearer ")
+            try:
+                jwt.decode(token, key, algorithms=["RS256"], audience="user-service")  # type: ignore[arg-type]
+            except jwt.PyJWTError as exc:
+                raise HTTPException(401) from exc
         row = await pool["db"].fetchrow(
             "SELECT subject, email, display_name, timezone, preferences, version, created_at,"
             " updated_at FROM profiles WHERE subject = $1",
@@ -94,6 +122,28 @@ def _bare_app(dsn: str) -> Any:
     return app
 
 
+def _peer_config(app: Any, port: int) -> Any:
+    """The issue's peer as it measured it: uvicorn on asyncio and h11, no logging."""
+    import uvicorn
+
+    return uvicorn.Config(
+        app,
+        host="127.0.0.1",
+        port=port,
+        loop="asyncio",
+        http="h11",
+        log_config=None,
+        access_log=False,
+    )
+
+
+def _serve_edge(port: int) -> None:
+    from uo_edge import proxy
+
+    os.environ["UO_EDGE_ROUTES"] = f"{port}={os.environ['BENCH_EDGE_UPSTREAM']}"
+    proxy.main()
+
+
 def _serve(kind: str, port: int, profile: str | None = None) -> None:
     import uvicorn
 
@@ -101,10 +151,14 @@ def _serve(kind: str, port: int, profile: str | None = None) -> None:
     from unifyops_core.service_cli import server_config
     from unifyops_core.service_tokens import ServiceTokenProvider
 
+    if kind == "edge":
+        _serve_edge(port)
+        return
     pem = os.environ["BENCH_KEY_PEM"].encode()
-    jwks = StaticKeys([json.loads(os.environ["BENCH_PUBLIC_JWK"])])
-    if kind == "bare":
-        app = _bare_app(os.environ["BENCH_DSN"])
+    public_jwk = json.loads(os.environ["BENCH_PUBLIC_JWK"])
+    jwks = StaticKeys([public_jwk])
+    if kind in PEERS:
+        app = _bare_app(os.environ["BENCH_DSN"], public_jwk if kind == "bare-jwt" else None)
     elif kind == "service":
         from unifyops.identity.user.user_service.config import Settings
         from unifyops.identity.user.user_service.main import create_app
@@ -130,7 +184,10 @@ def _serve(kind: str, port: int, profile: str | None = None) -> None:
         tokens = LocalTokens(token_url="http://unused", client_id="user-api", client_secret="x")
         settings = ApiSettings(service_url=os.environ["BENCH_SERVICE_URL"])
         app = create_api(settings, keys=jwks, token_provider=tokens)
-    server = uvicorn.Server(server_config(app, host="127.0.0.1", port=port))
+    if kind in ("bare", "bare-jwt"):
+        server = uvicorn.Server(_peer_config(app, port))
+    else:  # core's production configuration (uvloop + httptools)
+        server = uvicorn.Server(server_config(app, host="127.0.0.1", port=port))
     if profile is None:
         server.run()
         return
@@ -146,6 +203,10 @@ def _serve(kind: str, port: int, profile: str | None = None) -> None:
 # --- the harness ----------------------------------------------------------------------------------
 
 
+def _percentile(ordered: list[float], fraction: float) -> float:
+    return ordered[min(len(ordered) - 1, int(len(ordered) * fraction))] if ordered else 0.0
+
+
 @dataclass
 class Result:
     name: str
@@ -154,13 +215,31 @@ class Result:
     seconds: float
     latencies_ms: list[float]
     cpu_ms: float
+    fixed_rate: float = 0.0  # requests/s offered in the fixed-rate phase (0: not run)
+    fixed_latencies_ms: list[float] | None = None
+    fixed_errors: int = 0
+
+    @property
+    def rate(self) -> float:
+        return self.requests / self.seconds
+
+    @property
+    def cpu_per_request(self) -> float:
+        return self.cpu_ms / max(self.requests, 1)
 
     def row(self) -> str:
-        ordered = sorted(self.latencies_ms) or [0.0]
-        p99 = ordered[min(len(ordered) - 1, int(len(ordered) * 0.99))]
-        rate, p50 = self.requests / self.seconds, statistics.median(ordered)
-        cpu = self.cpu_ms / max(self.requests, 1)
-        return f"| {self.name} | {rate:,.0f} | {p50:.1f} | {p99:.1f} | {cpu:.2f} | {self.errors} |"
+        ordered = sorted(self.latencies_ms)
+        closed = (
+            f"| {self.name} | {self.rate:,.0f} | {_percentile(ordered, 0.5):.1f} "
+            f"| {_percentile(ordered, 0.99):.1f} | {self.cpu_per_request:.2f} | {self.errors} "
+        )
+        if not self.fixed_rate:
+            return closed + "|"
+        fixed = sorted(self.fixed_latencies_ms or [])
+        return closed + (
+            f"| {self.fixed_rate:,.0f} | {_percentile(fixed, 0.5):.1f} "
+            f"| {_percentile(fixed, 0.99):.1f} | {self.fixed_errors} |"
+        )
 
 
 def _cpu_ms(pids: list[int]) -> float:
@@ -200,6 +279,50 @@ async def _load(
     return counts["ok"], counts["errors"], latencies, elapsed, cpu
 
 
+async def _fixed_rate(
+    url: str, headers: dict[str, str], rate: float, seconds: float, connections: int
+) -> tuple[list[float], int]:
+    """Open loop: a request every 1/rate s whether or not earlier ones have been answered.
+
+    Latency runs from when a request was due, not from when it was sent, so a generator or a
+    server that falls behind shows up in the figures instead of quietly lowering the rate.
+    """
+    # As many connections as the closed loop used: past them, requests wait for one (and that
+    # wait counts), rather than the generator spending its CPU opening new connections.
+    limits = httpx.Limits(max_connections=connections, max_keepalive_connections=connections)
+    latencies: list[float] = []
+    errors = 0
+    async with httpx.AsyncClient(limits=limits, timeout=10.0) as client:
+
+        async def one(due: float) -> None:
+            nonlocal errors
+            try:
+                response = await client.get(url, headers=headers)
+                ok = response.status_code == 200
+            except httpx.HTTPError:
+                ok = False
+            if ok:
+                latencies.append((time.perf_counter() - due) * 1000)
+            else:
+                errors += 1
+
+        tasks = []
+        # The generator's own collector pauses would be charged to the server: none while due.
+        gc.collect()
+        gc.disable()
+        try:
+            start = time.perf_counter() + 0.1
+            for number in range(int(rate * seconds)):
+                due = start + number / rate
+                # Sleeping even when late lets the requests already due make progress.
+                await asyncio.sleep(max(0.0, due - time.perf_counter()))
+                tasks.append(asyncio.create_task(one(due)))
+            await asyncio.gather(*tasks)
+        finally:
+            gc.enable()
+    return latencies, errors
+
+
 def _start(
     kind: str, port: int, env: dict[str, str], profile: str | None = None
 ) -> subprocess.Popen[bytes]:
@@ -231,6 +354,7 @@ async def _bench(
     profile: str | None,
     before: str | None,
     observability: bool,
+    fixed_fraction: float,
 ) -> list[Result]:
     from unifyops.identity.user.user_service.config import Settings
     from unifyops.identity.user.user_service.main import migrate
@@ -277,13 +401,15 @@ async def _bench(
         started: dict[tuple[str, str], subprocess.Popen[bytes]] = {}
         for label, pythonpath in labels.items():
             for kind in KINDS:
-                if kind == "bare" and label:
-                    continue  # one floor for both
+                if (kind in PEERS or kind == "edge") and label:
+                    continue  # one floor (and one edge, this checkout's) for all variants
                 port = ports[kind, label] = free_port()
                 service_url = (
                     f"http://127.0.0.1:{ports['service', label]}" if kind == "chain" else ""
                 )
                 env = {**base_env, "PYTHONPATH": pythonpath, "BENCH_SERVICE_URL": service_url}
+                if kind == "edge":
+                    env["BENCH_EDGE_UPSTREAM"] = f"127.0.0.1:{ports['chain', label]}"
                 for name, value in variants[label][1].items():
                     env[name] = str(free_port()) if value == "auto" else value
                 output = PROFILE_OUTPUT if kind == profile and not label else None
@@ -308,21 +434,16 @@ async def _bench(
                     continue
                 url = f"http://127.0.0.1:{ports[kind, label]}"
                 pids = [started[kind, label].pid]
-                if kind == "bare":
-                    name, url, token = "bare FastAPI + asyncpg", f"{url}/v1/profile/{SUBJECT}", ""
+                if kind in PEERS:
+                    url, token = f"{url}/v1/profile/{SUBJECT}", service_token
                 elif kind == "service":
-                    name, url = (
-                        "user-service direct (service token)",
-                        f"{url}/internal/profiles/{SUBJECT}",
-                    )
-                    token = service_token
-                else:
-                    name, url, token = (
-                        "user-api -> user-service -> PostgreSQL",
-                        f"{url}/v1/profile",
-                        user_token,
-                    )
+                    url, token = f"{url}/internal/profiles/{SUBJECT}", service_token
+                else:  # chain, or the edge in front of it: user-api's public route
+                    url, token = f"{url}/v1/profile", user_token
                     pids.append(started["service", label].pid)
+                    if kind == "edge":
+                        pids.append(started["chain", label].pid)
+                name = NAMES[kind]
                 headers = {"Authorization": f"Bearer {token}"} if token else {}
                 scenarios.append((f"{label}{name}", url, headers, pids))
         results = []
@@ -330,7 +451,13 @@ async def _bench(
             ok, errors, latencies, elapsed, cpu = await _load(
                 url, headers, connections, seconds, pids
             )
-            results.append(Result(name, ok, errors, elapsed, latencies, cpu))
+            result = Result(name, ok, errors, elapsed, latencies, cpu)
+            if fixed_fraction > 0 and ok:
+                result.fixed_rate = fixed_fraction * result.rate
+                result.fixed_latencies_ms, result.fixed_errors = await _fixed_rate(
+                    url, headers, result.fixed_rate, seconds, connections
+                )
+            results.append(result)
         return results
     finally:
         for process in processes:
@@ -367,6 +494,35 @@ def _db_env(database: Any) -> dict[str, Any]:
     return values
 
 
+def _against_targets(results: dict[str, Result]) -> list[str]:
+    """Issue 16's targets, computed from this run's rows (whichever of them were measured)."""
+    peer, jwt_peer = results.get(NAMES["bare"]), results.get(NAMES["bare-jwt"])
+    service, edge = results.get(NAMES["service"]), results.get(NAMES["edge"])
+    lines = ["", "against the targets:"]
+    if peer and service and peer.rate:
+        lines.append(
+            f"- service direct req/s = {100 * service.rate / peer.rate:.0f} % of the peer's"
+            " (target >= 70 %)"
+        )
+    if jwt_peer and service and jwt_peer.requests:
+        lines.append(
+            f"- service CPU-ms/request = {service.cpu_per_request / jwt_peer.cpu_per_request:.2f}"
+            " x the peer + JWT (target <= 1.5 x)"
+        )
+    if edge and service and service.rate:
+        lines.append(
+            f"- full chain (edge) req/s = {100 * edge.rate / service.rate:.0f} % of service"
+            " direct (target >= 60 %)"
+        )
+    if edge and edge.fixed_latencies_ms:
+        p99 = _percentile(sorted(edge.fixed_latencies_ms), 0.99)
+        lines.append(
+            f"- full chain p99 at {edge.fixed_rate:,.0f} req/s (fixed) = {p99:.1f} ms"
+            " (target <= 50 ms at 50 % of its throughput)"
+        )
+    return lines if len(lines) > 2 else []
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--connections", type=int, default=32)
@@ -392,6 +548,14 @@ def main(argv: list[str] | None = None) -> int:
         help="also run user-service and user-api with metrics, then metrics and traces (log, then"
         " OTLP), each beside the same tiers without",
     )
+    parser.add_argument(
+        "--fixed-rate",
+        type=float,
+        default=0.5,
+        metavar="FRACTION",
+        help="after each closed loop, offer this fraction of its req/s at a fixed rate (open"
+        " loop) for as long and report that latency (default 0.5; 0 skips it)",
+    )
     parser.add_argument("command", nargs="*", help=argparse.SUPPRESS)
     options = parser.parse_args(argv)
     if options.command[:1] == ["serve"]:
@@ -406,15 +570,22 @@ def main(argv: list[str] | None = None) -> int:
             options.profile,
             before,
             options.observability,
+            options.fixed_rate,
         )
     )
     print(
-        f"{options.connections} connections, {options.seconds:.0f} s closed loop after 2 s warm-up"
+        f"{options.connections} connections, {options.seconds:.0f} s closed loop after 2 s warm-up;"
+        f" then {options.fixed_rate:.0%} of that rate, open loop, for {options.seconds:.0f} s"
     )
-    print("| what | req/s | p50 ms | p99 ms | server CPU-ms/request | errors |")
-    print("|---|---|---|---|---|---|")
+    print(
+        "| what | req/s | p50 ms | p99 ms | server CPU-ms/request | errors "
+        "| fixed req/s | fixed p50 ms | fixed p99 ms | fixed errors |"
+    )
+    print("|---|---|---|---|---|---|---|---|---|---|")
     for result in results:
         print(result.row())
+    for line in _against_targets({r.name: r for r in results}):
+        print(line)
     if options.profile:
         stats = pstats.Stats(PROFILE_OUTPUT)
         for order in ("tottime", "cumulative"):

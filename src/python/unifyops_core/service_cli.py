@@ -17,13 +17,14 @@ import uvicorn
 from fastapi import FastAPI
 from loguru import logger
 
+from unifyops_core.http_protocol import BoundedHeadHttpToolsProtocol
 from unifyops_core.logs import configure_logging
 from unifyops_core.redaction import redact_text
 
 EXIT_OK, EXIT_FAILURE = 0, 1
-# h11 buffers at most this much of an incomplete event, i.e. the request line plus all headers.
-# 16 KiB fits any real request (a bearer token is ~1 KiB) and bounds what a client can pin. h11
-# checks it on what is still incomplete after a socket read, so a head that arrives whole within
+# A request head (request line plus all headers) still incomplete past this many bytes is refused.
+# 16 KiB fits any real request (a bearer token is ~1 KiB) and bounds what a client can pin. It is
+# checked on what is still incomplete after a socket read, so a head that arrives whole within
 # one read (uvicorn reads 64 KiB) passes: the effective bound is about 80 KiB.
 MAX_REQUEST_HEAD_BYTES = 16 * 1024
 
@@ -72,9 +73,11 @@ def server_config(
 ) -> uvicorn.Config:
     """How every tier runs under uvicorn.
 
+    uvloop's event loop and httptools' parser (both C) instead of asyncio's and h11 (Python):
+    together about a third less CPU per request in every tier (docs/benchmarks.md, issue 16).
     Protocol errors (a garbage request line, a head over ``MAX_REQUEST_HEAD_BYTES``, a malformed
-    ``Content-Length``) are answered by uvicorn's h11 protocol itself, before the app exists for
-    that request: a plain-text 400 and a closed connection. uvicorn offers no supported hook to
+    ``Content-Length``) are answered by the protocol itself, before the app exists for that
+    request: a plain-text 400 and a closed connection. uvicorn offers no supported hook to
     shape that answer, so it stays plain text; everything that reaches the app is answered in the
     uniform shape, and bodies are limited by the app (``RequestGuardMiddleware``) before reading.
     """
@@ -82,7 +85,9 @@ def server_config(
         app,
         host=host,
         port=port,
-        http="h11",  # named, so the head limit below applies whichever parsers are installed
+        loop="uvloop",
+        http=BoundedHeadHttpToolsProtocol,
+        # The head limit; BoundedHeadHttpToolsProtocol reads it from here, as h11 would.
         h11_max_incomplete_event_size=MAX_REQUEST_HEAD_BYTES,
         log_config=None,
         access_log=False,

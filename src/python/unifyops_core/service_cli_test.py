@@ -1,3 +1,4 @@
+import contextlib
 import socket
 import threading
 import time
@@ -6,7 +7,7 @@ from contextlib import contextmanager
 
 import pytest
 import uvicorn
-from fastapi import FastAPI
+from fastapi import FastAPI, Request
 
 from unifyops_core.app import create_service_app
 from unifyops_core.service_cli import run_service_cli, server_config
@@ -117,3 +118,59 @@ def test_protocol_errors_are_refused_by_the_server_before_the_app() -> None:
         # A head within the limit is served.
         normal = b"GET /health/live HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n"
         assert exchange(port, normal).startswith(b"HTTP/1.1 200 ")
+
+
+def test_the_server_runs_on_uvloop_with_the_bounded_httptools_protocol() -> None:
+    app = create_service_app(ServiceSettings(service_name="demo-api"), version="1")
+
+    @app.get("/loop")
+    async def loop_kind() -> dict[str, str]:
+        import asyncio
+
+        return {"loop": type(asyncio.get_running_loop()).__module__}
+
+    with serving(app) as port:
+        answer = exchange(port, b"GET /loop HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n")
+    assert answer.startswith(b"HTTP/1.1 200 ")
+    assert b'"loop":"uvloop"' in answer
+
+
+def test_a_head_trickled_past_the_limit_is_refused_before_it_ends() -> None:
+    app = create_service_app(ServiceSettings(service_name="demo-api"), version="1")
+    with serving(app) as port, socket.create_connection(("127.0.0.1", port), timeout=5) as client:
+        client.sendall(b"GET /health/live HTTP/1.1\r\nHost: t\r\n")
+        refused = b""
+        # 1 KiB header lines, one read each: the protocol counts across reads.
+        for number in range(64):
+            try:
+                client.sendall(f"X-Pad-{number}: {'a' * 1000}\r\n".encode())
+            except (BrokenPipeError, ConnectionResetError):
+                break
+            time.sleep(0.005)
+        with contextlib.suppress(ConnectionResetError):
+            while chunk := client.recv(65536):
+                refused += chunk
+    assert refused.startswith(b"HTTP/1.1 400 ")
+    assert b"Request head too large." in refused
+
+
+def test_bodies_and_pipelined_requests_are_not_counted_as_head() -> None:
+    app = create_service_app(ServiceSettings(service_name="demo-api"), version="1")
+
+    @app.post("/echo-size")
+    async def echo_size(request: Request) -> dict[str, int]:
+        return {"bytes": len(await request.body())}
+
+    body = b"x" * 300_000  # far over the head limit, within the body limit
+    post = (
+        b"POST /echo-size HTTP/1.1\r\nHost: t\r\nContent-Type: application/octet-stream\r\n"
+        + f"Content-Length: {len(body)}\r\n\r\n".encode()
+        + body
+    )
+    live = b"GET /health/live HTTP/1.1\r\nHost: t\r\n\r\n"
+    last = b"GET /health/live HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n"
+    near_limit = b"GET /health/live HTTP/1.1\r\nHost: t\r\nX-Big: " + b"a" * 12_000 + b"\r\n\r\n"
+    with serving(app) as port:
+        answers = exchange(port, post + live + near_limit + post + last)
+    assert answers.count(b"HTTP/1.1 200 ") == 5, answers[:400]
+    assert answers.count(b'{"bytes":300000}') == 2
