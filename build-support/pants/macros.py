@@ -14,8 +14,8 @@ def unifyops_tier_port(tier):
 def unifyops_image_labels(stack, tier, with_core):
     """The OCI and io.unifyops labels of a tier's image (the app tier carries no core)."""
     labels = {
-        "org.opencontainers.image.revision": "{build_args.UO_GIT_SHA}",
-        "org.opencontainers.image.version": "{build_args.UO_GIT_SHA}",
+        "org.opencontainers.image.revision": "${UO_GIT_SHA}",
+        "org.opencontainers.image.version": "${UO_GIT_SHA}",
         "org.opencontainers.image.source": "https://git.unifyops.internal/platform/unifyops",
         # Fixed, so the same inputs give the same image config.
         "org.opencontainers.image.created": "1970-01-01T00:00:00Z",
@@ -24,8 +24,20 @@ def unifyops_image_labels(stack, tier, with_core):
         "io.unifyops.tier": tier,
     }
     if with_core:
-        labels["io.unifyops.core-version"] = "{build_args.UO_CORE_VERSION}"
+        labels["io.unifyops.core-version"] = "${UO_CORE_VERSION}"
     return labels
+
+
+def unifyops_label_instructions(labels):
+    """An image's labels as the last step of its Dockerfile, all in one LABEL instruction.
+
+    Not `image_labels`: the engine's classic builder turns each `--label` into a LABEL step of
+    its own after the Dockerfile's last one, and on the vfs storage driver every step copies the
+    image's whole root filesystem (1-5 s each). Last, because the revision changes with every
+    commit: the steps before it stay cached. Values may use the build arguments declared here.
+    """
+    pairs = " ".join('%s="%s"' % (key, labels[key]) for key in sorted(labels))
+    return ["ARG UO_GIT_SHA", "ARG UO_CORE_VERSION", "LABEL " + pairs]
 
 
 def unifyops_stack_images():
@@ -80,7 +92,6 @@ def unifyops_python_image(stack, tier, entry_point):
         extra_build_args=[
             "UO_BASE_PYTHON_IMAGE", "UO_BASE_BUILD_IMAGE", "UO_GIT_SHA", "UO_CORE_VERSION"
         ],
-        image_labels=unifyops_image_labels(stack, tier, with_core=True),
         instructions=[
             "ARG UO_BASE_PYTHON_IMAGE",
             "ARG UO_BASE_BUILD_IMAGE",
@@ -94,23 +105,27 @@ def unifyops_python_image(stack, tier, entry_point):
             # to copy for a build step on the vfs driver); it has no shell, so the step runs in
             # exec form with its environment set for this stage only.
             "FROM ${UO_BASE_PYTHON_IMAGE} AS srcs",
-            "COPY %s/srcs.pex /build/srcs.pex" % context,
             "ENV PEX_TOOLS=1 PEX_ROOT=/tmp/pex",
+            "COPY %s/srcs.pex /build/srcs.pex" % context,
             'RUN ["python3", "/build/srcs.pex", "venv", "--scope=srcs", "--compile", "/app/venv"]',
             "FROM ${UO_BASE_PYTHON_IMAGE}",
-            # Two layers: the dependencies (rebuilt when the lockfile changes) and the sources
-            # alone (the only layer a source change rebuilds).
-            "COPY --from=deps /app/venv /app/venv",
-            "COPY --from=srcs /app/venv/lib/python3.11/site-packages/ /app/venv/lib/python3.11/site-packages/",
-            # The entry point script (/app/venv/pex) is written by the sources install.
-            "COPY --from=srcs /app/venv/pex /app/venv/__main__.py /app/venv/PEX-INFO /app/venv/",
+            # The image's settings come first: every step after a changed one runs again, and on
+            # the vfs driver each step copies the whole root filesystem, so after a source
+            # change only the sources' COPY steps (and the labels) run.
             "ENV PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1 UO_PORT=%d" % port,
             "USER 10001:10001",
             "WORKDIR /app",
             "EXPOSE %d" % port,
             'ENTRYPOINT ["/app/venv/pex"]',
             'CMD ["serve"]',
-        ],
+            # Two layers: the dependencies (rebuilt when the lockfile changes) and the sources
+            # alone (the only layer a source change rebuilds). The entry point script
+            # (/app/venv/pex) is written by the sources install.
+            "COPY --from=deps /app/venv /app/venv",
+            "COPY --from=srcs /app/venv/lib/python3.11/site-packages/ /app/venv/lib/python3.11/site-packages/",
+            "COPY --from=srcs /app/venv/pex /app/venv/__main__.py /app/venv/PEX-INFO /app/venv/",
+        ]
+        + unifyops_label_instructions(unifyops_image_labels(stack, tier, with_core=True)),
     )
 
 
@@ -158,7 +173,6 @@ def unifyops_app_image(stack):
         extra_build_args=[
             "UO_BASE_PYTHON_IMAGE", "UO_BASE_BUILD_IMAGE", "UO_GIT_SHA", "UO_CORE_VERSION"
         ],
-        image_labels=unifyops_image_labels(stack, "app", with_core=False),
         instructions=[
             "ARG UO_BASE_PYTHON_IMAGE",
             "ARG UO_BASE_BUILD_IMAGE",
@@ -168,8 +182,8 @@ def unifyops_app_image(stack):
             "RUN PEX_TOOLS=1 PEX_ROOT=/tmp/pex python3 /build/server.pex venv --compile /app/venv"
             " && " + STRIP_NATIVE + " && " + SOURCELESS_DEPS,
             "FROM ${UO_BASE_PYTHON_IMAGE}",
-            "COPY --from=server /app/venv /app/venv",
-            "COPY src/web/%s/dist /app/bundle" % app,
+            # Settings first, the server, then the bundle (what changes most) last: see the
+            # tier images above.
             # The gateway by its naming-contract name, as the other tiers default to theirs.
             "ENV PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1 UO_PORT=%d "
             "UO_BUNDLE_DIR=/app/bundle UO_API_URL=http://%s-api:%d"
@@ -178,5 +192,8 @@ def unifyops_app_image(stack):
             "WORKDIR /app",
             "EXPOSE %d" % unifyops_tier_port("app"),
             'ENTRYPOINT ["/app/venv/pex"]',
-        ],
+            "COPY --from=server /app/venv /app/venv",
+            "COPY src/web/%s/dist /app/bundle" % app,
+        ]
+        + unifyops_label_instructions(unifyops_image_labels(stack, "app", with_core=False)),
     )

@@ -6,9 +6,12 @@ Every image the repository builds is one unit with a (stack, tier):
 - the front door of `uo up`: ``shared/edge``; its Prometheus and log reader: ``shared/prometheus``,
   ``shared/logs``.
 
-The pair comes from the target's ``io.unifyops.stack``/``io.unifyops.tier`` labels and is checked
-against its ``repository`` field (the contract maps each repository to exactly one pair); a
-target whose labels are missing falls back to its repository. Nothing is parsed from an address.
+The pair comes from the target's ``repository`` field: the contract maps each repository to
+exactly one pair. A target that also carries ``io.unifyops.stack``/``io.unifyops.tier`` in its
+``image_labels`` has them checked against it; the repository's own targets put their labels in
+the Dockerfile instead (one LABEL step, see ``unifyops_label_instructions`` in
+build-support/pants/macros.py), where the built image carries them. Nothing is parsed from an
+address.
 
 Where `uo bump` records a unit (``record``):
 - ``tier``: ``tiers.<tier>.image`` (+ ``coreVersion``) in ``infra/environments/<env>/<stack>.yaml``;
