@@ -34,10 +34,15 @@ def unifyops_label_instructions(labels):
     Not `image_labels`: the engine's classic builder turns each `--label` into a LABEL step of
     its own after the Dockerfile's last one, and on the vfs storage driver every step copies the
     image's whole root filesystem (1-5 s each). Last, because the revision changes with every
-    commit: the steps before it stay cached. Values may use the build arguments declared here.
+    commit: the steps before it stay cached. Values may use the build arguments of LABEL_ARGS,
+    which the stage declares at its start (an ARG is a step too; declared early, it stays cached
+    when the contents change, and no COPY depends on it).
     """
     pairs = " ".join('%s="%s"' % (key, labels[key]) for key in sorted(labels))
-    return ["ARG UO_GIT_SHA", "ARG UO_CORE_VERSION", "LABEL " + pairs]
+    return ["LABEL " + pairs]
+
+
+LABEL_ARGS = ["ARG UO_GIT_SHA", "ARG UO_CORE_VERSION"]
 
 
 def unifyops_stack_images():
@@ -109,6 +114,9 @@ def unifyops_python_image(stack, tier, entry_point):
             "COPY %s/srcs.pex /build/srcs.pex" % context,
             'RUN ["python3", "/build/srcs.pex", "venv", "--scope=srcs", "--compile", "/app/venv"]',
             "FROM ${UO_BASE_PYTHON_IMAGE}",
+        ]
+        + LABEL_ARGS
+        + [
             # The image's settings come first: every step after a changed one runs again, and on
             # the vfs driver each step copies the whole root filesystem, so after a source
             # change only the sources' COPY steps (and the labels) run.
@@ -182,6 +190,9 @@ def unifyops_app_image(stack):
             "RUN PEX_TOOLS=1 PEX_ROOT=/tmp/pex python3 /build/server.pex venv --compile /app/venv"
             " && " + STRIP_NATIVE + " && " + SOURCELESS_DEPS,
             "FROM ${UO_BASE_PYTHON_IMAGE}",
+        ]
+        + LABEL_ARGS
+        + [
             # Settings first, the server, then the bundle (what changes most) last: see the
             # tier images above.
             # The gateway by its naming-contract name, as the other tiers default to theirs.
