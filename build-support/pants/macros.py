@@ -42,7 +42,7 @@ def unifyops_label_instructions(labels):
     return ["LABEL " + pairs]
 
 
-LABEL_ARGS = ["ARG UO_GIT_SHA", "ARG UO_CORE_VERSION"]
+LABEL_ARGS = ("ARG UO_GIT_SHA", "ARG UO_CORE_VERSION")  # a tuple: prelude values must be hashable
 
 
 def unifyops_stack_images():
@@ -115,7 +115,7 @@ def unifyops_python_image(stack, tier, entry_point):
             'RUN ["python3", "/build/srcs.pex", "venv", "--scope=srcs", "--compile", "/app/venv"]',
             "FROM ${UO_BASE_PYTHON_IMAGE}",
         ]
-        + LABEL_ARGS
+        + list(LABEL_ARGS)
         + [
             # The image's settings come first: every step after a changed one runs again, and on
             # the vfs driver each step copies the whole root filesystem, so after a source
@@ -191,7 +191,7 @@ def unifyops_app_image(stack):
             " && " + STRIP_NATIVE + " && " + SOURCELESS_DEPS,
             "FROM ${UO_BASE_PYTHON_IMAGE}",
         ]
-        + LABEL_ARGS
+        + list(LABEL_ARGS)
         + [
             # Settings first, the server, then the bundle (what changes most) last: see the
             # tier images above.
