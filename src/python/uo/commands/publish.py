@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+import time
 from pathlib import Path
 from typing import Any
 
@@ -82,10 +83,15 @@ def run(options: argparse.Namespace) -> int:
     goal = "publish" if options.publish else "package"
     print(f"uo: {goal} {len(addresses)} image(s): {', '.join(addresses)}", file=sys.stderr)
     # Pants builds the images in parallel, as far as the engine and the machine allow.
+    started = time.monotonic()
     pants.run("package", *addresses)
+    print(f"uo: built in {time.monotonic() - started:.1f} s", file=sys.stderr)
     if not options.publish:
         return EXIT_OK
-    return _publish(repo, addresses, options)
+    started = time.monotonic()
+    status = _publish(repo, addresses, options)
+    print(f"uo: pushed and recorded in {time.monotonic() - started:.1f} s", file=sys.stderr)
+    return status
 
 
 def _publish(repo: Path, addresses: list[str], options: argparse.Namespace) -> int:
