@@ -16,10 +16,12 @@ PostgreSQL database holding one profile:
 3. ``chain``: user-api -> user-service -> PostgreSQL, ``GET /v1/profile`` with a user token;
 4. ``edge``: the local front door (``uo_edge``) in front of ``chain``: the full chain.
 
-One load generator for all (this process): ``--connections`` asyncio workers on one pooled httpx
-client, closed loop for ``--seconds`` after a warm-up; then ``--fixed-rate`` (default half) of
-the closed loop's req/s offered open-loop at a fixed rate for as long, latency counted from when
-each request was due. CPU-ms per request is the servers' own user+system time
+One load generator for all: the closed loop (``--connections``, ``--seconds`` after a 2 s
+warm-up) is run by wrk when it is installed (``--generator``), else by this process's asyncio
+workers on one pooled httpx client (which cannot load the bare peer: ~2 000 req/s at most); then
+``--fixed-rate`` (default half) of the closed loop's req/s is offered open-loop at a fixed rate by
+this process for as long, latency counted from when each request was due ("n/a" when this
+process cannot keep the rate). CPU-ms per request is the servers' own user+system time
 (``/proc/<pid>/stat``) over the closed-loop window divided by the requests served (every tier's
 process for the chain and the edge); PostgreSQL's and the load generator's CPU are not included.
 The last lines compare the rows with issue 16's targets.
@@ -45,6 +47,8 @@ import gc
 import json
 import os
 import pstats
+import re
+import shutil
 import signal
 import subprocess
 import sys
@@ -78,6 +82,9 @@ NAMES = {
     "chain": "user-api -> user-service -> PostgreSQL",
     "edge": "edge -> user-api -> user-service -> PostgreSQL",
 }
+# The fixed-rate phase's figures count only if no request was sent later than this after it was
+# due; past it they measure the Python generator, not the servers.
+GENERATOR_SLACK_MS = 20.0
 PROFILE_OUTPUT = os.path.join(tempfile.gettempdir(), "request_path_bench.prof")
 
 
@@ -215,13 +222,21 @@ class Result:
     seconds: float
     latencies_ms: list[float]
     cpu_ms: float
+    # (p50, p99) as wrk reports them, when wrk ran the closed loop (latencies_ms is then empty)
+    percentiles: tuple[float, float] | None = None
     fixed_rate: float = 0.0  # requests/s offered in the fixed-rate phase (0: not run)
     fixed_latencies_ms: list[float] | None = None
     fixed_errors: int = 0
+    generator_behind_ms: float = 0.0  # how late the fixed-rate generator sent at worst
 
     @property
     def rate(self) -> float:
         return self.requests / self.seconds
+
+    @property
+    def fixed_rate_valid(self) -> bool:
+        """Whether this process kept the fixed rate (it can offer ~1 000 req/s at most)."""
+        return self.generator_behind_ms <= GENERATOR_SLACK_MS
 
     @property
     def cpu_per_request(self) -> float:
@@ -229,13 +244,19 @@ class Result:
 
     def row(self) -> str:
         ordered = sorted(self.latencies_ms)
+        p50, p99 = self.percentiles or (_percentile(ordered, 0.5), _percentile(ordered, 0.99))
         closed = (
-            f"| {self.name} | {self.rate:,.0f} | {_percentile(ordered, 0.5):.1f} "
-            f"| {_percentile(ordered, 0.99):.1f} | {self.cpu_per_request:.2f} | {self.errors} "
+            f"| {self.name} | {self.rate:,.0f} | {p50:.1f} | {p99:.1f} "
+            f"| {self.cpu_per_request:.2f} | {self.errors} "
         )
         if not self.fixed_rate:
             return closed + "|"
         fixed = sorted(self.fixed_latencies_ms or [])
+        if not self.fixed_rate_valid:
+            return closed + (
+                f"| {self.fixed_rate:,.0f} | n/a: the generator fell "
+                f"{self.generator_behind_ms:,.0f} ms behind | | |"
+            )
         return closed + (
             f"| {self.fixed_rate:,.0f} | {_percentile(fixed, 0.5):.1f} "
             f"| {_percentile(fixed, 0.99):.1f} | {self.fixed_errors} |"
@@ -279,19 +300,62 @@ async def _load(
     return counts["ok"], counts["errors"], latencies, elapsed, cpu
 
 
+_WRK_PERCENTILE = re.compile(r"^\s*(50|99)%\s+([\d.]+)(us|ms|s)\s*$", re.M)
+_WRK_UNITS_MS = {"us": 0.001, "ms": 1.0, "s": 1000.0}
+
+
+def _load_wrk(
+    name: str, url: str, headers: dict[str, str], connections: int, seconds: float, pids: list[int]
+) -> Result:
+    """The closed loop run by wrk (C, one thread), as issue 16 measured: a load generator that
+    costs the servers' two cores far less than this Python process does."""
+    command = ["wrk", "-t1", f"-c{connections}", "--latency", "--timeout", "10s"]
+    for header, value in headers.items():
+        command += ["-H", f"{header}: {value}"]
+    subprocess.run([*command, "-d2s", url], check=True, capture_output=True)  # warm-up
+    cpu_before, started = _cpu_ms(pids), time.perf_counter()
+    output = subprocess.run(
+        [*command, f"-d{seconds:.0f}s", url], check=True, capture_output=True, text=True
+    ).stdout
+    elapsed, cpu = time.perf_counter() - started, _cpu_ms(pids) - cpu_before
+    total = int(re.search(r"(\d+) requests in", output).group(1))  # type: ignore[union-attr]
+    bad = re.search(r"Non-2xx or 3xx responses: (\d+)", output)
+    socket = re.search(
+        r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", output
+    )
+    errors = (int(bad.group(1)) if bad else 0) + (sum(map(int, socket.groups())) if socket else 0)
+    found = {
+        level: float(value) * _WRK_UNITS_MS[unit]
+        for level, value, unit in _WRK_PERCENTILE.findall(output)
+    }
+    # wrk's own duration (it counts requests over -d) is close to the wall time measured here.
+    return Result(
+        name,
+        total - (int(bad.group(1)) if bad else 0),
+        errors,
+        elapsed,
+        [],
+        cpu,
+        percentiles=(found.get("50", 0.0), found.get("99", 0.0)),
+    )
+
+
 async def _fixed_rate(
     url: str, headers: dict[str, str], rate: float, seconds: float, connections: int
-) -> tuple[list[float], int]:
+) -> tuple[list[float], int, float]:
     """Open loop: a request every 1/rate s whether or not earlier ones have been answered.
 
     Latency runs from when a request was due, not from when it was sent, so a generator or a
-    server that falls behind shows up in the figures instead of quietly lowering the rate.
+    server that falls behind shows up in the figures instead of quietly lowering the rate. Also
+    returns how late (ms) the generator itself was in sending the latest request: past a few
+    ms the figures measure this process, not the servers.
     """
     # As many connections as the closed loop used: past them, requests wait for one (and that
     # wait counts), rather than the generator spending its CPU opening new connections.
     limits = httpx.Limits(max_connections=connections, max_keepalive_connections=connections)
     latencies: list[float] = []
     errors = 0
+    behind = 0.0
     async with httpx.AsyncClient(limits=limits, timeout=10.0) as client:
 
         async def one(due: float) -> None:
@@ -316,11 +380,19 @@ async def _fixed_rate(
                 due = start + number / rate
                 # Sleeping even when late lets the requests already due make progress.
                 await asyncio.sleep(max(0.0, due - time.perf_counter()))
+                behind = max(behind, (time.perf_counter() - due) * 1000)
+                if sum(not task.done() for task in tasks[-8 * connections :]) >= 8 * connections:
+                    # The servers (or this process) cannot keep the rate: stop offering more
+                    # than a bounded queue, or the pool's bookkeeping would stall this process.
+                    behind = max(
+                        behind, GENERATOR_SLACK_MS + 1, (time.perf_counter() - start) * 1000
+                    )
+                    break
                 tasks.append(asyncio.create_task(one(due)))
             await asyncio.gather(*tasks)
         finally:
             gc.enable()
-    return latencies, errors
+    return latencies, errors, behind
 
 
 def _start(
@@ -355,6 +427,7 @@ async def _bench(
     before: str | None,
     observability: bool,
     fixed_fraction: float,
+    generator: str,
 ) -> list[Result]:
     from unifyops.identity.user.user_service.config import Settings
     from unifyops.identity.user.user_service.main import migrate
@@ -448,15 +521,23 @@ async def _bench(
                 scenarios.append((f"{label}{name}", url, headers, pids))
         results = []
         for name, url, headers, pids in scenarios:
-            ok, errors, latencies, elapsed, cpu = await _load(
-                url, headers, connections, seconds, pids
-            )
-            result = Result(name, ok, errors, elapsed, latencies, cpu)
+            if generator == "wrk":
+                result = await asyncio.to_thread(
+                    _load_wrk, name, url, headers, connections, seconds, pids
+                )
+            else:
+                ok, errors, latencies, elapsed, cpu = await _load(
+                    url, headers, connections, seconds, pids
+                )
+                result = Result(name, ok, errors, elapsed, latencies, cpu)
+            ok = result.requests
             if fixed_fraction > 0 and ok:
                 result.fixed_rate = fixed_fraction * result.rate
-                result.fixed_latencies_ms, result.fixed_errors = await _fixed_rate(
-                    url, headers, result.fixed_rate, seconds, connections
-                )
+                (
+                    result.fixed_latencies_ms,
+                    result.fixed_errors,
+                    result.generator_behind_ms,
+                ) = await _fixed_rate(url, headers, result.fixed_rate, seconds, connections)
             results.append(result)
         return results
     finally:
@@ -514,7 +595,7 @@ def _against_targets(results: dict[str, Result]) -> list[str]:
             f"- full chain (edge) req/s = {100 * edge.rate / service.rate:.0f} % of service"
             " direct (target >= 60 %)"
         )
-    if edge and edge.fixed_latencies_ms:
+    if edge and edge.fixed_latencies_ms and edge.fixed_rate_valid:
         p99 = _percentile(sorted(edge.fixed_latencies_ms), 0.99)
         lines.append(
             f"- full chain p99 at {edge.fixed_rate:,.0f} req/s (fixed) = {p99:.1f} ms"
@@ -556,6 +637,13 @@ def main(argv: list[str] | None = None) -> int:
         help="after each closed loop, offer this fraction of its req/s at a fixed rate (open"
         " loop) for as long and report that latency (default 0.5; 0 skips it)",
     )
+    parser.add_argument(
+        "--generator",
+        choices=("wrk", "python"),
+        default="wrk" if shutil.which("wrk") else "python",
+        help="what runs the closed loop: wrk (default when installed; apt-get install wrk) or"
+        " this process's asyncio workers; the fixed-rate phase is always this process",
+    )
     parser.add_argument("command", nargs="*", help=argparse.SUPPRESS)
     options = parser.parse_args(argv)
     if options.command[:1] == ["serve"]:
@@ -571,10 +659,12 @@ def main(argv: list[str] | None = None) -> int:
             before,
             options.observability,
             options.fixed_rate,
+            options.generator,
         )
     )
     print(
-        f"{options.connections} connections, {options.seconds:.0f} s closed loop after 2 s warm-up;"
+        f"{options.connections} connections, {options.seconds:.0f} s closed loop"
+        f" ({options.generator}) after 2 s warm-up;"
         f" then {options.fixed_rate:.0%} of that rate, open loop, for {options.seconds:.0f} s"
     )
     print(
