@@ -370,7 +370,7 @@ async def _fixed_rate(
             else:
                 errors += 1
 
-        tasks = []
+        tasks: list[asyncio.Task[None]] = []
         # The generator's own collector pauses would be charged to the server: none while due.
         gc.collect()
         gc.disable()
