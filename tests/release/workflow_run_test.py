@@ -10,6 +10,11 @@ commit to main that pins that digest in infra/environments/dev/user.yaml and mov
 A pull request runs the plan job only, and its job summary holds the manifest diff a reviewer
 reads (`uo diff`): exactly the object the change touches.
 
+The steps run as an unprivileged account (build-support/services/runner-user.sh: like GitHub's
+`runner`, in the engine's group, passwordless sudo) with its own login environment, and the
+interpreters actions/setup-python puts on PATH come from the runner's tool cache: nothing of the
+invoking root user's home, caches or PATH is reachable from a step.
+
 Builds an image and runs ./pants in fresh clones (like release_e2e_test.py): minutes, not seconds.
 """
 
@@ -18,15 +23,17 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import shutil
 import signal
 import subprocess
+import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from ruamel.yaml import YAML
 
-from release.workflow_runner import Event, RunResult, WorkflowRunner
+from release.workflow_runner import Event, RunnerAccount, RunResult, WorkflowRunner
 from uo.registry import Registry
 from uo.registry_testutil import ENGINE, ThrowawayRegistry, throwaway_registry
 
@@ -43,16 +50,55 @@ NOT_RUN_HERE = {
 }
 
 
+# Where actions/setup-python finds its interpreters (GitHub's RUNNER_TOOL_CACHE); it persists
+# on this machine like a self-hosted runner's, so the interpreters are copied in once.
+TOOL_CACHE = Path("/opt/hostedtoolcache")
+
+
 def git(repo: Path, *args: str) -> str:
+    # The repositories belong to the runner account; this (root) process only reads them.
     return subprocess.run(
-        ["git", *args], cwd=repo, check=True, capture_output=True, text=True
+        ["git", "-c", "safe.directory=*", *args],
+        cwd=repo,
+        check=True,
+        capture_output=True,
+        text=True,
     ).stdout.strip()
 
 
 @pytest.fixture(scope="module")
-def github(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, str, str]:
+def runner_account() -> RunnerAccount:
+    """The unprivileged account the jobs run as, made (idempotently) as GitHub's runner is."""
+    script = Path(os.environ["UO_REPO_ROOT"]) / "build-support/services/runner-user.sh"
+    made = subprocess.run(["bash", str(script)], capture_output=True, text=True)
+    assert made.returncode == 0, f"the runner account could not be made:\n{made.stderr}"
+    return RunnerAccount.named(made.stdout.strip())
+
+
+@pytest.fixture(scope="module")
+def runner_home(runner_account: RunnerAccount) -> Iterator[Path]:
+    """A directory the account owns for this module's repositories and jobs (pytest's own
+    temporary directories are private to root)."""
+    root = Path(tempfile.mkdtemp(prefix="uo-workflow-run-"))
+    runner_account.own(root)
+    try:
+        yield root
+    finally:
+        shutil.rmtree(root, ignore_errors=True)
+
+
+def as_runner(runner_account: RunnerAccount, root: Path, name: str) -> Path:
+    directory = root / name
+    directory.mkdir()
+    runner_account.own(directory)
+    return directory
+
+
+@pytest.fixture(scope="module")
+def github(runner_account: RunnerAccount, runner_home: Path) -> tuple[Path, str, str]:
     """The "GitHub repository" (bare) after a push of a one-line change: (path, before, after)."""
-    root = tmp_path_factory.mktemp("github")
+    root = runner_home / "github"
+    root.mkdir()
     origin, work = root / "origin.git", root / "work"
     git(root, "clone", "-q", "--bare", "--no-hardlinks", os.environ["UO_REPO_ROOT"], str(origin))
     git(root, "clone", "-q", str(origin), str(work))
@@ -63,6 +109,7 @@ def github(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, str, str]:
     profiles.write_text(profiles.read_text() + "\n# a one-line change to release\n")
     git(work, "commit", "-qam", "user-service: a one-line change")
     git(work, "push", "-q", "origin", "HEAD:main")
+    runner_account.own(root)  # the gitops job pushes to it as the runner account
     return origin, before, git(work, "rev-parse", "HEAD")
 
 
@@ -84,14 +131,14 @@ def run(
     github: tuple[Path, str, str],
     registry: ThrowawayRegistry,
     account: dict[str, str],
-    tmp_path_factory: pytest.TempPathFactory,
+    runner_account: RunnerAccount,
+    runner_home: Path,
 ) -> Iterator[RunResult]:
     origin, before, after = github
-    root = tmp_path_factory.mktemp("runner")
-    no_login = root / "docker-config"  # the secrets are the only credentials the jobs have
-    no_login.mkdir()
+    root = as_runner(runner_account, runner_home, "push-run")
+    no_login = as_runner(runner_account, root, "docker-config")  # the secrets are the only login
     environ = {
-        **{k: v for k, v in os.environ.items() if k != "UO_REPO_ROOT"},  # ./uo sets its own
+        **runner_account.login_environ(),
         "DOCKER_HOST": os.environ.get("DOCKER_HOST") or ENGINE,
         "DOCKER_CONFIG": str(no_login),
         # dev's registry: $UO_REGISTRY overrides env.yaml's (a host this machine cannot reach).
@@ -108,6 +155,8 @@ def run(
         environ=environ,
         skip_steps=NOT_RUN_HERE,
         echo=print,
+        account=runner_account,
+        tool_cache=TOOL_CACHE,
     )
     try:
         yield runner.run()
@@ -137,6 +186,21 @@ def test_every_job_ran_and_succeeded(run: RunResult) -> None:
     # The change leaves the chart alone: nothing to publish or pin for it.
     (gitops,) = run.of("gitops")
     assert [s.outcome for s in gitops.steps if "chart" in s.name] == ["skipped"]
+
+
+def test_the_steps_ran_as_the_unprivileged_runner_account(
+    run: RunResult, runner_account: RunnerAccount
+) -> None:
+    (build,) = run.of("build")
+    assert build.workspace is not None
+    record = next((build.workspace / "dist").glob("images-*.json"))  # written by uo publish
+    for path in (build.workspace / "src", build.workspace / ".git", record):
+        assert path.stat().st_uid == runner_account.uid, path
+    assert runner_account.uid != 0
+    # Python came from the tool cache (setup-python), not from root's PATH or pyenv.
+    (plan,) = run.of("plan")
+    setup = next(step for step in plan.steps if step.name.startswith("actions/setup-python"))
+    assert f"python3.9: {TOOL_CACHE}/Python/3.9." in setup.output, setup.output
 
 
 def test_the_matrix_holds_exactly_the_affected_image(run: RunResult) -> None:
@@ -177,9 +241,10 @@ def test_the_build_pushed_the_image_and_gitops_pinned_its_digest(
 
 
 @pytest.fixture(scope="module")
-def pull_request(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunResult]:
+def pull_request(runner_account: RunnerAccount, runner_home: Path) -> Iterator[RunResult]:
     """The workflow on a pull request that gives staging's user-api 5 replicas."""
-    root = tmp_path_factory.mktemp("pull-request")
+    root = runner_home / "pull-request"
+    root.mkdir()
     origin, work = root / "origin.git", root / "work"
     git(root, "clone", "-q", "--bare", "--no-hardlinks", os.environ["UO_REPO_ROOT"], str(origin))
     git(root, "clone", "-q", str(origin), str(work))
@@ -194,6 +259,7 @@ def pull_request(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunResult
     git(work, "commit", "-qam", "staging: user-api on 5 replicas")
     git(work, "push", "-q", "origin", "scale-user-api")
     head = git(work, "rev-parse", "HEAD")
+    runner_account.own(root)
     runner = WorkflowRunner(
         work / ".github/workflows/release.yml",
         repository=origin,
@@ -201,9 +267,14 @@ def pull_request(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunResult
             "pull_request", head, "refs/pull/1/merge", base_ref="main", head_ref="scale-user-api"
         ),
         work_dir=root / "jobs",
-        environ={k: v for k, v in os.environ.items() if k != "UO_REPO_ROOT"},
+        environ={
+            **runner_account.login_environ(),
+            "DOCKER_HOST": os.environ.get("DOCKER_HOST") or ENGINE,
+        },
         skip_steps=NOT_RUN_HERE,
         echo=print,
+        account=runner_account,
+        tool_cache=TOOL_CACHE,
     )
     try:
         yield runner.run()

@@ -20,7 +20,11 @@ What it does as GitHub does:
 
 ``uses:`` steps map to explicit local stand-ins (workflow_actions.ACTIONS); any other action is
 an error naming it. Each job (and matrix combination) gets a fresh workspace, as a fresh runner
-would. The steps run as this process's user with its environment (a self-hosted runner's machine).
+would. With a :class:`RunnerAccount`, the steps (and the checkout) run as that unprivileged account
+with its login environment, as GitHub's hosted runner runs them as ``runner`` (passwordless sudo
+for root steps: build-support/services/runner-user.sh makes such an account); without one, as this
+process's user with its environment. The account's home and the tool cache persist between runs,
+as a self-hosted runner's do (a hosted runner would restore them with actions/cache).
 """
 
 from __future__ import annotations
@@ -29,6 +33,7 @@ import fnmatch
 import itertools
 import json
 import os
+import pwd
 import subprocess
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -69,6 +74,43 @@ class Event:
         if self.name == "push":
             return {"before": self.before, "after": self.sha, "ref": self.ref}
         return {"pull_request": {"base": {"ref": self.base_ref}, "head": {"ref": self.head_ref}}}
+
+
+@dataclass(frozen=True)
+class RunnerAccount:
+    """The unprivileged account steps run as (GitHub's hosted runner: ``runner``)."""
+
+    name: str
+    uid: int
+    gid: int
+    groups: tuple[int, ...]
+    home: Path
+    shell: str
+
+    @classmethod
+    def named(cls, name: str) -> RunnerAccount:
+        entry = pwd.getpwnam(name)
+        groups = tuple(os.getgrouplist(name, entry.pw_gid))
+        return cls(name, entry.pw_uid, entry.pw_gid, groups, Path(entry.pw_dir), entry.pw_shell)
+
+    def login_environ(self) -> dict[str, str]:
+        """What a login of the account starts with (no variable of the invoking user leaks)."""
+        return {
+            "HOME": str(self.home),
+            "USER": self.name,
+            "LOGNAME": self.name,
+            "SHELL": self.shell,
+            "PATH": "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
+            "LANG": "C.UTF-8",
+        }
+
+    def process_options(self) -> dict[str, Any]:
+        """subprocess keyword arguments that run a child as the account."""
+        return {"user": self.uid, "group": self.gid, "extra_groups": list(self.groups)}
+
+    def own(self, path: Path) -> None:
+        """Hand ``path`` (recursively) to the account."""
+        subprocess.run(["chown", "-R", f"{self.uid}:{self.gid}", str(path)], check=True)
 
 
 @dataclass
@@ -194,6 +236,7 @@ class JobContext:
         self.temp = root / "temp"
         self.workspace.mkdir(parents=True)
         self.temp.mkdir()
+        runner.own(root)
         self.path_entries: list[str] = []
         self.exported_env: dict[str, str] = {}
 
@@ -214,15 +257,27 @@ class WorkflowRunner:
         environ: Mapping[str, str] | None = None,
         skip_steps: Mapping[str, str] | None = None,
         echo: Callable[[str], None] | None = None,
+        account: RunnerAccount | None = None,
+        tool_cache: Path | None = None,
     ) -> None:
         self.workflow = yaml.safe_load(workflow.read_text())
         self.repository, self.event, self.work_dir = repository.resolve(), event, work_dir
         self.secrets = Lenient(secrets or {})
-        self.environ = dict(os.environ if environ is None else environ)
+        self.account, self.tool_cache = account, tool_cache
+        default_environ = os.environ if account is None else account.login_environ()
+        self.environ = dict(default_environ if environ is None else environ)
         self.skip_steps = dict(skip_steps or {})
         self.echo = echo
         self.artifacts = work_dir / "artifacts"
         self.log: list[str] = []
+
+    # -- the account steps run as --------------------------------------------------------
+    def own(self, path: Path) -> None:
+        if self.account is not None:
+            self.account.own(path)
+
+    def process_options(self) -> dict[str, Any]:
+        return {} if self.account is None else self.account.process_options()
 
     # -- logging ---------------------------------------------------------------------------
     def say(self, text: str) -> None:
@@ -256,6 +311,7 @@ class WorkflowRunner:
     def run(self) -> RunResult:
         self._check_trigger()
         self.work_dir.mkdir(parents=True, exist_ok=True)
+        self.own(self.work_dir)
         jobs: dict[str, Any] = self.workflow.get("jobs") or {}
         runs: list[JobRun] = []
         needs_context: dict[str, dict[str, Any]] = {}
@@ -458,6 +514,8 @@ class WorkflowRunner:
         script_file.write_text(script)
         event_file = context.temp / "event.json"
         event_file.write_text(json.dumps(self.event.payload()))
+        for path in (*files.values(), script_file, event_file):
+            self.own(path)
         env = {**self.environ, **contexts["env"]}
         if context.path_entries:
             env["PATH"] = os.pathsep.join([*reversed(context.path_entries), env.get("PATH", "")])
@@ -477,6 +535,7 @@ class WorkflowRunner:
                 "GITHUB_STEP_SUMMARY": str(context.temp / "summary.md"),
                 "RUNNER_TEMP": str(context.temp),
                 "RUNNER_OS": "Linux",
+                **({"RUNNER_TOOL_CACHE": str(self.tool_cache)} if self.tool_cache else {}),
                 **{name: str(path) for name, path in files.items()},
             }
         )
@@ -490,6 +549,7 @@ class WorkflowRunner:
                 stderr=subprocess.STDOUT,
                 text=True,
                 timeout=float(minutes) * 60 if minutes else None,
+                **self.process_options(),
             )
         except subprocess.TimeoutExpired as exc:
             return "failure", f"{exc.output or ''}\ntimed out after {minutes} min", {}
@@ -509,6 +569,7 @@ __all__ = [
     "JobContext",
     "JobRun",
     "RunResult",
+    "RunnerAccount",
     "StepRun",
     "WorkflowError",
     "WorkflowRunner",
