@@ -56,13 +56,19 @@ TOOL_CACHE = Path("/opt/hostedtoolcache")
 
 
 def git(repo: Path, *args: str) -> str:
-    # The repositories belong to the runner account; this (root) process only reads them.
+    # The repositories belong to the runner account; this (root) process reads and seeds them.
+    # safe.directory must come from the global configuration: a local clone's upload-pack drops
+    # command-line configuration.
+    trusting = Path(tempfile.gettempdir()) / "uo-workflow-run.gitconfig"
+    if not trusting.exists():
+        trusting.write_text("[safe]\n\tdirectory = *\n")
     return subprocess.run(
-        ["git", "-c", "safe.directory=*", *args],
+        ["git", *args],
         cwd=repo,
         check=True,
         capture_output=True,
         text=True,
+        env={**os.environ, "GIT_CONFIG_GLOBAL": str(trusting)},
     ).stdout.strip()
 
 
