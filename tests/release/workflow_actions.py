@@ -27,7 +27,7 @@ def _git(context: JobContext, *args: str, cwd: Path) -> str:
     done = subprocess.run(
         ["git", *args], cwd=cwd, check=True, capture_output=True, text=True, env=environ, **options
     )
-    return done.stdout.strip()
+    return str(done.stdout).strip()
 
 
 def checkout(context: JobContext, inputs: dict[str, Any]) -> str:

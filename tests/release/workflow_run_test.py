@@ -33,6 +33,7 @@ from pathlib import Path
 import pytest
 from ruamel.yaml import YAML
 
+from images.built import built_images
 from release.workflow_runner import Event, RunnerAccount, RunResult, WorkflowRunner
 from uo.registry import Registry
 from uo.registry_testutil import ENGINE, ThrowawayRegistry, throwaway_registry
@@ -53,6 +54,13 @@ NOT_RUN_HERE = {
 # Where actions/setup-python finds its interpreters (GitHub's RUNNER_TOOL_CACHE); it persists
 # on this machine like a self-hosted runner's, so the interpreters are copied in once.
 TOOL_CACHE = Path("/opt/hostedtoolcache")
+
+
+def service_images() -> dict[str, str]:
+    """The plan job's PostgreSQL: GitHub pulls the official postgres:15; this machine reaches no
+    public image registry, so the project's own PostgreSQL 15 image stands in (built for this
+    test by Pants; it reads the same POSTGRES_* variables and has pg_isready)."""
+    return {"postgres:15": built_images()["unifyops/postgres"].reference}
 
 
 def git(repo: Path, *args: str) -> str:
@@ -163,6 +171,7 @@ def run(
         echo=print,
         account=runner_account,
         tool_cache=TOOL_CACHE,
+        service_images=service_images(),
     )
     try:
         yield runner.run()
@@ -207,6 +216,22 @@ def test_the_steps_ran_as_the_unprivileged_runner_account(
     (plan,) = run.of("plan")
     setup = next(step for step in plan.steps if step.name.startswith("actions/setup-python"))
     assert f"python3.9: {TOOL_CACHE}/Python/3.9." in setup.output, setup.output
+
+
+def test_the_plan_jobs_postgresql_is_its_service_container(run: RunResult) -> None:
+    (plan,) = run.of("plan")
+    step = next(s for s in plan.steps if s.name == "The tests' PostgreSQL is the service container")
+    assert step.outcome == "success"
+    assert step.output.startswith("15."), step.output  # SHOW server_version, with the password
+    # Gone with the job, as on GitHub.
+    left = subprocess.run(
+        ["docker", "ps", "-aq", "--filter", "label=uo.workflow-runner=1"],
+        capture_output=True,
+        text=True,
+        check=True,
+        env={**os.environ, "DOCKER_HOST": os.environ.get("DOCKER_HOST") or ENGINE},
+    )
+    assert left.stdout.strip() == ""
 
 
 def test_the_matrix_holds_exactly_the_affected_image(run: RunResult) -> None:
@@ -281,6 +306,7 @@ def pull_request(runner_account: RunnerAccount, runner_home: Path) -> Iterator[R
         echo=print,
         account=runner_account,
         tool_cache=TOOL_CACHE,
+        service_images=service_images(),
     )
     try:
         yield runner.run()

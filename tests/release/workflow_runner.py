@@ -18,13 +18,14 @@ What it does as GitHub does:
   ``CI=true``; a failing step fails the job and skips the later steps (unless their ``if:`` says
   ``always()``/``failure()``), secrets are masked in the log.
 
-``uses:`` steps map to explicit local stand-ins (workflow_actions.ACTIONS); any other action is
-an error naming it. Each job (and matrix combination) gets a fresh workspace, as a fresh runner
-would. With a :class:`RunnerAccount`, the steps (and the checkout) run as that unprivileged account
-with its login environment, as GitHub's hosted runner runs them as ``runner`` (passwordless sudo
-for root steps: build-support/services/runner-user.sh makes such an account); without one, as this
-process's user with its environment. The account's home and the tool cache persist between runs,
-as a self-hosted runner's do (a hosted runner would restore them with actions/cache).
+``services:`` start as on GitHub (workflow_services.py), with local stand-ins for the images GitHub
+would pull. ``uses:`` steps map to explicit local stand-ins (workflow_actions.ACTIONS); any other
+action is an error naming it. Each job (and matrix combination) gets a fresh workspace, as a fresh
+runner would. With a :class:`RunnerAccount`, the steps (and the checkout) run as that unprivileged
+account with its login environment, as GitHub's hosted runner runs them as ``runner`` (passwordless
+sudo for root steps: build-support/services/runner-user.sh makes such an account); without one, as
+this process's user with its environment. The account's home and the tool cache persist between
+runs, as a self-hosted runner's do (a hosted runner would restore them with actions/cache).
 """
 
 from __future__ import annotations
@@ -44,10 +45,11 @@ import yaml
 
 from release.workflow_actions import ACTIONS, ActionError
 from release.workflow_expressions import Lenient, Status, condition, substitute, to_text
+from release.workflow_services import JobServices, ServiceError
 
 JOB_KEYS = {
     "name", "needs", "if", "runs-on", "permissions", "outputs", "strategy", "steps", "env",
-    "defaults", "concurrency", "timeout-minutes",
+    "defaults", "concurrency", "timeout-minutes", "services",
 }  # fmt: skip
 STEP_KEYS = {
     "name", "id", "if", "run", "uses", "with", "env", "working-directory", "shell",
@@ -259,11 +261,13 @@ class WorkflowRunner:
         echo: Callable[[str], None] | None = None,
         account: RunnerAccount | None = None,
         tool_cache: Path | None = None,
+        service_images: Mapping[str, str] | None = None,
     ) -> None:
         self.workflow = yaml.safe_load(workflow.read_text())
         self.repository, self.event, self.work_dir = repository.resolve(), event, work_dir
         self.secrets = Lenient(secrets or {})
         self.account, self.tool_cache = account, tool_cache
+        self.service_images = dict(service_images or {})
         default_environ = os.environ if account is None else account.login_environ()
         self.environ = dict(default_environ if environ is None else environ)
         self.skip_steps = dict(skip_steps or {})
@@ -397,6 +401,32 @@ class WorkflowRunner:
             "runner": {"os": "Linux", "temp": str(context.temp)},
             "job": {"status": "success"},
         }
+        services = JobServices({**os.environ, **self._docker_host()})
+        try:
+            # GitHub's "Initialize containers": no step runs if a service does not come up.
+            spec = substitute(job.get("services") or {}, {**base, "env": {}})
+            for line in services.start(spec, self.service_images):
+                self.say(f"-- {line}")
+        except ServiceError as exc:
+            services.stop()
+            self.say(f"-- initialize containers: failure\n{exc}")
+            run.result = "failure"
+            return run
+        base["job"]["services"] = services.context
+        try:
+            self._run_steps(context, run, job, base)
+        finally:
+            services.stop()
+        return run
+
+    def _docker_host(self) -> dict[str, str]:
+        host = self.environ.get("DOCKER_HOST")
+        return {"DOCKER_HOST": host} if host else {}
+
+    def _run_steps(
+        self, context: JobContext, run: JobRun, job: dict[str, Any], base: dict[str, Any]
+    ) -> None:
+        name = context.job
         workflow_env = self._env_block(self.workflow.get("env"), {**base, "env": {}})
         job_env = self._env_block(job.get("env"), {**base, "env": workflow_env})
         defaults = {
@@ -444,7 +474,6 @@ class WorkflowRunner:
         run.result = "failure" if failed else "success"
         summary = context.temp / "summary.md"
         run.summary = summary.read_text() if summary.exists() else ""
-        return run
 
     def _mask(self, text: str) -> str:
         for secret in self.secrets.values():

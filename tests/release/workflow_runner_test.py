@@ -9,6 +9,7 @@ import textwrap
 from pathlib import Path
 
 import pytest
+import yaml
 
 from release.workflow_expressions import ExpressionError, Lenient, Status, condition, evaluate
 from release.workflow_runner import (
@@ -325,11 +326,11 @@ def test_unknown_actions_and_expressions_are_errors(tmp_path: Path, repository: 
         run(tmp_path / "c", repository, workflow.replace("STEP", "run: ${{ hashFiles('x') }}"))
     with pytest.raises(ExpressionError, match="no 'missing'"):
         run(tmp_path / "d", repository, workflow.replace("STEP", "run: ${{ github.missing }}"))
-    with pytest.raises(WorkflowError, match="services"):
+    with pytest.raises(WorkflowError, match="container"):  # a job in a container: not done
         run(
             tmp_path / "e",
             repository,
-            workflow.replace("runs-on:", "services: {}\n            runs-on:"),
+            workflow.replace("runs-on:", "container: debian:12\n            runs-on:"),
         )
 
 
@@ -508,6 +509,7 @@ case "$1" in
 esac
 """
 SERVICES_STEP = "Services and tools the tests use (as build-support/run-tests sets them up)"
+POSTGRES_STEP = "The tests' PostgreSQL is the service container"
 USER_SERVICE: dict[str, object] = {
     "address": "x:image",
     "stack": "user",
@@ -539,7 +541,10 @@ def run_release_yml(
     calls, matrix = tmp_path / "calls", tmp_path / "matrix.json"
     matrix.write_text(json.dumps({"include": images}))
     path = tmp_path / "release.yml"
-    path.write_text((Path.cwd() / ".github/workflows/release.yml").read_text())
+    # Without the plan job's PostgreSQL container: workflow_run_test.py starts it for real.
+    workflow = yaml.safe_load((Path.cwd() / ".github/workflows/release.yml").read_text())
+    del workflow["jobs"]["plan"]["services"]
+    path.write_text(yaml.safe_dump(workflow, sort_keys=False))
     before, sha = git(repository, "rev-parse", "HEAD~1"), git(repository, "rev-parse", "HEAD")
     result = WorkflowRunner(
         path,
@@ -548,7 +553,10 @@ def run_release_yml(
         work_dir=tmp_path / "runner",
         secrets={"UO_REGISTRY_USERNAME": "ci", "UO_REGISTRY_PASSWORD": "pw"},
         environ={**os.environ, "CALLS": str(calls), "MATRIX": str(matrix)},
-        skip_steps={f"plan/{SERVICES_STEP}": "npm ci would reach the npm registry"},
+        skip_steps={
+            f"plan/{SERVICES_STEP}": "npm ci would reach the npm registry",
+            f"plan/{POSTGRES_STEP}": "no service container in this copy",
+        },
     ).run()
     return result, calls.read_text().splitlines(), before
 
@@ -592,3 +600,35 @@ def test_release_yml_publishes_and_pins_a_changed_chart_alone(
         "chart bump --env dev --push",
         "as ci",
     ]
+
+
+def test_a_service_whose_image_cannot_be_had_fails_the_job_before_any_step(
+    tmp_path: Path, repository: Path
+) -> None:
+    result = run(
+        tmp_path,
+        repository,
+        """
+        on: push
+        jobs:
+          tests:
+            runs-on: ubuntu-latest
+            services:
+              db:
+                image: uo-no-such-image:1
+                ports: [5432]
+            steps:
+              - run: echo never > "$GITHUB_WORKSPACE/ran"
+          after:
+            needs: tests
+            runs-on: ubuntu-latest
+            steps:
+              - run: echo never
+        """,
+    )
+    assert [(r.job, r.result) for r in result.runs] == [("tests", "failure"), ("after", "skipped")]
+    (job,) = result.of("tests")
+    assert job.steps == []
+    assert job.workspace is not None
+    assert not (job.workspace / "ran").exists()
+    assert "service db: cannot pull uo-no-such-image:1 here" in "\n".join(result.log)

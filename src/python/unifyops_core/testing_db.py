@@ -13,11 +13,12 @@ import uuid
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager, contextmanager
 from pathlib import Path
-from urllib.parse import urlsplit
+from urllib.parse import unquote, urlsplit
 
 import asyncpg
 import uvicorn
 from fastapi import FastAPI
+from pydantic import SecretStr
 from sqlalchemy import MetaData, inspect
 from sqlalchemy.ext.asyncio import create_async_engine
 
@@ -56,11 +57,18 @@ async def create_test_database() -> DatabaseSettings:
         await admin.execute(f'CREATE DATABASE "{name}"')
     finally:
         await admin.close()
+    return settings_for(dsn, name)
+
+
+def settings_for(dsn: str, name: str) -> DatabaseSettings:
+    """The settings reaching database ``name`` on the server of ``dsn``, with its account
+    (a password too: CI's service container authenticates, the local cluster trusts loopback)."""
     parts = urlsplit(dsn)
     return DatabaseSettings(
         host=parts.hostname or "127.0.0.1",
         port=parts.port or 5432,
-        user=parts.username or "postgres",
+        user=unquote(parts.username or "postgres"),
+        password=SecretStr(unquote(parts.password or "")),
         name=name,
         pool_size=2,
         max_overflow=2,
