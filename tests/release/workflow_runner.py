@@ -206,6 +206,15 @@ def expand_matrix(matrix: Any) -> list[dict[str, Any]]:
     return combos
 
 
+def substitute_within(value: Any, contexts: dict[str, Any]) -> Any:
+    """``value`` with the expressions in every string of it (at any depth) substituted."""
+    if isinstance(value, dict):
+        return {key: substitute_within(item, contexts) for key, item in value.items()}
+    if isinstance(value, list):
+        return [substitute_within(item, contexts) for item in value]
+    return substitute(value, contexts)
+
+
 def _needs(job: dict[str, Any]) -> list[str]:
     needs = job.get("needs") or []
     return [needs] if isinstance(needs, str) else list(needs)
@@ -404,7 +413,7 @@ class WorkflowRunner:
         services = JobServices({**os.environ, **self._docker_host()})
         try:
             # GitHub's "Initialize containers": no step runs if a service does not come up.
-            spec = substitute(job.get("services") or {}, {**base, "env": {}})
+            spec = substitute_within(job.get("services") or {}, {**base, "env": {}})
             for line in services.start(spec, self.service_images):
                 self.say(f"-- {line}")
         except ServiceError as exc:
@@ -605,4 +614,5 @@ __all__ = [
     "expand_matrix",
     "job_order",
     "parse_commands_file",
+    "substitute_within",
 ]

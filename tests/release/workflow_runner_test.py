@@ -19,6 +19,7 @@ from release.workflow_runner import (
     WorkflowRunner,
     expand_matrix,
     parse_commands_file,
+    substitute_within,
 )
 
 
@@ -171,6 +172,13 @@ def test_fail_fast_cancels_the_rest_unless_turned_off(tmp_path: Path, repository
     result = run(tmp_path / "b", repository, matrix_workflow(matrix, fail_fast="false"))
     assert [b.result for b in result.of("build")] == ["failure", "success"]
     assert result.result("build") == "failure"
+
+
+def test_service_specs_are_substituted_at_every_depth() -> None:
+    spec = {"db": {"env": {"PASSWORD": "ci-${{ github.run_id }}"}, "ports": ["${{ 5432 }}"]}}
+    assert substitute_within(spec, {"github": {"run_id": "7"}}) == {
+        "db": {"env": {"PASSWORD": "ci-7"}, "ports": [5432]}
+    }
 
 
 def test_matrix_axes_include_and_exclude_expand_like_github() -> None:
