@@ -10,6 +10,7 @@ forge a second log line.
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
 import socket
@@ -23,7 +24,7 @@ from loguru import logger
 
 from unifyops_core._version import __version__ as core_version
 from unifyops_core.context import current_request_id
-from unifyops_core.redaction import redact
+from unifyops_core.redaction import redact, redact_text
 from unifyops_core.tracing import current_ids
 
 # Fields the formatter places itself; everything else bound with logger.bind() goes under "extra".
@@ -37,6 +38,24 @@ class _Identity:
     version: str
     environment: str
     host: str
+
+    @property
+    def fields(self) -> dict[str, Any]:
+        """The identity as it appears on every line, redacted (computed once per identity)."""
+        return _identity_fields(self)
+
+
+@functools.lru_cache(maxsize=8)
+def _identity_fields(identity: _Identity) -> dict[str, Any]:
+    fields = {
+        "service": identity.service,
+        "version": identity.version,
+        "environment": identity.environment,
+        "core_version": core_version,
+        "host": identity.host,
+    }
+    redacted: dict[str, Any] = redact(fields)
+    return redacted
 
 
 _DATABASE_PACKAGES = frozenset({"sqlalchemy", "asyncpg"})
@@ -74,7 +93,12 @@ def _format_exception(record: dict[str, Any]) -> dict[str, Any] | None:
 
 
 def render_record(record: dict[str, Any], identity: _Identity) -> str:
-    """The JSON line for one loguru record (redacted)."""
+    """The JSON line for one loguru record (redacted).
+
+    Only what varies from line to line is redacted here (the message, the logger's name, the
+    ids, extra fields, the exception): the identity is redacted once, when logging is configured,
+    and the timestamp and level are ours. A full walk of the line cost ~40 % of an access line.
+    """
     extra = dict(record["extra"])
     request_id = extra.pop("request_id", None) or current_request_id()
     error_id = extra.pop("error_id", None)
@@ -85,24 +109,20 @@ def render_record(record: dict[str, Any], identity: _Identity) -> str:
     payload: dict[str, Any] = {
         "timestamp": record["time"].astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ"),
         "level": record["level"].name,
-        "message": record["message"],
-        "logger": logger_name,
-        "service": identity.service,
-        "version": identity.version,
-        "environment": identity.environment,
-        "core_version": core_version,
-        "host": identity.host,
-        "request_id": request_id,
-        "error_id": error_id,
-        "trace_id": trace_id,
-        "span_id": span_id,
+        "message": redact_text(record["message"]),
+        "logger": redact(logger_name),
+        **identity.fields,
+        "request_id": redact(request_id),
+        "error_id": redact(error_id),
+        "trace_id": redact(trace_id),
+        "span_id": redact(span_id),
     }
     if extra:
-        payload["extra"] = extra
+        payload["extra"] = redact(extra)
     exception = _format_exception(record)
     if exception:
-        payload["exception"] = exception
-    return json.dumps(redact(payload), default=str, ensure_ascii=False)
+        payload["exception"] = redact(exception)
+    return json.dumps(payload, default=str, ensure_ascii=False)
 
 
 class _JsonSink:

@@ -94,6 +94,10 @@ def server_config(
         timeout_graceful_shutdown=graceful_seconds,
         timeout_keep_alive=5,
         server_header=False,
+        # The client address is client_address.py's to decide (from X-Forwarded-For as the nearest
+        # proxy vouches for it); uvicorn's proxy-headers middleware would only repeat that work
+        # on every request, and only for a peer on 127.0.0.1.
+        proxy_headers=False,
     )
 
 
