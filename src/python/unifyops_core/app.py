@@ -16,6 +16,7 @@ from unifyops_core.deadline import DeadlineMiddleware
 from unifyops_core.error_schema import ERROR_RESPONSES
 from unifyops_core.handlers import register_exception_handlers
 from unifyops_core.health import HealthRegistry, health_router
+from unifyops_core.heap import frozen_while_serving
 from unifyops_core.logs import configure_logging
 from unifyops_core.metrics import MetricsMiddleware, TierMetrics
 from unifyops_core.middleware import RequestContextMiddleware
@@ -56,6 +57,10 @@ def create_service_app(
         )
         lifespan = metrics.lifespan(settings.metrics_port, fastapi_kwargs.get("lifespan"))
         fastapi_kwargs = fastapi_kwargs | {"lifespan": lifespan}
+    # Outermost of the lifespans: the heap is frozen once every start-up inside it is done.
+    fastapi_kwargs = fastapi_kwargs | {
+        "lifespan": frozen_while_serving(fastapi_kwargs.get("lifespan"))
+    }
     app = FastAPI(
         title=settings.service_name,
         version=version,
