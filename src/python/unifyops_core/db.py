@@ -136,14 +136,23 @@ class Database:
         async with self.admitted(), self.read_sessions() as session:
             yield session
 
-    async def read_connection(self) -> AsyncIterator[AsyncConnection]:
+    @asynccontextmanager
+    async def reading(self) -> AsyncIterator[AsyncConnection]:
         """A Core connection for a request that only reads: every statement autocommits.
 
         For a hot read that returns rows, not objects: without the ORM's session, identity map
         and object loading a one-row read costs about half the CPU (issue 16). Errors are
-        SQLAlchemy's as with a session, so the handlers answer them the same way.
+        SQLAlchemy's as with a session, so the handlers answer them the same way. Opened in the
+        route (``async with stack.database_of(request).reading() as connection``) it also spares
+        FastAPI the dependency, its exit stack and shielded cancel scope: ~10 % of a one-SELECT
+        request.
         """
         async with self.admitted(), self.read_engine.connect() as connection:
+            yield connection
+
+    async def read_connection(self) -> AsyncIterator[AsyncConnection]:
+        """``reading`` as a FastAPI dependency with ``yield`` (``stack.ReadConnectionDep``)."""
+        async with self.reading() as connection:
             yield connection
 
     async def dispose(self) -> None:

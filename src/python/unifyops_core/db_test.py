@@ -47,6 +47,30 @@ async def test_a_read_connection_runs_each_statement_outside_a_transaction() -> 
                 await asyncio.sleep(0.01)
                 second = await connection.scalar(text(NOW_TWICE))
                 assert first != second
+            async with database.reading() as connection:
+                first = await connection.scalar(text(NOW_TWICE))
+                await asyncio.sleep(0.01)
+                second = await connection.scalar(text(NOW_TWICE))
+                assert first != second
+        finally:
+            await database.dispose()
+
+
+async def test_reading_holds_an_admission_place_until_it_is_left() -> None:
+    async with fresh_database() as settings:
+        database = Database(settings.model_copy(update={"pool_size": 1, "max_overflow": 0}))
+
+        async def read_one() -> int:
+            async with database.reading() as connection:
+                return int(await connection.scalar(text("SELECT 1")) or 0)
+
+        try:
+            async with database.reading() as connection:
+                await connection.execute(text("SELECT 1"))
+                waiting = asyncio.create_task(read_one())
+                await asyncio.sleep(0.05)
+                assert not waiting.done()  # the one place is taken
+            assert await waiting == 1  # and given on when the route leaves it
         finally:
             await database.dispose()
 

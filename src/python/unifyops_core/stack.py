@@ -204,6 +204,12 @@ async def _db_read_session(request: Request) -> AsyncIterator[AsyncSession]:
         yield session
 
 
+def database_of(request: Request) -> Database:
+    """The tier's database, for a route that opens its own connection (``Database.reading``)."""
+    database: Database = request.app.state.db
+    return database
+
+
 async def _db_read_connection(request: Request) -> AsyncIterator[AsyncConnection]:
     database: Database = request.app.state.db
     async for connection in database.read_connection():
@@ -214,8 +220,11 @@ ServiceDep = Annotated[ServiceClient, Depends(_service_client)]
 SessionDep = Annotated[AsyncSession, Depends(_db_session)]
 # For routes that only read: no transaction around the query (Database.read_session).
 ReadSessionDep = Annotated[AsyncSession, Depends(_db_read_session)]
-# For a hot read through SQLAlchemy Core (rows, no ORM objects): Database.read_connection.
+# For a read through SQLAlchemy Core (rows, no ORM objects): Database.read_connection.
 ReadConnectionDep = Annotated[AsyncConnection, Depends(_db_read_connection)]
+# For the hottest reads the route takes the Request and opens
+# ``async with database_of(request).reading() as connection`` itself: no dependency to solve, no
+# exit stack or shielded cancel scope (Database.reading); ~10 % of a one-SELECT request.
 
 __all__ = [
     "TOKEN_ISSUER",
@@ -229,4 +238,5 @@ __all__ = [
     "TierSettings",
     "create_gateway_tier",
     "create_service_tier",
+    "database_of",
 ]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Header, Query
+from fastapi import APIRouter, Header, Query, Request
 
 from unifyops.identity.user.user_service import profiles
 from unifyops.identity.user.user_service.models import idempotency_keys
@@ -16,7 +16,7 @@ from unifyops.identity.user.user_service.schemas import (
 )
 from unifyops_core import idempotency
 from unifyops_core.client import IDEMPOTENCY_KEY_HEADER
-from unifyops_core.stack import ReadConnectionDep, SessionDep
+from unifyops_core.stack import SessionDep, database_of
 
 router = APIRouter(prefix="/internal/profiles", tags=["profiles"])
 Subject = Annotated[str, Query(min_length=1, max_length=64)]
@@ -33,10 +33,11 @@ async def list_profiles(
 
 
 @router.get("/{subject}")
-async def get_profile(subject: str, connection: ReadConnectionDep) -> ProfilePublic:
+async def get_profile(subject: str, request: Request) -> ProfilePublic:
     # The gateway's GET /v1/profile lands here: one SELECT, no transaction around it, rows
-    # rather than ORM objects.
-    return await profiles.read(connection, subject)
+    # rather than ORM objects, the connection opened here rather than by a dependency.
+    async with database_of(request).reading() as connection:
+        return await profiles.read(connection, subject)
 
 
 @router.put("/{subject}")
