@@ -2,8 +2,9 @@
 # Makes a Docker engine available (idempotently) and prints the DOCKER_HOST to use.
 #   - $DOCKER_HOST, when set and answering, is used as it is;
 #   - else the system socket, when it answers;
-#   - else a private engine: Debian's docker.io dockerd with the vfs storage driver and no
-#     iptables/bridge (what works on these machines), data in ${UO_DOCKER_DIR}. Installed if absent.
+#   - else a private engine: Debian's docker.io dockerd with no iptables/bridge (what works on
+#     these machines), data in ${UO_DOCKER_DIR}, storage driver overlay2 where the kernel lets us
+#     mount overlayfs there, vfs otherwise (UO_DOCKER_STORAGE_DRIVER overrides). Installed if absent.
 set -euo pipefail
 
 root="${UO_DOCKER_DIR:-/var/lib/unifyops-docker}"
@@ -72,17 +73,58 @@ if ! command -v dockerd >/dev/null 2>&1; then
   DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends docker.io >&2
 fi
 
+# overlay2 shares every layer between images and containers; vfs copies an image's whole root
+# file system for every build step and every container (a full test run wrote ~70 GB with it and
+# filled a CI machine's disk). The probe mounts a throwaway overlay where the engine keeps its data.
+overlay_mounts_here() {
+  local probe
+  probe="$(mktemp -d "${root}/overlay-probe.XXXXXX")" || return 1
+  mkdir -p "${probe}"/{lower,upper,work,merged}
+  local ok=1
+  if mount -t overlay overlay \
+      -o "lowerdir=${probe}/lower,upperdir=${probe}/upper,workdir=${probe}/work" \
+      "${probe}/merged" 2>/dev/null; then
+    ok=0
+    umount "${probe}/merged"
+  fi
+  rm -rf "${probe}"
+  return "${ok}"
+}
+
+choose_storage_driver() {
+  if [[ -n "${UO_DOCKER_STORAGE_DRIVER:-}" ]]; then
+    echo "${UO_DOCKER_STORAGE_DRIVER}"
+  elif overlay_mounts_here; then
+    echo overlay2
+  else
+    echo vfs
+  fi
+}
+
+# An engine started earlier with the other driver left its layers behind; the new driver cannot
+# see them (its images are gone either way), so they only take disk.
+drop_layers_of_other_driver() {
+  local driver="$1" other
+  for other in vfs overlay2; do
+    [[ "${other}" == "${driver}" || ! -d "${root}/data/${other}" ]] && continue
+    say "removing the layers an earlier engine kept with the ${other} driver ($(du -sh "${root}/data/${other}" | cut -f1))"
+    rm -rf "${root}/data/${other}" "${root}/data/image/${other}"
+  done
+}
+
 mkdir -p "${root}/data" "${root}/exec"
+driver="$(choose_storage_driver)"
+drop_layers_of_other_driver "${driver}"
 # `uo up` gives every environment a dozen networks; the engine's default pools hold only 31, so
 # the private engine hands out /24s from one /16 (256 networks).
 isolate_networks
-say "starting a private engine (${root}; log: ${root}/dockerd.log)"
+say "starting a private engine (${root}, storage driver ${driver}; log: ${root}/dockerd.log)"
 nohup dockerd \
   --host "${socket}" \
   --data-root "${root}/data" \
   --exec-root "${root}/exec" \
   --pidfile "${root}/dockerd.pid" \
-  --storage-driver vfs \
+  --storage-driver "${driver}" \
   --iptables=false --ip6tables=false --bridge=none --ip-forward=false \
   --default-address-pool base=10.213.0.0/16,size=24 \
   >"${root}/dockerd.log" 2>&1 &
