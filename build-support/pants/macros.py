@@ -57,6 +57,10 @@ def unifyops_stack_images():
     return tiers + apps + ["src/docker/postgres:image"]
 
 
+# In the environment of every step that compiles byte code: Python then writes hash-based .pyc
+# files (no source file time recorded), so the same sources give the same bytes in every build
+# (uo.reproducible clamps file times to the same epoch).
+SOURCE_DATE = "SOURCE_DATE_EPOCH=1700000000"
 # Debug symbols out of every native extension of a venv (asyncpg's protocol: 7.9 MB -> 0.9 MB).
 STRIP_NATIVE = "find /app/venv -name '*.so' -exec strip --strip-unneeded {} +"
 # Third-party modules shipped as byte code only: each __pycache__/<name>.cpython-311.pyc becomes
@@ -104,13 +108,14 @@ def unifyops_python_image(stack, tier, entry_point):
             # their native extensions stripped of debug symbols: half their size, never run.
             "FROM ${UO_BASE_BUILD_IMAGE} AS deps",
             "COPY %s/deps.pex /build/deps.pex" % context,
-            "RUN PEX_TOOLS=1 PEX_ROOT=/tmp/pex python3 /build/deps.pex venv --scope=deps --compile /app/venv"
+            "RUN " + SOURCE_DATE + " PEX_TOOLS=1 PEX_ROOT=/tmp/pex"
+            " python3 /build/deps.pex venv --scope=deps --compile /app/venv"
             " && " + STRIP_NATIVE + " && " + SOURCELESS_DEPS,
             # The sources are installed in the runtime base itself (the smallest root filesystem
             # to copy for a build step on the vfs driver); it has no shell, so the step runs in
             # exec form with its environment set for this stage only.
             "FROM ${UO_BASE_PYTHON_IMAGE} AS srcs",
-            "ENV PEX_TOOLS=1 PEX_ROOT=/tmp/pex",
+            "ENV PEX_TOOLS=1 PEX_ROOT=/tmp/pex " + SOURCE_DATE,
             "COPY %s/srcs.pex /build/srcs.pex" % context,
             'RUN ["python3", "/build/srcs.pex", "venv", "--scope=srcs", "--compile", "/app/venv"]',
             "FROM ${UO_BASE_PYTHON_IMAGE}",
@@ -163,14 +168,14 @@ def unifyops_app_image(stack):
     )
     shell_command(
         name="%s_bundle" % app,
-        # --ignore-scripts: nothing the build needs runs at install time (esbuild ships its
-        # binary as a package); npm takes the registry from the machine's own configuration.
-        command="npm ci --no-audit --no-fund --loglevel=error --ignore-scripts "
-        "&& npm run build --workspace %s" % app,
-        tools=["npm", "node", "bash", "sh", "env", "uname"],
-        execution_dependencies=[":workspace", ":shared_sources", ":%s_sources" % app],
+        # Offline, from the npm cache ./pants prefetches (src/web/bundle.sh).
+        command="bash bundle.sh %s" % app,
+        tools=["npm", "node", "bash", "sh", "env", "uname", "dirname"],
+        execution_dependencies=[
+            ":workspace", ":bundle_script", ":shared_sources", ":%s_sources" % app
+        ],
         output_directories=["%s/dist" % app],
-        extra_env_vars=["HOME"],
+        extra_env_vars=["HOME", "UO_NPM_CACHE"],
         timeout=900,
     )
     docker_image(
@@ -187,7 +192,8 @@ def unifyops_app_image(stack):
             "FROM ${UO_BASE_BUILD_IMAGE} AS server",
             "COPY src.python.uo_appserver/bin.pex /build/server.pex",
             # A venv at build time: at run time /tmp is a noexec tmpfs (native extensions).
-            "RUN PEX_TOOLS=1 PEX_ROOT=/tmp/pex python3 /build/server.pex venv --compile /app/venv"
+            "RUN " + SOURCE_DATE + " PEX_TOOLS=1 PEX_ROOT=/tmp/pex"
+            " python3 /build/server.pex venv --compile /app/venv"
             " && " + STRIP_NATIVE + " && " + SOURCELESS_DEPS,
             "FROM ${UO_BASE_PYTHON_IMAGE}",
         ]

@@ -5,6 +5,8 @@
 #   - else a private engine: Debian's docker.io dockerd with no iptables/bridge (what works on
 #     these machines), data in ${UO_DOCKER_DIR}, storage driver overlay2 where the kernel lets us
 #     mount overlayfs there, vfs otherwise (UO_DOCKER_STORAGE_DRIVER overrides). Installed if absent.
+#   UO_DOCKER_PRIVATE=1 skips the first two: always the private engine of ${UO_DOCKER_DIR} (tests
+#   use it for a throwaway engine with nothing on it, a clean machine's).
 set -euo pipefail
 
 root="${UO_DOCKER_DIR:-/var/lib/unifyops-docker}"
@@ -46,12 +48,13 @@ ensure_policy_tools() {
 
 ensure_client
 ensure_policy_tools
-if [[ -n "${DOCKER_HOST:-}" ]] && answers "${DOCKER_HOST}"; then
+private_only="${UO_DOCKER_PRIVATE:-0}"
+if [[ ${private_only} != 1 && -n "${DOCKER_HOST:-}" ]] && answers "${DOCKER_HOST}"; then
   say "using DOCKER_HOST=${DOCKER_HOST}"
   echo "${DOCKER_HOST}"
   exit 0
 fi
-if answers "unix:///var/run/docker.sock"; then
+if [[ ${private_only} != 1 ]] && answers "unix:///var/run/docker.sock"; then
   say "using the system engine"
   echo "unix:///var/run/docker.sock"
   exit 0

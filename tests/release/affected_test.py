@@ -84,6 +84,20 @@ def bump_lock_pin(project: str) -> Callable[[Path], None]:
     return edit
 
 
+def bump_debian_pin(base: str, package: str) -> Callable[[Path], None]:
+    """Move one package of a base image's Debian lock to another version."""
+
+    def edit(repo: Path) -> None:
+        lock = repo / f"src/docker/base/{base}/packages.lock"
+        text, count = re.subn(
+            rf"(?m)^{re.escape(package)}=(.*)$", rf"{package}=\1+test", lock.read_text()
+        )
+        assert count == 1, f"{package} is not in {lock}"
+        lock.write_text(text)
+
+    return edit
+
+
 SCENARIOS: dict[str, tuple[Callable[[Path], None], set[str]]] = {
     # The app server imports core's error shape and client address, so apps carry core too.
     "core source": (append("src/python/unifyops_core/redaction.py"), CORE_IMAGES | APP_IMAGES),
@@ -101,6 +115,14 @@ SCENARIOS: dict[str, tuple[Callable[[Path], None], set[str]]] = {
     "pants.toml": (append("pants.toml"), set(IMAGES)),
     "the python base image list": (
         append("src/docker/base/python/packages.txt", "# comment\n"),
+        PYTHON_IMAGES,
+    ),
+    "a locked Debian version of the python base": (
+        bump_debian_pin("python", "tzdata"),
+        PYTHON_IMAGES,
+    ),
+    "a locked Debian version of the build base": (
+        bump_debian_pin("build", "binutils"),
         PYTHON_IMAGES,
     ),
     "the postgres base image list": (

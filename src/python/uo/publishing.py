@@ -9,7 +9,9 @@ tag the registry already holds is compared with the image about to be pushed, by
 config digest, which is the image's content; the manifest digest also depends on how layers were
 compressed). The same image: nothing to push. Another image: the whole publish is refused and
 nothing is pushed, because moving it would silently change what every infra file pinning that
-commit's tag means.
+commit's tag means. Rebuilding a commit gives the same image ID because every image is first
+made reproducible (uo.reproducible: build times and file times out of the image), so a re-run of
+a release finds its images already there instead of being refused.
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ from typing import Any
 from uo.errors import RegistryError
 from uo.images import info_file
 from uo.registry import Registry
+from uo.reproducible import reproduce
 
 SHA_TAG = re.compile(r"^[0-9a-f]{7,40}$")
 
@@ -56,10 +59,12 @@ def built_images(dist: Path, addresses: list[str]) -> list[BuiltImage]:
 
 
 def plan(engine: Any, registry: Registry, images: list[BuiltImage]) -> Plan:
-    """What to push; raises (before anything is pushed) if a SHA tag would move."""
+    """What to push; raises (before anything is pushed) if a SHA tag would move.
+
+    Each image is made reproducible first, so its ID is what any build of its commit gives."""
     push, unchanged, moved = [], [], []
     for image in images:
-        image_id = str(engine.images.get(image.local).id)
+        image_id = reproduce(engine, image.local)
         held = registry.manifest(image.repository, image.tag)
         if held is None:
             push.append((image, image_id))
