@@ -39,7 +39,7 @@ def base(engine: docker.DockerClient) -> str:
     tags = [t for i in engine.images.list("unifyops/base-python") for t in i.tags]
     if not tags:
         pytest.fail("no unifyops/base-python image: build-support/images/prepare.sh builds it")
-    return tags[0]
+    return str(tags[0])
 
 
 def build(engine: docker.DockerClient, base: str, tag: str, content: str, mtime: float) -> str:
