@@ -30,13 +30,12 @@ from unifyops_core.naming import STACKS, namespace
 from uo.errors import UoError
 from uo.render import Manifest, render_target, targets
 from uo.repo import ENVIRONMENTS_PATH
+from uo.sealed_layout import CERTIFICATE_FILE, SEALED_DIR
 from uo.sealing import CertificateError, fingerprint, load_public_key, seal
 from uo.secret_values import generate
 
 API_VERSION = "bitnami.com/v1alpha1"
 KIND = "SealedSecret"
-CERTIFICATE_FILE = "sealed-secrets-cert.pem"
-SEALED_DIR = "sealed"
 # Which controller key a SealedSecret was sealed to; a certificate rotation shows up as a mismatch.
 SEALED_TO = "unifyops.io/sealed-to"
 # Before the database (wave 0): Argo CD waits until the controller reports the SealedSecret synced.

@@ -8,8 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from unifyops_core.naming import ENVIRONMENTS
-from uo.repo import find_repo_root
-from uo.sealed_secrets import CERTIFICATE_FILE, SEALED_DIR, Request, SealError, seal_environment
+from uo.sealed_layout import CERTIFICATE_FILE, SEALED_DIR
 
 DESCRIPTION = (
     "Write infra/environments/<env>/sealed/<stack>.yaml: a Bitnami SealedSecret for every Secret "
@@ -48,6 +47,8 @@ def register(commands: Any) -> None:
 
 
 def _pairs(options: argparse.Namespace) -> dict[str, str]:
+    from uo.sealed_secrets import SealError
+
     values: dict[str, str] = {}
     for flag, items in (
         ("--from-literal", options.from_literal),
@@ -70,6 +71,10 @@ def _pairs(options: argparse.Namespace) -> dict[str, str]:
 
 
 def run(options: argparse.Namespace) -> int:
+    # Sealing imports cryptography and Helm (~0.1 s): only when a command seals.
+    from uo.repo import find_repo_root
+    from uo.sealed_secrets import Request, seal_environment
+
     repo = find_repo_root()
     request = Request(options.env, options.secret, options.rotate, _pairs(options))
     changes, written = seal_environment(repo, request)
