@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from sqlalchemy import bindparam, func, select, update
 from sqlalchemy.dialects.postgresql import insert
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from unifyops.identity.user.user_service.models import Profile
 from unifyops.identity.user.user_service.schemas import ProfileCreate, ProfilePublic, ProfileUpdate
+from unifyops_core.db import Database
 from unifyops_core.exceptions import PreconditionFailedError, RecordNotFoundError
 
 
@@ -28,9 +29,10 @@ _PUBLIC = select(*(Profile.__table__.c[name] for name in ProfilePublic.model_fie
 )
 
 
-async def read(connection: AsyncConnection, subject: str) -> ProfilePublic:
-    """The subject's profile as the API shows it, read through Core (the gateway's hot path)."""
-    row = (await connection.execute(_PUBLIC, {"subject": subject})).mappings().first()
+async def read(database: Database, subject: str) -> ProfilePublic:
+    """The subject's profile as the API shows it, straight from the driver (the gateway's hot
+    path: ``Database.fetch_row``)."""
+    row = await database.fetch_row(_PUBLIC, {"subject": subject})
     if row is None:
         raise RecordNotFoundError("Profile not found", details={"subject": subject})
     return ProfilePublic.model_validate(row)

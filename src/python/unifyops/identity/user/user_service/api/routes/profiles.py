@@ -34,10 +34,9 @@ async def list_profiles(
 
 @router.get("/{subject}")
 async def get_profile(subject: str, request: Request) -> ProfilePublic:
-    # The gateway's GET /v1/profile lands here: one SELECT, no transaction around it, rows
-    # rather than ORM objects, the connection opened here rather than by a dependency.
-    async with database_of(request).reading() as connection:
-        return await profiles.read(connection, subject)
+    # The gateway's GET /v1/profile lands here: one SELECT straight on the driver, no
+    # transaction around it, a row rather than ORM objects, no dependency to solve.
+    return await profiles.read(database_of(request), subject)
 
 
 @router.put("/{subject}")
