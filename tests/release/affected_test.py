@@ -34,6 +34,8 @@ IMAGES = {
 }
 # Every image on the Python base (the tiers, the edge, the apps' server, the log reader).
 PYTHON_IMAGES = {name for name in IMAGES if name not in ("postgres", "prometheus")}
+# Every image built on the build base too (a build stage): the tiers and the apps.
+BUILD_BASE_IMAGES = PYTHON_IMAGES - {"edge", "logs"}
 # What unifyops_core is part of: the api and service tiers.
 CORE_IMAGES = {name for name in IMAGES if name.endswith(("-api", "-service"))}
 APP_IMAGES = {c.name for c in components() if c.tier == "app"}
@@ -123,7 +125,7 @@ SCENARIOS: dict[str, tuple[Callable[[Path], None], set[str]]] = {
     ),
     "a locked Debian version of the build base": (
         bump_debian_pin("build", "binutils"),
-        PYTHON_IMAGES,
+        BUILD_BASE_IMAGES,
     ),
     "the postgres base image list": (
         append("src/docker/base/postgres/packages.txt", "# comment\n"),

@@ -88,7 +88,9 @@ def test_publish_pushes_once_and_never_moves_a_sha_tag(
     assert [image for image, _ in done.push] == [first]
     held = logged_in.manifest(repository, SHA)
     assert held is not None
-    assert held.config_digest == first_id
+    # What was pushed is the image made reproducible, and the local tag moved to it.
+    assert held.config_digest == engine.images.get(f"uo-test/{repository}:one").id
+    assert held.config_digest != first_id  # the build's own time is out of it
     # The engine, asked on its own, names the same digest uo read over the API.
     data = engine.images.get_registry_data(
         logged_in.reference(repository) + f":{SHA}",
