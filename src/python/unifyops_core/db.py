@@ -69,6 +69,8 @@ class DatabaseSettings(BaseModel):
         )
 
 
+# Compiled statements kept for fetch_row; far more than a tier's hot reads.
+_COMPILED_STATEMENTS_KEPT = 256
 # SQLSTATEs of a server shutting down or restarting (class 57P): the connection is gone.
 _SERVER_GOING_AWAY = ("57P01", "57P02", "57P03")
 
@@ -104,7 +106,7 @@ class Database:
         self.read_engine = self.engine.execution_options(isolation_level="AUTOCOMMIT")
         self.read_sessions = async_sessionmaker(self.read_engine, expire_on_commit=False)
         self._admission: tuple[asyncio.AbstractEventLoop, asyncio.Semaphore] | None = None
-        self._compiled_statements: dict[Select[Any], tuple[str, list[str]]] = {}
+        self._compiled_statements: dict[Select[Any], tuple[Any, str, list[str]]] = {}
 
     def _admission_here(self) -> asyncio.Semaphore:
         # asyncio's semaphore is first come, first served: no newcomer overtakes a waiter. One
@@ -183,10 +185,14 @@ class Database:
         same errors: a driver error becomes SQLAlchemy's ``DBAPIError`` carrying its SQLSTATE,
         and a lost connection is discarded with every connection opened before it. Only for
         statements whose parameters and columns asyncpg converts itself (text, numbers,
-        timestamps, UUIDs); a statement that needs SQLAlchemy's type processing is refused.
+        timestamps, UUIDs) and whose SQL does not depend on its values; others are refused.
+        Build the statement once (a module constant): it is compiled on first use and kept.
         """
-        sql, names = self._compiled(statement)
-        arguments = [params[name] for name in names]
+        compiled, sql, names = self._compiled(statement)
+        # Every parameter in order: the caller's, and those the statement holds itself
+        # (literals, LIMIT values, bindparam defaults).
+        values = compiled.construct_params(params)
+        arguments = [values[name] for name in names]
         async with self.admitted():
             pooled = await greenlet_spawn(self.engine.sync_engine.raw_connection)
             driver: Any = pooled.driver_connection  # asyncpg's Connection
@@ -206,7 +212,7 @@ class Database:
             await greenlet_spawn(pooled.close)
         return None if row is None else dict(row.items())
 
-    def _compiled(self, statement: Select[Any]) -> tuple[str, list[str]]:
+    def _compiled(self, statement: Select[Any]) -> tuple[Any, str, list[str]]:
         cached = self._compiled_statements.get(statement)
         if cached is None:
             dialect = self.engine.dialect
@@ -222,7 +228,16 @@ class Database:
                     "fetch_row runs statements asyncpg converts by itself; use reading() for "
                     f"one with SQLAlchemy type processing ({', '.join(processed) or 'parameters'})"
                 )
-            cached = (compiled.string, list(compiled.positiontup or []))
+            if compiled.post_compile_params or compiled.literal_execute_params:
+                raise ValueError(
+                    "fetch_row runs statements compiled once; use reading() for one whose SQL "
+                    "depends on its values (expanding IN, literal_execute)"
+                )
+            cached = (compiled, compiled.string, list(compiled.positiontup or []))
+            # Statements are meant to be built once (module constants): a caller building one
+            # per call would compile every time, and the cache must not grow with it.
+            if len(self._compiled_statements) >= _COMPILED_STATEMENTS_KEPT:
+                self._compiled_statements.clear()
             self._compiled_statements[statement] = cached
         return cached
 

@@ -64,9 +64,24 @@ async def test_a_row_as_sqlalchemy_gives_it_and_none_when_missing(database: Data
     assert await database.fetch_row(BY_ID, {"id": 2}) is None
 
 
-async def test_a_statement_that_needs_sqlalchemy_types_is_refused(database: Database) -> None:
+async def test_values_the_statement_holds_itself_are_sent(database: Database) -> None:
+    # A literal, a LIMIT and a bindparam default are parameters the caller does not name.
+    statement = (
+        select(ITEMS.c.name)
+        .where(ITEMS.c.id == bindparam("id"), ITEMS.c.name == "one")
+        .where(ITEMS.c.id < bindparam("below", value=5))
+        .limit(1)
+    )
+    assert await database.fetch_row(statement, {"id": 1}) == {"name": "one"}
+    assert await database.fetch_row(statement, {"id": 1, "below": 1}) is None
+
+
+async def test_statements_it_cannot_run_as_compiled_are_refused(database: Database) -> None:
     with pytest.raises(ValueError, match=r"use reading\(\) .*\(kind\)"):
         await database.fetch_row(select(ITEMS.c.kind).where(ITEMS.c.id == 1), {})
+    expanding = select(ITEMS.c.name).where(ITEMS.c.id.in_(bindparam("ids", expanding=True)))
+    with pytest.raises(ValueError, match="expanding IN"):
+        await database.fetch_row(expanding, {"ids": [1, 2]})
 
 
 async def test_a_refused_statement_is_sqlalchemys_error_and_keeps_its_connection(
