@@ -26,9 +26,6 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from packaging.requirements import Requirement
-from packaging.utils import canonicalize_name
-
 from uo.errors import GitRefError, InfraError
 from uo.new_stack import REGISTRY, WIRING, NewStack, stacks_in
 from uo.pants_runner import Pants
@@ -79,6 +76,11 @@ def _lock_pins(text: str) -> dict[str, tuple[str, dict[str, list[str]]]]:
     """project -> (version, requirement names it depends on) from a Pants lockfile's text."""
     if not text:
         return {}
+    # Imported here: only a lockfile change needs them, and they are a sixth of a warm
+    # `uo affected` otherwise.
+    from packaging.requirements import Requirement
+    from packaging.utils import canonicalize_name
+
     body = "\n".join(line for line in text.splitlines() if not line.startswith("//"))
     pins: dict[str, tuple[str, dict[str, list[str]]]] = {}
     for resolve in json.loads(body)["locked_resolves"]:
@@ -104,6 +106,8 @@ def changed_pins(old_lock: str, new_lock: str) -> set[str]:
 def closure(roots: Iterable[str], lock_text: str) -> set[str]:
     """Every project the roots resolve to, through the lock's dependency edges."""
     graph = {name: info["deps"] for name, (_, info) in _lock_pins(lock_text).items()}
+    from packaging.utils import canonicalize_name  # see _lock_pins
+
     seen: set[str] = set()
     stack = [str(canonicalize_name(root)) for root in roots]
     while stack:
