@@ -44,7 +44,7 @@ from unifyops_core.exceptions import (
 from unifyops_core.middleware import REQUEST_ID_HEADER
 from unifyops_core.redaction import redact_text
 from unifyops_core.service_tokens import ServiceTokenProvider
-from unifyops_core.sharded_transport import ShardedTransport
+from unifyops_core.keepalive_transport import KeepAliveTransport
 
 IDEMPOTENT_METHODS = frozenset({"GET", "HEAD", "OPTIONS", "PUT", "DELETE"})
 RETRY_STATUSES = frozenset({502, 503, 504})
@@ -89,7 +89,7 @@ class ServiceClient:
         self._http = httpx.AsyncClient(
             base_url=base_url,
             timeout=httpx.Timeout(timeout, connect=min(timeout, CONNECT_TIMEOUT_SECONDS)),
-            transport=transport or ShardedTransport(POOL_LIMITS),
+            transport=transport or KeepAliveTransport(POOL_LIMITS),
         )
         # Told of every attempt (the app's metrics, when it serves them): retries and the breaker
         # at work become visible as calls per request.
