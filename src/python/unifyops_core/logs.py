@@ -167,6 +167,16 @@ def stdlib_level(level: str) -> int:
     return number
 
 
+# What configure_logging last let through; loguru's own default sink, before it, writes DEBUG.
+_lowest_level = logging.DEBUG
+
+
+def writes_debug() -> bool:
+    """Whether a DEBUG record would be written: lets a hot path skip building one that would not
+    (loguru drops it only after its arguments were computed)."""
+    return _lowest_level <= logging.DEBUG
+
+
 def configure_logging(
     *,
     service: str,
@@ -179,7 +189,9 @@ def configure_logging(
 
     Calling it again replaces the previous configuration (tests rely on that).
     """
+    global _lowest_level
     identity = _Identity(service, version, environment, socket.gethostname())
+    _lowest_level = stdlib_level(level)
     logger.remove()
     logger.add(
         _JsonSink(identity, stream or sys.stdout),
@@ -206,4 +218,4 @@ def configure_logging(
     logging.getLogger("uvicorn.access").disabled = True
 
 
-__all__ = ["InterceptHandler", "configure_logging", "render_record", "stdlib_level"]
+__all__ = ["InterceptHandler", "configure_logging", "render_record", "stdlib_level", "writes_debug"]

@@ -162,3 +162,13 @@ def test_a_database_error_is_logged_with_frames_but_not_its_message() -> None:
     assert record["exception"]["type"] == "DBAPIError"
     assert "in query" in record["exception"]["traceback"]  # where it failed is kept
     assert secret not in logs.stream.getvalue()
+
+
+def test_writes_debug_follows_the_configured_level() -> None:
+    from unifyops_core.logs import writes_debug
+    from unifyops_core.testing import capture_logs
+
+    with capture_logs(level="INFO"):
+        assert not writes_debug()
+    with capture_logs(level="DEBUG"):
+        assert writes_debug()
