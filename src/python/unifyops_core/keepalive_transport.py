@@ -1,31 +1,37 @@
 """A lean HTTP/1.1 keep-alive transport for calls between tiers, behind httpx's transport interface.
 
 Why not httpcore (httpx's own transport): per call it walks its connection pool in Python, polls
-idle connections for readability and parses with h11, in pure Python: with 32 requests in flight
-that was ~27 % of user-api's CPU (py-spy, issue 16), more than the tier's own route. A call inside
-a cluster needs much less: plain HTTP/1.1 over TCP, keep-alive, a connection limit, timeouts. This
-transport does that on an asyncio protocol and parses answers with httptools (llhttp, the parser
-uvicorn serves with), and keeps httpx's contract: its timeouts (``connect``, ``read`` as the
-longest silence while an answer is due, ``write``, ``pool``) and its exceptions (``ConnectError``,
-``ConnectTimeout``, ``ReadTimeout``, ``WriteTimeout``, ``PoolTimeout``, ``RemoteProtocolError``,
-``LocalProtocolError``), so ``ServiceClient``'s retries, breaker and error mapping see no change.
+every idle connection for readability and parses with h11, in pure Python: with 32 requests in
+flight that was ~27 % of user-api's CPU (py-spy, issue 16), more than the tier's own route. A call
+inside a cluster needs much less: plain HTTP/1.1 over TCP, keep-alive, a connection limit,
+timeouts. This transport does that on an asyncio protocol and parses answers with httptools
+(llhttp, the parser uvicorn serves with), and keeps httpx's contract: its timeouts (``connect``,
+``read`` as the longest silence while an answer is due, ``write``, ``pool``) and its exceptions
+(``ConnectError``, ``ConnectTimeout``, ``ReadTimeout``, ``ReadError``, ``WriteTimeout``,
+``PoolTimeout``, ``RemoteProtocolError``, ``LocalProtocolError``), so ``ServiceClient``'s
+retries, breaker and error mapping see no change. Like httpcore it never sends a request twice:
+repeating is ServiceClient's decision, within its retry budget.
 
 What it does not speak goes to httpx's own transport, unchanged: https, request bodies that are
 streams (not bytes in memory), ``HEAD`` (an answer whose length header describes no body) and
-``Expect: 100-continue``.
+``Expect: 100-continue``. Interim (1xx) answers are skipped.
 
 The pool per origin is a stack of idle connections (the most recently used first, so a quiet
 period lets the oldest expire) and a count of open ones: taking and returning a connection is
-O(1). An idle connection the server closed is known from the event loop's own callbacks (no poll
-per reuse); one idle longer than ``keepalive_expiry`` is closed when met. At ``max_connections``
-a request waits, first come first served, for a connection another gives back, at most the
-``pool`` timeout.
+O(1). Before reuse, one readability check of that one connection (a poll with no wait): an idle
+connection has nothing to say, so anything readable (the server's close, a late ``408``) means
+it is not reused. One idle longer than ``keepalive_expiry`` is closed when met. At
+``max_connections`` requests queue, first come first served: a connection given back, or the
+place of one that closed, goes to the longest waiting, and a newcomer never overtakes the queue;
+each waits at most the ``pool`` timeout.
 """
 
 from __future__ import annotations
 
 import asyncio
 import collections
+import re
+import select
 import time
 from collections.abc import Awaitable
 from typing import Any, TypeVar, cast
@@ -37,15 +43,19 @@ from unifyops_core.sharded_transport import ShardedTransport
 
 T = TypeVar("T")
 
-_NO_DATA_YET = b"Server disconnected without sending a response."
-_CUT_SHORT = b"peer closed connection without sending complete message body"
-# Sent again once on a new connection when a kept-alive one closed before a byte of the answer
-# came back (the server's idle timeout met the request on the wire): methods safe to repeat.
-_REPEATABLE = frozenset({"GET", "OPTIONS", "PUT", "DELETE"})
+_DISCONNECTED = "Server disconnected without sending a response."
+_CUT_SHORT = "peer closed connection without sending complete message body"
+# What h11 (httpx's own transport) refuses to send, refused here too: a method or header name
+# that is not a token, a value with a control character (a CR or LF would start another header).
+_TOKEN = re.compile(rb"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
+_BAD_VALUE_BYTE = re.compile(rb"[\x00-\x08\x0a-\x1f\x7f]")
 
 
-class _NothingReceived(httpx.RemoteProtocolError):
-    """The connection closed before any byte of the answer."""
+class _Place:
+    """Handed to a waiter instead of a connection: the place of one that closed is now its own."""
+
+
+_PLACE = _Place()
 
 
 class _Call:
@@ -60,17 +70,22 @@ class _Call:
         "reason",
         "received",
         "timer",
+        "version",
     )
 
     def __init__(self, done: asyncio.Future[None]) -> None:
         self.done = done
+        self.received = False
+        self.timer: asyncio.TimerHandle | None = None  # the read timeout's
+        self.keep_alive = False  # read when the answer completes: the parser forgets it after
+        self.version = b"HTTP/1.1"
+        self._start_answer()
+
+    def _start_answer(self) -> None:
         self.headers: list[tuple[bytes, bytes]] = []
         self.body: list[bytes] = []
         self.reason = b""
-        self.received = False
         self.headers_complete = False
-        self.keep_alive = False  # read when the answer completes: the parser forgets it after
-        self.timer: asyncio.TimerHandle | None = None  # the read timeout's
 
 
 class _Connection(asyncio.Protocol):
@@ -79,6 +94,7 @@ class _Connection(asyncio.Protocol):
     def __init__(self, pool: _OriginPool) -> None:
         self.pool = pool
         self.transport: asyncio.WriteTransport | None = None
+        self.fileno = -1
         self.parser = httptools.HttpResponseParser(self)
         self.call: _Call | None = None
         self.closed = False
@@ -86,7 +102,6 @@ class _Connection(asyncio.Protocol):
         self.idle_since = 0.0
         self.last_data = 0.0
         self.keep_alive = False
-        self.exchanges = 0
         self._writable: asyncio.Future[None] | None = None
 
     # asyncio.Protocol
@@ -94,11 +109,14 @@ class _Connection(asyncio.Protocol):
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         # uvloop's transports do not subclass asyncio's: no isinstance check.
         self.transport = cast(asyncio.WriteTransport, transport)
+        sock = transport.get_extra_info("socket")
+        self.fileno = sock.fileno() if sock is not None else -1
 
     def data_received(self, data: bytes) -> None:
         call = self.call
-        if call is None:
-            # Bytes nobody asked for (an idle connection): the stream is out of step; drop it.
+        if call is None or call.done.done():
+            # Bytes nobody asked for (an idle connection, or after a complete answer): the
+            # stream is out of step; drop the connection.
             self.close()
             return
         call.received = True
@@ -118,15 +136,13 @@ class _Connection(asyncio.Protocol):
         self.closed = True
         call = self.call
         if call is not None and not call.done.done():
-            if call.headers_complete and _delimited_by_close(call.headers):
+            if exc is not None:  # a reset: whatever arrived may be cut short
+                call.done.set_exception(httpx.ReadError(str(exc) or type(exc).__name__))
+            elif call.headers_complete and _delimited_by_close(call.headers):
                 call.done.set_result(None)  # an answer without a length ends where the stream does
             else:
-                error = (
-                    httpx.RemoteProtocolError(_CUT_SHORT.decode())
-                    if call.received
-                    else _NothingReceived(_NO_DATA_YET.decode())
-                )
-                call.done.set_exception(error)
+                message = _CUT_SHORT if call.received else _DISCONNECTED
+                call.done.set_exception(httpx.RemoteProtocolError(message))
         if self.idle:
             self.pool.forget_idle(self)
         if self._writable is not None and not self._writable.done():
@@ -140,7 +156,11 @@ class _Connection(asyncio.Protocol):
             self._writable.set_result(None)
         self._writable = None
 
-    # httptools callbacks
+    # httptools callbacks (only while a call is reading: data_received checks)
+
+    def on_message_begin(self) -> None:
+        assert self.call is not None
+        self.call._start_answer()
 
     def on_status(self, reason: bytes) -> None:
         assert self.call is not None
@@ -153,6 +173,7 @@ class _Connection(asyncio.Protocol):
     def on_headers_complete(self) -> None:
         assert self.call is not None
         self.call.headers_complete = True
+        self.call.version = b"HTTP/" + self.parser.get_http_version().encode("ascii")
 
     def on_body(self, body: bytes) -> None:
         assert self.call is not None
@@ -160,11 +181,14 @@ class _Connection(asyncio.Protocol):
 
     def on_message_complete(self) -> None:
         call = self.call
-        if call is not None and not call.done.done():
-            call.keep_alive = bool(self.parser.should_keep_alive())
-            call.done.set_result(None)
+        assert call is not None
+        if 100 <= self.parser.get_status_code() < 200:
+            call._start_answer()  # an interim answer (103 Early Hints...): the real one follows
+            return
+        call.keep_alive = bool(self.parser.should_keep_alive())
+        call.done.set_result(None)
 
-    # used by the transport
+    # used by the pool and the transport
 
     def _fail(self, error: Exception) -> None:
         call = self.call
@@ -177,15 +201,25 @@ class _Connection(asyncio.Protocol):
         if self.transport is not None:
             self.transport.close()
 
+    def quiet(self) -> bool:
+        """Whether the idle connection has nothing to read: readable means the server closed it or
+        said something on its own (a late 408) that the loop has not handled yet."""
+        if self.closed or self.fileno < 0:
+            return False
+        poll = select.poll()  # not select.select: no limit on the descriptor's number
+        poll.register(self.fileno, select.POLLIN)
+        try:
+            return not poll.poll(0)
+        except OSError:
+            return False
+
     async def exchange(self, head: bytes, body: bytes, timeouts: dict[str, Any]) -> httpx.Response:
-        """Send one request and read its answer (afterwards, ``reusable`` says whether another
+        """Send one request and read its answer (afterwards, ``keep_alive`` says whether another
         request may follow on this connection)."""
         if self.closed or self.transport is None:
-            # Closed by the server between being handed over and now: nothing was sent.
-            raise _NothingReceived(_NO_DATA_YET.decode())
+            raise httpx.RemoteProtocolError(_DISCONNECTED)
         loop = asyncio.get_running_loop()
         call = self.call = _Call(loop.create_future())
-        self.exchanges += 1
         self.transport.write(head + body)
         if self._writable is not None:
             await _within(self._writable, timeouts.get("write"), httpx.WriteTimeout)
@@ -204,7 +238,7 @@ class _Connection(asyncio.Protocol):
             self.parser.get_status_code(),
             headers=call.headers,
             stream=httpx.ByteStream(b"".join(call.body)),
-            extensions={"http_version": b"HTTP/1.1", "reason_phrase": call.reason.strip()},
+            extensions={"http_version": call.version, "reason_phrase": call.reason.strip()},
         )
 
     def _check_silence(self, call: _Call, read_timeout: float) -> None:
@@ -221,16 +255,15 @@ class _Connection(asyncio.Protocol):
                 read_timeout - silent_for, self._check_silence, call, read_timeout
             )
 
-    @property
-    def reusable(self) -> bool:
-        return not self.closed and self.keep_alive
-
 
 async def _within(
     waited: Awaitable[T], seconds: float | None, error: type[httpx.TimeoutException]
 ) -> T:
+    # asyncio.timeout, not wait_for: on 3.11 wait_for returns a result that arrived in the same
+    # step as a cancellation, and the cancelled caller would go on to send its request.
     try:
-        return await asyncio.wait_for(waited, seconds)
+        async with asyncio.timeout(seconds):
+            return await waited
     except TimeoutError:
         raise error(f"timed out after {seconds} s") from None
 
@@ -244,45 +277,45 @@ class _OriginPool:
         self.max_idle = limits.max_keepalive_connections
         self.expiry = limits.keepalive_expiry
         self.idle: list[_Connection] = []
-        self.open = 0
-        self.waiting: collections.deque[asyncio.Future[_Connection | None]] = collections.deque()
+        self.open = 0  # connected, connecting, or a place handed to a waiter
+        self.waiting: collections.deque[asyncio.Future[_Connection | _Place]] = collections.deque()
         self.closed = False
 
     async def acquire(self, timeouts: dict[str, Any]) -> _Connection:
-        while True:
+        if not self.waiting:  # a newcomer never overtakes the queue
             connection = self._take_idle()
             if connection is not None:
                 return connection
             if self.max_connections is None or self.open < self.max_connections:
+                self.open += 1
                 return await self._connect(timeouts.get("connect"))
-            handed: asyncio.Future[_Connection | None] = asyncio.get_running_loop().create_future()
-            self.waiting.append(handed)
-            try:
-                connection = await _within(handed, timeouts.get("pool"), httpx.PoolTimeout)
-            except BaseException:
-                if handed.done() and not handed.cancelled():
-                    given = handed.result()  # handed over just as this request gave up
-                    if given is not None:
-                        self.release(given, reusable=True)
-                    else:
-                        self._offer_place()
-                else:
-                    handed.cancel()
-                raise
-            if connection is None:
-                continue  # a place was freed: connect (or take an idle one) above
-            if not connection.closed:
-                return connection
-            connection.close()  # the server closed it on the way here
-            self._freed()
+        if self.closed:
+            raise httpx.ConnectError("the transport is closed")
+        handed: asyncio.Future[_Connection | _Place] = asyncio.get_running_loop().create_future()
+        self.waiting.append(handed)
+        try:
+            given = await _within(handed, timeouts.get("pool"), httpx.PoolTimeout)
+        except BaseException:
+            if handed.done() and not handed.cancelled() and handed.exception() is None:
+                self._pass_on(handed.result())  # handed over just as this request gave up
+            else:
+                handed.cancel()
+                if handed in self.waiting:
+                    self.waiting.remove(handed)
+            raise
+        if isinstance(given, _Connection) and given.quiet():
+            return given
+        if isinstance(given, _Connection):
+            given.close()  # closed or spoke while handed over; its place is ours
+        return await self._connect(timeouts.get("connect"))
 
     def _take_idle(self) -> _Connection | None:
         now = time.monotonic()
         while self.idle:
             connection = self.idle.pop()
             connection.idle = False
-            if not connection.closed and (
-                self.expiry is None or now - connection.idle_since < self.expiry
+            if (self.expiry is None or now - connection.idle_since < self.expiry) and (
+                connection.quiet()
             ):
                 return connection
             connection.close()
@@ -290,7 +323,7 @@ class _OriginPool:
         return None
 
     async def _connect(self, seconds: float | None) -> _Connection:
-        self.open += 1
+        """Open a connection in a place already counted in ``open``."""
         loop = asyncio.get_running_loop()
         try:
             _, connection = await _within(
@@ -308,11 +341,8 @@ class _OriginPool:
 
     def release(self, connection: _Connection, *, reusable: bool) -> None:
         if reusable and not connection.closed and not self.closed:
-            while self.waiting:
-                handed = self.waiting.popleft()
-                if not handed.done():
-                    handed.set_result(connection)  # first come, first served
-                    return
+            if self._hand(connection):
+                return
             if self.max_idle is None or len(self.idle) < self.max_idle:
                 connection.idle = True
                 connection.idle_since = time.monotonic()
@@ -329,15 +359,23 @@ class _OriginPool:
             self._freed()
 
     def _freed(self) -> None:
-        self.open -= 1
-        self._offer_place()
+        """A connection closed: its place goes to the longest waiting, else is given up."""
+        if not self._hand(_PLACE):
+            self.open -= 1
 
-    def _offer_place(self) -> None:
+    def _pass_on(self, given: _Connection | _Place) -> None:
+        if isinstance(given, _Connection):
+            self.release(given, reusable=True)
+        else:
+            self._freed()
+
+    def _hand(self, given: _Connection | _Place) -> bool:
         while self.waiting:
             handed = self.waiting.popleft()
             if not handed.done():
-                handed.set_result(None)
-                return
+                handed.set_result(given)
+                return True
+        return False
 
     def close(self) -> None:
         self.closed = True
@@ -346,6 +384,10 @@ class _OriginPool:
             connection.close()
         self.open -= len(self.idle)
         self.idle.clear()
+        while self.waiting:
+            handed = self.waiting.popleft()
+            if not handed.done():
+                handed.set_exception(httpx.ConnectError("the transport is closed"))
 
 
 class KeepAliveTransport(httpx.AsyncBaseTransport):
@@ -356,40 +398,27 @@ class KeepAliveTransport(httpx.AsyncBaseTransport):
 
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
         url = request.url
-        stream = request.stream
         if (
             url.scheme != "http"
             or request.method == "HEAD"
-            or not isinstance(stream, httpx.ByteStream)
+            or not isinstance(request.stream, httpx.ByteStream)
             or "expect" in request.headers
         ):
             return await self._fallback_transport().handle_async_request(request)
         head = _head(request)
-        body = request.content
         timeouts = request.extensions.get("timeout", {})
         pool = self._pool(url.host, url.port or 80)
-        for attempt in (1, 2):
-            connection = await pool.acquire(timeouts)
-            try:
-                response = await connection.exchange(head, body, timeouts)
-            except _NothingReceived:
-                self._drop(pool, connection)
-                if attempt == 1 and connection.exchanges > 1 and request.method in _REPEATABLE:
-                    continue
-                raise
-            except BaseException:
-                # Cancelled or failed mid-exchange: what is left on the wire belongs to nobody.
-                self._drop(pool, connection)
-                raise
-            pool.release(connection, reusable=connection.reusable and _keeps_alive(request))
-            return response
-        raise AssertionError("unreachable")  # pragma: no cover
-
-    @staticmethod
-    def _drop(pool: _OriginPool, connection: _Connection) -> None:
-        connection.call = None
-        connection.close()
-        pool.release(connection, reusable=False)
+        connection = await pool.acquire(timeouts)
+        try:
+            response = await connection.exchange(head, request.content, timeouts)
+        except BaseException:
+            # Cancelled or failed mid-exchange: what is left on the wire belongs to nobody.
+            connection.call = None
+            connection.close()
+            pool.release(connection, reusable=False)
+            raise
+        pool.release(connection, reusable=connection.keep_alive and _keeps_alive(request))
+        return response
 
     def _pool(self, host: str, port: int) -> _OriginPool:
         pool = self.pools.get((host, port))
@@ -410,10 +439,12 @@ class KeepAliveTransport(httpx.AsyncBaseTransport):
 
 
 def _head(request: httpx.Request) -> bytes:
-    lines = [request.method.encode("ascii"), b" ", request.url.raw_path, b" HTTP/1.1\r\n"]
+    method = request.method.encode("ascii", "replace")
+    if not _TOKEN.fullmatch(method):
+        raise httpx.LocalProtocolError(f"illegal method {request.method!r}")
+    lines = [method, b" ", request.url.raw_path, b" HTTP/1.1\r\n"]
     for name, value in request.headers.raw:
-        if b"\r" in value or b"\n" in value or b"\r" in name or b"\n" in name or b":" in name:
-            # A header that would start another header (or end the head): never sent.
+        if not _TOKEN.fullmatch(name) or _BAD_VALUE_BYTE.search(value):
             raise httpx.LocalProtocolError(f"illegal header {name!r}")
         lines += (name, b": ", value, b"\r\n")
     lines.append(b"\r\n")
