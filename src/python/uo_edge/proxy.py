@@ -10,19 +10,20 @@ the upstream accepts the request but closes (crashes) before answering, 502; whe
 answer within RESPONSE_TIMEOUT_SECONDS (a hung process), 504.
 
 Being the outermost proxy, the edge vouches for the client (see ``unifyops_core.client_address``):
-it reads the first request head of each connection (``request_head``), drops whatever the client
-said about forwarding (``X-Forwarded-For``, ``X-Real-IP``, ``Forwarded``...), adds
-``X-Forwarded-For: <the address it accepted the connection from>`` and asks the upstream to close
-after its response. Then it relays bytes both ways, as a TCP relay would, until the upstream
-closes. A head it cannot trust is answered in the uniform shape (400, 408 or 431) and the
-connection closed.
+it reads every request head (``request_head``), drops whatever the client said about forwarding
+(``X-Forwarded-For``, ``X-Real-IP``, ``Forwarded``...) and adds ``X-Forwarded-For: <the address it
+accepted the connection from>``. A head it cannot trust is answered in the uniform shape (400, 408
+or 431) and the connection closed.
 
-One request per connection is deliberate: the edge parses only the first head, and because the
-upstream is told ``Connection: close`` it answers that request alone, so a second request sent on
-the same connection can never reach a tier with headers the edge did not see. The price is a new
-TCP connection per request between the client and the edge, which on loopback is negligible next
-to the request itself. Every edge route is HTTP (they are the chart's Ingress ``http`` paths, see
-``uo.local.manifests.routes``), so no route needs a plain TCP mode.
+Connections are kept alive on both sides when the edge can frame the messages itself
+(``framing``): a request with an unambiguous length, an answer with a known end. Then the next
+request on the client connection is read and checked like the first, and the upstream connection
+is reused (``upstreams``): the tiers are spared a TCP connection per request. Any other request
+(a chunked or upgraded one, HTTP/1.0, ``Connection: close``) takes the one-shot path: the
+upstream is asked to close after its answer, bytes are relayed both ways, as a TCP relay would,
+until it does, and the client connection closes. So a second request can never reach a tier
+inside bytes the edge did not frame. Every edge route is HTTP (they are the chart's Ingress
+``http`` paths, see ``uo.local.manifests.routes``), so no route needs a plain TCP mode.
 """
 
 from __future__ import annotations
@@ -38,8 +39,20 @@ import time
 import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import Any
 
+from uo_edge.framing import (
+    ResponseHead,
+    UpstreamFramingError,
+    body_length,
+    delimited,
+    keeps_alive,
+    read_response_head,
+    relay_body,
+    relay_exactly,
+)
 from uo_edge.request_head import HeadError, RequestHead, client_ip, read_head
+from uo_edge.upstreams import Upstream, UpstreamPool
 
 CONNECT_TIMEOUT_SECONDS = 4.0
 # Addresses are tried staggered, not one after another: during a rolling update the name can
@@ -56,6 +69,12 @@ CHUNK = 64 * 1024
 # closing with unread data makes the kernel send a reset, and the client may lose the answer.
 LINGER_SECONDS = 2.0
 LINGER_BYTES = 1024 * 1024
+# A kept-alive client connection with no next request for this long is closed (nginx: 75 s; a
+# browser opens another when it needs one).
+CLIENT_IDLE_SECONDS = 15.0
+# Only these are sent again on a new connection when a reused one closed before a byte of the
+# answer: safe methods without a body (nginx's proxy_next_upstream default, less POST).
+_SAFE_TO_REPEAT = frozenset({"GET", "HEAD", "OPTIONS"})
 
 
 @dataclass(frozen=True)
@@ -119,6 +138,14 @@ def unavailable_response() -> bytes:
     return error_response(503, "dependency_unavailable", "The service is not available")
 
 
+def _timeout_response() -> bytes:
+    return error_response(504, "deadline_exceeded", "The service did not answer in time")
+
+
+def _failed_response() -> bytes:
+    return error_response(502, "downstream_error", "The service failed to answer")
+
+
 def log(event: str, **fields: object) -> None:
     record = {"timestamp": datetime.now(UTC).isoformat(), "service": "edge", "event": event}
     print(json.dumps({**record, **fields}), flush=True)
@@ -147,12 +174,12 @@ async def _relay_answer(
         first = await asyncio.wait_for(up_reader.read(CHUNK), RESPONSE_TIMEOUT_SECONDS)
     except TimeoutError:
         log("upstream_timeout", upstream=upstream, seconds=RESPONSE_TIMEOUT_SECONDS)
-        return 504, error_response(504, "deadline_exceeded", "The service did not answer in time")
+        return 504, _timeout_response()
     except (ConnectionError, OSError):
         first = b""
     if not first:
         log("upstream_closed_without_answer", upstream=upstream)
-        return 502, error_response(502, "downstream_error", "The service failed to answer")
+        return 502, _failed_response()
     client_writer.write(first)
     await client_writer.drain()
     await _pipe(up_reader, client_writer)
@@ -201,10 +228,54 @@ async def connect(route: Route) -> tuple[asyncio.StreamReader, asyncio.StreamWri
     raise failure
 
 
+async def _send_body(
+    count: int, client: asyncio.StreamReader, upstream: asyncio.StreamWriter
+) -> bool:
+    """The rest of a request body, client to upstream; whether all of it was read from the
+    client. The client leaving mid-body is a ConnectionError; the upstream closing is not (it
+    may have answered early)."""
+    try:
+        await relay_exactly(count, client, upstream)
+    except UpstreamFramingError:
+        raise ConnectionResetError("the client left in the middle of its request body") from None
+    except (ConnectionError, OSError):
+        return False
+    return True
+
+
+async def _first_answer(
+    upstream: asyncio.StreamReader, sending: asyncio.Future[bool] | None
+) -> ResponseHead | None:
+    """The upstream's final answer head (interim 1xx dropped), while ``sending`` sends the body;
+    raises ConnectionError when the client left mid-body."""
+
+    async def final_head() -> ResponseHead | None:
+        answer = await read_response_head(upstream)
+        while answer is not None and 100 <= answer.status < 200:
+            answer = await read_response_head(upstream)
+        return answer
+
+    if sending is None:
+        return await final_head()
+    reading = asyncio.ensure_future(final_head())
+    try:
+        racing: set[asyncio.Future[Any]] = {reading, sending}
+        await asyncio.wait(racing, return_when=asyncio.FIRST_COMPLETED)
+        if not reading.done():
+            sending.result()  # raises when the client left mid-body
+        return await reading
+    finally:
+        reading.cancel()
+        await asyncio.gather(reading, return_exceptions=True)
+
+
 class Edge:
     def __init__(self, routes: list[Route]) -> None:
         self.routes = routes
         self.active: set[asyncio.Task[None]] = set()
+        # Client connections waiting for their next request: closed at once when stopping.
+        self.between_requests: set[asyncio.Task[None]] = set()
+        self.upstreams = UpstreamPool()
 
     async def forward(
         self, route: Route, client_reader: asyncio.StreamReader, client_writer: asyncio.StreamWriter
@@ -214,50 +285,149 @@ class Edge:
         self.active.add(task)
         try:
             await self._forward(route, client_reader, client_writer)
-        except (ConnectionError, OSError):
-            pass  # the caller went away; nothing to answer
+        except (ConnectionError, OSError, asyncio.CancelledError):
+            pass  # the caller went away (or the edge is stopping between its requests)
         finally:
             client_writer.close()
             self.active.discard(task)
+            self.between_requests.discard(task)
 
     async def _forward(
         self, route: Route, client_reader: asyncio.StreamReader, client_writer: asyncio.StreamWriter
     ) -> None:
-        upstream = f"{route.upstream_host}:{route.upstream_port}"
         peer = client_ip(client_writer.get_extra_info("peername"))
-        try:
-            head = await read_head(client_reader)
-        except HeadError as exc:
-            log("request_rejected", port=route.listen_port, status=exc.status, reason=exc.message)
-            response = error_response(exc.status, exc.error_type, exc.message)
-            await _answer(client_reader, client_writer, response)
-            return
-        if head is None:
-            return  # a readiness probe: connected and left without a word
-        if peer is None:  # not a TCP peer: nobody to vouch for
-            response = error_response(400, "bad_request", "Unknown client address")
-            await _answer(client_reader, client_writer, response)
-            return
-        request_id = head.request_id or str(uuid.uuid4())
-        started = time.perf_counter()
-        status, failure = await self._relay(
-            route, head, peer, request_id, client_reader, client_writer
-        )
-        duration_ms = round((time.perf_counter() - started) * 1000, 2)
-        # One access line per forwarded request, in the shape of the tiers' own (`uo trace`).
-        log(
-            "access",
-            request_id=request_id,
-            method=head.method,
-            path=head.path,
-            status=status,
-            duration_ms=duration_ms,
-            upstream=upstream,
-        )
-        if failure is not None:
-            await _answer(client_reader, client_writer, failure)
-        else:
-            await _linger(client_reader)
+        task = asyncio.current_task()
+        assert task is not None
+        buffered, first = b"", True
+        while True:
+            if not first:
+                self.between_requests.add(task)
+            try:
+                head = await read_head(
+                    client_reader, buffered, idle_seconds=None if first else CLIENT_IDLE_SECONDS
+                )
+            except HeadError as exc:
+                log(
+                    "request_rejected",
+                    port=route.listen_port,
+                    status=exc.status,
+                    reason=exc.message,
+                )
+                response = error_response(exc.status, exc.error_type, exc.message)
+                await _answer(client_reader, client_writer, response)
+                return
+            finally:
+                self.between_requests.discard(task)
+            if head is None:
+                return  # a readiness probe, or a kept-alive client that left
+            if peer is None:  # not a TCP peer: nobody to vouch for
+                response = error_response(400, "bad_request", "Unknown client address")
+                await _answer(client_reader, client_writer, response)
+                return
+            request_id = head.request_id or str(uuid.uuid4())
+            started = time.perf_counter()
+            if keeps_alive(head):
+                status, failure, buffered, stays_open = await self._exchange(
+                    route, head, peer, request_id, client_reader, client_writer
+                )
+            else:
+                status, failure = await self._relay(
+                    route, head, peer, request_id, client_reader, client_writer
+                )
+                stays_open = False
+            # One access line per forwarded request, in the shape of the tiers' own (`uo trace`).
+            log(
+                "access",
+                request_id=request_id,
+                method=head.method,
+                path=head.path,
+                status=status,
+                duration_ms=round((time.perf_counter() - started) * 1000, 2),
+                upstream=f"{route.upstream_host}:{route.upstream_port}",
+            )
+            if failure is not None:
+                await _answer(client_reader, client_writer, failure)
+                return
+            if not stays_open:
+                await _linger(client_reader)
+                return
+            first = False
+
+    async def _exchange(
+        self,
+        route: Route,
+        head: RequestHead,
+        peer: str,
+        request_id: str,
+        client_reader: asyncio.StreamReader,
+        client_writer: asyncio.StreamWriter,
+    ) -> tuple[int, bytes | None, bytes, bool]:
+        """Forward one framed request on a kept-alive upstream connection and relay its answer:
+        its status, the uniform error to answer instead when the upstream gave none, the bytes
+        read past the request (the next one's start) and whether the client connection stays
+        open."""
+        upstream_name = f"{route.upstream_host}:{route.upstream_port}"
+        length = body_length(head)
+        sent_with_head, buffered = head.rest[:length], head.rest[length:]
+        outgoing = head.forwarded(peer, request_id, close=False) + sent_with_head
+        repeatable = head.method in _SAFE_TO_REPEAT and length == 0
+        while True:
+            upstream = self.upstreams.take(route)
+            reused = upstream is not None
+            if upstream is None:
+                try:
+                    upstream = Upstream(*await connect(route))
+                except (OSError, TimeoutError) as exc:
+                    log("upstream_unavailable", upstream=upstream_name, error=type(exc).__name__)
+                    return 503, unavailable_response(), b"", False
+            kept = False
+            remaining = length - len(sent_with_head)
+            sending = None
+            try:
+                upstream.writer.write(outgoing)
+                if remaining:
+                    # Sent while the answer is awaited: a tier may answer (413) before reading it.
+                    sending = asyncio.ensure_future(
+                        _send_body(remaining, client_reader, upstream.writer)
+                    )
+                try:
+                    async with asyncio.timeout(RESPONSE_TIMEOUT_SECONDS):
+                        answer = await _first_answer(upstream.reader, sending)
+                except TimeoutError:
+                    seconds = RESPONSE_TIMEOUT_SECONDS
+                    log("upstream_timeout", upstream=upstream_name, seconds=seconds)
+                    return 504, _timeout_response(), b"", False
+                except (UpstreamFramingError, ConnectionError, OSError):
+                    answer = None
+                if answer is None:
+                    if reused and repeatable:
+                        continue  # the idle connection was closing as the request went out
+                    log("upstream_closed_without_answer", upstream=upstream_name)
+                    return 502, _failed_response(), b"", False
+                # Answered before the whole body arrived: where the client's next request starts
+                # is unknown now, so this is the connection's last answer.
+                whole_body = sending is None or (
+                    sending.done() and not sending.cancelled() and sending.result()
+                )
+                framed = delimited(answer, head.method)
+                client_writer.write(answer.for_client(close=not (framed and whole_body)))
+                try:
+                    await relay_body(answer, head.method, upstream.reader, client_writer)
+                except (UpstreamFramingError, ConnectionError, OSError) as exc:
+                    reason = str(exc) or type(exc).__name__
+                    log("upstream_broke_answer", upstream=upstream_name, reason=reason)
+                    return answer.status, None, b"", False  # cut short: the client sees it close
+                await client_writer.drain()
+                if framed and whole_body and answer.upstream_keeps_alive:
+                    self.upstreams.give_back(route, upstream)
+                    kept = True
+                return answer.status, None, buffered, framed and whole_body
+            finally:
+                if sending is not None:
+                    sending.cancel()  # and wait: the client's reader is read next by another
+                    await asyncio.gather(sending, return_exceptions=True)
+                if not kept:
+                    upstream.close()
 
     async def _relay(
         self,
@@ -268,8 +438,8 @@ class Edge:
         client_reader: asyncio.StreamReader,
         client_writer: asyncio.StreamWriter,
     ) -> tuple[int, bytes | None]:
-        """Forward one request and relay its answer; its status, and the uniform error to answer
-        instead when the upstream gave none."""
+        """The one-shot path: forward one request, relay bytes both ways until the upstream
+        closes; its status, and the uniform error to answer instead when the upstream gave none."""
         upstream = f"{route.upstream_host}:{route.upstream_port}"
         try:
             up_reader, up_writer = await connect(route)
@@ -307,9 +477,12 @@ class Edge:
         await stop.wait()
         for server in servers:
             server.close()
+        for waiting in list(self.between_requests):
+            waiting.cancel()  # nothing in flight on them
         if self.active:
             log("draining", connections=len(self.active))
             await asyncio.wait(set(self.active), timeout=DRAIN_SECONDS)
+        self.upstreams.close()
 
 
 async def _main(routes: list[Route]) -> None:

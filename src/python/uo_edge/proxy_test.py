@@ -1,5 +1,6 @@
 """The edge against real sockets on loopback: routing, the vouched-for client address, rejected
-heads in the uniform shape, the uniform 503, and one request per connection."""
+heads in the uniform shape, the uniform 503, kept-alive connections framed by the edge itself, and
+one request per connection for anything it cannot frame."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ import json
 import socket
 import uuid
 from collections.abc import AsyncIterator
+from typing import Any
 
 import pytest
 
@@ -64,14 +66,20 @@ def _free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-async def _exchange(port: int, *parts: bytes, pause: float = 0.0) -> bytes:
-    """Send ``parts`` (pausing between them) without half-closing, as HTTP clients do; read the
-    answer until the edge closes. A hang or a reset fails the test."""
+async def _exchange(
+    port: int, *parts: bytes, pause: float = 0.0, done_sending: bool = True
+) -> bytes:
+    """Send ``parts`` (pausing between them); read the answer until the edge closes. A client
+    ``done_sending`` half-closes after its request, so that the edge, which keeps connections
+    open for a next request, closes after answering; without it, the edge must close by itself
+    (rejected heads, the one-shot path). A hang or a reset fails the test."""
     reader, writer = await asyncio.open_connection("127.0.0.1", port)
     for part in parts:
         writer.write(part)
         await writer.drain()
         await asyncio.sleep(pause)
+    if done_sending:
+        writer.write_eof()
     answer = await asyncio.wait_for(reader.read(), 5)
     writer.close()
     return answer
@@ -143,7 +151,6 @@ def test_the_upstream_learns_the_client_address_from_the_edge_only() -> None:
         ("content-length", "11"),
         ("x-forwarded-for", "127.0.0.1"),
         ("x-forwarded-proto", "http"),
-        ("connection", "close"),
     ]
 
 
@@ -273,7 +280,7 @@ def test_a_head_that_never_ends_is_408(monkeypatch: pytest.MonkeyPatch) -> None:
 
     async def run() -> bytes:
         async with _edge() as port:
-            return await _exchange(port, b"GET / HTTP/1.1\r\nHost: a\r\n")
+            return await _exchange(port, b"GET / HTTP/1.1\r\nHost: a\r\n", done_sending=False)
 
     _assert_uniform(asyncio.run(run()), 408, "request_timeout")
 
@@ -337,51 +344,183 @@ def test_an_upstream_that_appears_a_moment_later_still_gets_the_connection() -> 
     assert b"GET /late HTTP/1.1" in answer
 
 
-def test_a_real_tier_sees_the_edge_vouched_address_and_only_the_first_request() -> None:
-    """Against uvicorn and core's client_address rule (C1): a forged X-Forwarded-For changes
-    nothing, and a second request pipelined on the connection is never served."""
-    import uvicorn
-
+def _recording_app(seen: list[tuple[str, int]]) -> Any:
+    """An ASGI app recording each request's client address (core's rule) and TCP port."""
     from unifyops_core.client_address import client_address_of
 
-    seen: list[str] = []
-
-    async def app(scope: dict[str, object], receive: object, send: object) -> None:
+    async def app(scope: dict[str, Any], receive: Any, send: Any) -> None:
         if scope["type"] != "http":
             return
-        seen.append(client_address_of(scope))
-        body = json.dumps({"client": seen[-1], "path": scope["path"]}).encode()
+        seen.append((client_address_of(scope), scope["client"][1]))
+        body = json.dumps({"client": seen[-1][0], "path": scope["path"]}).encode()
+        if scope["path"] == "/chunked":  # no length: uvicorn sends it chunked
+            await send({"type": "http.response.start", "status": 200, "headers": []})
+            await send({"type": "http.response.body", "body": body[:5], "more_body": True})
+            await send({"type": "http.response.body", "body": body[5:]})
+            return
         length = [(b"content-length", str(len(body)).encode())]
-        await send({"type": "http.response.start", "status": 200, "headers": length})  # type: ignore[operator]
-        await send({"type": "http.response.body", "body": body})  # type: ignore[operator]
+        await send({"type": "http.response.start", "status": 200, "headers": length})
+        await send({"type": "http.response.body", "body": body})
+
+    return app
+
+
+@contextlib.asynccontextmanager
+async def _tier(seen: list[tuple[str, int]], keep_alive: int = 5) -> AsyncIterator[int]:
+    """uvicorn serving _recording_app on loopback (keep-alive timeout: core's by default)."""
+    import uvicorn
+
+    upstream_port = _free_port()
+    server = uvicorn.Server(
+        uvicorn.Config(
+            _recording_app(seen),
+            host="127.0.0.1",
+            port=upstream_port,
+            log_config=None,
+            lifespan="off",
+            timeout_keep_alive=keep_alive,
+            proxy_headers=False,  # scope["client"]: the TCP peer, whose port names the connection
+        )
+    )
+    serving = asyncio.create_task(server.serve())
+    for _ in range(500):  # uvicorn has no awaitable "started"; give it up to 5 s
+        if server.started:
+            break
+        await asyncio.sleep(0.01)
+    try:
+        yield upstream_port
+    finally:
+        server.should_exit = True
+        await serving
+
+
+def _answers(stream: bytes) -> list[tuple[bytes, bytes]]:
+    """(head, body) of each answer in a stream of Content-Length or chunked answers."""
+    answers = []
+    while stream:
+        head, _, rest = stream.partition(b"\r\n\r\n")
+        fields = {
+            line.partition(b":")[0].lower(): line.partition(b":")[2].strip()
+            for line in head.split(b"\r\n")[1:]
+        }
+        if b"content-length" in fields:
+            length = int(fields[b"content-length"])
+            body, stream = rest[:length], rest[length:]
+        else:
+            body = b""
+            while True:
+                size_line, _, rest = rest.partition(b"\r\n")
+                size = int(size_line, 16)
+                body, rest = body + rest[:size], rest[size + 2 :]
+                if size == 0:
+                    break
+            stream = rest
+        answers.append((head, body))
+    return answers
+
+
+def test_every_request_on_a_kept_alive_connection_is_vouched_for_pipelined_too() -> None:
+    """Against uvicorn and core's client_address rule (C1): a forged X-Forwarded-For changes
+    nothing, for the first request or one pipelined behind it in the same packet."""
+    seen: list[tuple[str, int]] = []
 
     async def run() -> bytes:
-        upstream_port = _free_port()
-        server = uvicorn.Server(
-            uvicorn.Config(
-                app, host="127.0.0.1", port=upstream_port, log_config=None, lifespan="off"
+        async with _tier(seen) as upstream_port, _edge(upstream_port) as port:
+            return await _exchange(
+                port,
+                b"GET /first HTTP/1.1\r\nHost: a\r\nX-Forwarded-For: 6.6.6.6\r\n\r\n"
+                b"GET /second HTTP/1.1\r\nHost: a\r\nX-Forwarded-For: 6.6.6.6\r\n\r\n",
             )
-        )
-        serving = asyncio.create_task(server.serve())
-        for _ in range(500):  # uvicorn has no awaitable "started"; give it up to 5 s
-            if server.started:
-                break
-            await asyncio.sleep(0.01)
-        try:
-            async with _edge(upstream_port) as port:
-                return await _exchange(
-                    port,
-                    b"GET /first HTTP/1.1\r\nHost: a\r\nX-Forwarded-For: 6.6.6.6\r\n\r\n"
-                    b"GET /second HTTP/1.1\r\nHost: a\r\nX-Forwarded-For: 6.6.6.6\r\n\r\n",
-                )
-        finally:
-            server.should_exit = True
-            await serving
 
-    answer = asyncio.run(run())
+    answers = _answers(asyncio.run(run()))
+    assert [json.loads(body) for _, body in answers] == [
+        {"client": "127.0.0.1", "path": "/first"},
+        {"client": "127.0.0.1", "path": "/second"},
+    ]
+    assert [client for client, _ in seen] == ["127.0.0.1", "127.0.0.1"]
+    assert len({port for _, port in seen}) == 1  # one upstream connection carried both
+
+
+def test_bodies_and_answers_are_framed_so_the_next_request_starts_where_it_should() -> None:
+    seen: list[tuple[str, int]] = []
+    smuggled = b"GET /smuggled HTTP/1.1\r\nHost: a\r\nX-Forwarded-For: 6.6.6.6\r\n\r\n"
+
+    async def run() -> bytes:
+        async with _tier(seen) as upstream_port, _edge(upstream_port) as port:
+            return await _exchange(
+                port,
+                # a body that looks like a request: it is the body, never a request
+                b"POST /post HTTP/1.1\r\nHost: a\r\nContent-Length: %d\r\n\r\n" % len(smuggled)
+                + smuggled,
+                b"GET /chunked HTTP/1.1\r\nHost: a\r\n\r\n",
+                b"HEAD /head HTTP/1.1\r\nHost: a\r\n\r\n",
+                b"GET /last HTTP/1.1\r\nHost: a\r\n\r\n",
+                pause=0.05,
+            )
+
+    stream = asyncio.run(run())
+    head_answer = stream.index(b"HTTP/1.1 200 OK", stream.index(b'"/chunked"'))
+    last_answer = stream.index(b"HTTP/1.1 200 OK", head_answer + 1)
+    answers = _answers(stream[:head_answer]) + _answers(stream[last_answer:])
+    assert [json.loads(body)["path"] for _, body in answers] == ["/post", "/chunked", "/last"]
+    assert b"transfer-encoding: chunked" in answers[1][0].lower()
+    assert [client for client, _ in seen] == ["127.0.0.1"] * 4
+    assert len({port for _, port in seen}) == 1
+    assert b"/smuggled" not in stream
+
+
+def test_a_request_the_edge_cannot_frame_is_alone_on_its_connection() -> None:
+    """Chunked (or upgraded, or HTTP/1.0) requests take the one-shot path: the upstream is told
+    to close, and nothing after the request on the client connection reaches a tier."""
+    upstream = Upstream()
+
+    async def run() -> bytes:
+        async with _edge(await upstream.start()) as port:
+            return await _exchange(
+                port,
+                b"POST /a HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n"
+                b"Content-Length: 0\r\n\r\n",  # (refused outright: both framings)
+            )
+
+    _assert_uniform(asyncio.run(run()), 400, "bad_request")
+
+    async def run_chunked() -> bytes:
+        async with _edge(await upstream.start()) as port:
+            return await _exchange(
+                port,
+                b"GET /a HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n"
+                b"GET /b HTTP/1.1\r\nHost: a\r\n\r\n",
+                done_sending=False,
+            )
+
+    answer = asyncio.run(run_chunked())
+    upstream.close()
     assert answer.count(b"HTTP/1.1 ") == 1
-    assert json.loads(_split(answer)[1]) == {"client": "127.0.0.1", "path": "/first"}
-    assert seen == ["127.0.0.1"]
+    assert len(upstream.received) == 1
+    assert b"\r\nConnection: close\r\n" in upstream.received[0]
+
+
+def test_a_pooled_upstream_connection_the_tier_closed_is_not_a_failure() -> None:
+    """The tier closes idle connections (uvicorn's keep-alive timeout); the next request on the
+    client connection still gets its answer."""
+    seen: list[tuple[str, int]] = []
+
+    async def run() -> list[bytes]:
+        async with _tier(seen, keep_alive=1) as upstream_port, _edge(upstream_port) as port:
+            reader, writer = await asyncio.open_connection("127.0.0.1", port)
+            answers = []
+            for path in (b"/one", b"/two"):
+                writer.write(b"GET %s HTTP/1.1\r\nHost: a\r\n\r\n" % path)
+                head = await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), 5)
+                length = int(head.lower().split(b"content-length: ")[1].split(b"\r\n")[0])
+                answers.append(await reader.readexactly(length))
+                await asyncio.sleep(1.3)  # past the tier's keep-alive timeout, not the edge's
+            writer.close()
+            return answers
+
+    answers = asyncio.run(run())
+    assert [json.loads(a)["path"] for a in answers] == ["/one", "/two"]
+    assert len({port for _, port in seen}) == 2
 
 
 class _Silent:
@@ -428,3 +567,98 @@ def test_an_upstream_that_crashes_before_answering_gets_a_uniform_502() -> None:
     answer = asyncio.run(run())
     _assert_uniform(answer, 502, "downstream_error")
     assert b"127.0.0.1" not in answer
+
+
+def test_stopping_closes_kept_alive_connections_waiting_for_a_next_request() -> None:
+    seen: list[tuple[str, int]] = []
+
+    async def run() -> bytes:
+        async with _tier(seen) as upstream_port:
+            listen = _free_port()
+            stop = asyncio.Event()
+            edge = Edge([Route(listen, "127.0.0.1", upstream_port)])
+            serving = asyncio.create_task(edge.serve(stop))
+            await asyncio.sleep(0.1)
+            reader, writer = await asyncio.open_connection("127.0.0.1", listen)
+            writer.write(b"GET /one HTTP/1.1\r\nHost: a\r\n\r\n")
+            await reader.readuntil(b"}")  # answered; the connection waits for a next request
+            stop.set()
+            # Not held for the drain period (10 s): nothing is in flight on it.
+            await asyncio.wait_for(serving, proxy.DRAIN_SECONDS / 2)
+            left = await asyncio.wait_for(reader.read(), 1)
+            writer.close()
+            return left
+
+    assert asyncio.run(run()) == b""
+
+
+class _EarlyAnswer:
+    """A tier that answers 413 on the head alone (a body limit) and closes without reading the
+    body (after a moment of dropping it, as servers do so that the answer is not reset away)."""
+
+    def __init__(self) -> None:
+        self.heads: list[bytes] = []
+
+    async def handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        self.heads.append(await reader.readuntil(b"\r\n\r\n"))
+        body = b"too large"
+        writer.write(b"HTTP/1.1 413 Content Too Large\r\nContent-Length: %d\r\n\r\n" % len(body))
+        writer.write(body)
+        await writer.drain()
+        with contextlib.suppress(TimeoutError, ConnectionError):
+            async with asyncio.timeout(0.2):
+                while await reader.read(65536):
+                    pass
+        writer.close()
+
+
+def test_an_answer_before_the_whole_body_reaches_the_client_and_ends_the_connection() -> None:
+    tier = _EarlyAnswer()
+
+    async def run() -> bytes:
+        server = await asyncio.start_server(tier.handle, "127.0.0.1", 0)
+        async with _edge(server.sockets[0].getsockname()[1]) as port:
+            reader, writer = await asyncio.open_connection("127.0.0.1", port)
+            writer.write(b"POST /upload HTTP/1.1\r\nHost: a\r\nContent-Length: 4000000\r\n\r\n")
+            with contextlib.suppress(ConnectionError):
+                for _ in range(5):  # more body comes; the tier reads none of it
+                    writer.write(b"x" * 100_000)
+                    await asyncio.sleep(0.001)
+            answer = await asyncio.wait_for(reader.read(), 5)
+            writer.close()
+        server.close()
+        return answer
+
+    answer = asyncio.run(run())
+    assert answer.startswith(b"HTTP/1.1 413 ")
+    assert b"\r\nConnection: close\r\n" in answer
+    assert answer.endswith(b"too large")
+    assert len(tier.heads) == 1
+
+
+def test_a_slow_body_is_forwarded_whole_and_a_client_leaving_mid_body_frees_the_upstream() -> None:
+    upstream = Upstream()
+
+    async def run() -> tuple[bytes, bytes]:
+        async with _edge(await upstream.start()) as port:
+            whole = await _exchange(
+                port,
+                b"PUT /a HTTP/1.1\r\nHost: a\r\nContent-Length: 10\r\n\r\nhel",
+                b"lo",
+                b" world",  # one byte past the body: the start of a next request head
+                pause=0.05,
+            )
+            reader, writer = await asyncio.open_connection("127.0.0.1", port)
+            writer.write(b"PUT /b HTTP/1.1\r\nHost: a\r\nContent-Length: 10\r\n\r\nhel")
+            await asyncio.sleep(0.05)
+            writer.transport.abort()  # gone mid-body
+            await asyncio.sleep(0.1)
+            return whole, await asyncio.wait_for(reader.read(), 1)
+
+    whole, _ = asyncio.run(run())
+    upstream.close()
+    assert whole.startswith(b"HTTP/1.1 200 OK\r\n")
+    assert upstream.received[0].endswith(b"\r\n\r\nhello worl")
+    # "d" began a next request that never completed: answered 400 when the client stopped.
+    assert whole.count(b"HTTP/1.1 ") == 2
+    assert b"HTTP/1.1 400 " in whole

@@ -1,4 +1,4 @@
-"""The first request head of a connection: read within bounds, checked, and rewritten so that the
+"""Each request head of a connection: read within bounds, checked, and rewritten so that the
 upstream learns the client address from the edge and from nobody else.
 
 The checks are the ones where a lenient parser in front of a strict one (or the other way round)
@@ -42,7 +42,7 @@ VOUCHED = frozenset(
 # (`uo trace`); a client's own id is kept only in the plain shape unifyops_core's middleware trusts.
 REQUEST_ID = b"x-request-id"
 _VALID_REQUEST_ID = re.compile(rb"[A-Za-z0-9._\-]{1,128}")
-# Connection management is the edge's: it always asks the upstream to close after one response.
+# Connection management is the edge's, hop by hop: a client's own header never reaches a tier.
 HOP_BY_HOP = frozenset({b"connection", b"keep-alive", b"proxy-connection"})
 
 
@@ -85,8 +85,9 @@ class RequestHead:
             return values[0].decode("ascii")
         return None
 
-    def forwarded(self, client_ip: str, request_id: str) -> bytes:
-        """The head as the upstream gets it: vouched for by the edge, one request only."""
+    def forwarded(self, client_ip: str, request_id: str, *, close: bool = True) -> bytes:
+        """The head as the upstream gets it: vouched for by the edge; with ``close``, the upstream
+        is asked to answer this one request only (the edge's one-shot path)."""
         kept = [
             name + b": " + value
             for name, value in self.fields
@@ -96,8 +97,9 @@ class RequestHead:
             b"X-Forwarded-For: " + client_ip.encode("ascii"),
             b"X-Forwarded-Proto: http",
             b"X-Request-ID: " + request_id.encode("ascii"),
-            b"Connection: close",
         ]
+        if close:
+            added.append(b"Connection: close")
         return b"\r\n".join([self.request_line, *kept, *added]) + b"\r\n\r\n"
 
 
@@ -133,31 +135,44 @@ def _check_framing(fields: list[tuple[bytes, bytes]]) -> None:
         raise _malformed("both Content-Length and Transfer-Encoding")
 
 
-async def read_head(reader: asyncio.StreamReader) -> RequestHead | None:
-    """Read and parse the first request head; ``None`` when the client sent nothing at all (a TCP
-    readiness probe). Raises ``HeadError``: 431 past ``MAX_HEAD_BYTES``, 408 when the head is not
-    complete within ``HEAD_TIMEOUT_SECONDS`` (a slow client must not hold a connection), 400 when
-    the client stops before the head is complete or the head is malformed."""
-    buffer = b""
-    received = 0
+async def read_head(
+    reader: asyncio.StreamReader, buffered: bytes = b"", *, idle_seconds: float | None = None
+) -> RequestHead | None:
+    """Read and parse a request head, starting with ``buffered`` (bytes read past the previous
+    request on a kept-alive connection); ``None`` when the client sent nothing at all (a TCP
+    readiness probe, or a kept-alive client leaving) or, with ``idle_seconds``, nothing for that
+    long. Raises ``HeadError``: 431 past ``MAX_HEAD_BYTES``, 408 when the head is not complete
+    within ``HEAD_TIMEOUT_SECONDS`` of its first byte (a slow client must not hold a connection),
+    400 when the client stops before the head is complete or the head is malformed."""
+    # Empty lines before the request line are to be ignored (RFC 9112 section 2.2).
+    buffer = buffered.lstrip(b"\r\n")
+    received = len(buffered)
+    if not buffer and idle_seconds is not None:
+        try:
+            async with asyncio.timeout(idle_seconds):
+                first = await reader.read(_READ)
+        except TimeoutError:
+            return None
+        if not first:
+            return None
+        buffer, received = first.lstrip(b"\r\n"), len(first)
     searched = 0
     try:
         async with asyncio.timeout(HEAD_TIMEOUT_SECONDS):
             while True:
-                chunk = await reader.read(_READ)
-                if not chunk:
-                    if received:
-                        raise _malformed("incomplete request head")
-                    return None
-                received += len(chunk)
-                # Empty lines before the request line are to be ignored (RFC 9112 section 2.2).
-                buffer = (buffer + chunk) if buffer else chunk.lstrip(b"\r\n")
                 end = _END_OF_HEAD.search(buffer, max(0, searched - 3))
                 if end is not None and end.end() <= MAX_HEAD_BYTES:
                     return parse_head(buffer[: end.start()], buffer[end.end() :])
                 if received > MAX_HEAD_BYTES:
                     raise HeadError(431, "request_headers_too_large", "Request headers too large")
                 searched = len(buffer)
+                chunk = await reader.read(_READ)
+                if not chunk:
+                    if received:
+                        raise _malformed("incomplete request head")
+                    return None
+                received += len(chunk)
+                buffer = (buffer + chunk) if buffer else chunk.lstrip(b"\r\n")
     except TimeoutError:
         raise HeadError(408, "request_timeout", "The request head did not arrive in time") from None
 
