@@ -31,8 +31,8 @@ The last lines compare the rows with issue 16's targets.
 metrics and traces exported over OTLP (to a receiver in this process that discards them), each
 measured right after the same tiers without either: the cost of operating them.
 
-``--before CHECKOUT`` also starts user-service and user-api from another checkout (e.g. a ``git
-worktree`` or ``git archive`` of main) and measures each of them right before this checkout's,
+``--before CHECKOUT`` also starts user-service, user-api and the edge from another checkout (e.g. a
+``git worktree`` or ``git archive`` of main) and measures each of them right before this checkout's,
 so a before/after comparison sees the same machine load. ``--profile KIND`` runs that server
 under cProfile (CPU time) and prints its top functions; its own figures then include the
 profiler's overhead. ``--only KIND`` (repeatable) measures only those servers.
@@ -474,8 +474,8 @@ async def _bench(
         started: dict[tuple[str, str], subprocess.Popen[bytes]] = {}
         for label, pythonpath in labels.items():
             for kind in KINDS:
-                if (kind in PEERS or kind == "edge") and label:
-                    continue  # one floor (and one edge, this checkout's) for all variants
+                if label and (kind in PEERS or (kind == "edge" and label != "before: ")):
+                    continue  # one floor for all variants; an edge per checkout
                 port = ports[kind, label] = free_port()
                 service_url = (
                     f"http://127.0.0.1:{ports['service', label]}" if kind == "chain" else ""
@@ -620,8 +620,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--before",
         metavar="CHECKOUT",
-        help="also run user-service and user-api from this checkout (e.g. a git worktree of"
-        " main), measured right before this checkout's, so both see the same machine",
+        help="also run user-service, user-api and the edge from this checkout (e.g. a git"
+        " worktree of main), measured right before this checkout's, so both see the same machine",
     )
     parser.add_argument(
         "--observability",

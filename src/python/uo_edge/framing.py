@@ -72,7 +72,10 @@ class ResponseHead:
         return b"close" not in connection
 
     def for_client(self, *, close: bool) -> bytes:
-        kept = [n + b": " + v for n, v in self.fields if n.lower() not in _HOP_BY_HOP]
+        dropped = _HOP_BY_HOP
+        if self.value(b"transfer-encoding") is not None:
+            dropped = dropped | {b"content-length"}  # framed by the chunks: one framing only
+        kept = [n + b": " + v for n, v in self.fields if n.lower() not in dropped]
         if close:
             kept.append(b"Connection: close")
         return b"\r\n".join([self.status_line, *kept]) + b"\r\n\r\n"

@@ -65,6 +65,9 @@ CONNECT_ATTEMPTS = 2
 RESPONSE_TIMEOUT_SECONDS = 30.0
 DRAIN_SECONDS = 10.0
 CHUNK = 64 * 1024
+# The longest answer head the kept-alive path frames (asyncio's default would be 64 KiB); longer
+# is a 502.
+ANSWER_HEAD_LIMIT = 256 * 1024
 # After answering, the client's unread bytes are read and dropped for a moment before closing:
 # closing with unread data makes the kernel send a reset, and the client may lose the answer.
 LINGER_SECONDS = 2.0
@@ -220,6 +223,7 @@ async def connect(route: Route) -> tuple[asyncio.StreamReader, asyncio.StreamWri
                     route.upstream_host,
                     route.upstream_port,
                     happy_eyeballs_delay=HAPPY_EYEBALLS_DELAY,
+                    limit=ANSWER_HEAD_LIMIT,
                 ),
                 CONNECT_TIMEOUT_SECONDS,
             )
@@ -228,26 +232,50 @@ async def connect(route: Route) -> tuple[asyncio.StreamReader, asyncio.StreamWri
     raise failure
 
 
-async def _send_body(
-    count: int, client: asyncio.StreamReader, upstream: asyncio.StreamWriter
-) -> bool:
-    """The rest of a request body, client to upstream; whether all of it was read from the
-    client. The client leaving mid-body is a ConnectionError; the upstream closing is not (it
-    may have answered early)."""
-    try:
-        await relay_exactly(count, client, upstream)
-    except UpstreamFramingError:
-        raise ConnectionResetError("the client left in the middle of its request body") from None
-    except (ConnectionError, OSError):
-        return False
-    return True
+class _ClientWatch:
+    """The client connection while its answer is awaited and relayed: first the rest of the
+    request body goes to the upstream (a tier may answer, say 413, before reading it), then what
+    the client sends next is kept for the next request (up to CHUNK), and a client that closes is
+    passed on as the old one-shot relay did: the upstream is half-closed, so a tier learns that its
+    caller left (uvicorn's ``http.disconnect``)."""
+
+    def __init__(
+        self, client: asyncio.StreamReader, upstream: asyncio.StreamWriter, remaining: int
+    ) -> None:
+        self.body_sent = remaining == 0
+        self.left = False
+        self.next = b""
+        self._client, self._upstream = client, upstream
+        self.task = asyncio.ensure_future(self._watch(remaining))
+
+    async def _watch(self, remaining: int) -> None:
+        if remaining:
+            try:
+                await relay_exactly(remaining, self._client, self._upstream)
+            except UpstreamFramingError:
+                self.left = True
+                raise ConnectionResetError("the client left in the middle of its body") from None
+            except (ConnectionError, OSError):
+                return  # the upstream stopped reading; it may still answer
+            self.body_sent = True
+        while len(self.next) < CHUNK:
+            data = await self._client.read(CHUNK - len(self.next))
+            if not data:
+                self.left = True
+                with contextlib.suppress(ConnectionError, OSError, RuntimeError):
+                    if self._upstream.can_write_eof():
+                        self._upstream.write_eof()
+                return
+            self.next += data
+
+    async def stop(self) -> None:
+        self.task.cancel()  # and wait: the client's reader is read next by another
+        await asyncio.gather(self.task, return_exceptions=True)
 
 
-async def _first_answer(
-    upstream: asyncio.StreamReader, sending: asyncio.Future[bool] | None
-) -> ResponseHead | None:
-    """The upstream's final answer head (interim 1xx dropped), while ``sending`` sends the body;
-    raises ConnectionError when the client left mid-body."""
+async def _first_answer(upstream: asyncio.StreamReader, watch: _ClientWatch) -> ResponseHead | None:
+    """The upstream's final answer head (interim 1xx answers are dropped: 103 is advisory);
+    raises ConnectionError when the client left in the middle of its body."""
 
     async def final_head() -> ResponseHead | None:
         answer = await read_response_head(upstream)
@@ -255,14 +283,12 @@ async def _first_answer(
             answer = await read_response_head(upstream)
         return answer
 
-    if sending is None:
-        return await final_head()
     reading = asyncio.ensure_future(final_head())
     try:
-        racing: set[asyncio.Future[Any]] = {reading, sending}
+        racing: set[asyncio.Future[Any]] = {reading, watch.task}
         await asyncio.wait(racing, return_when=asyncio.FIRST_COMPLETED)
         if not reading.done():
-            sending.result()  # raises when the client left mid-body
+            watch.task.result()  # raises when the client left mid-body
         return await reading
     finally:
         reading.cancel()
@@ -276,6 +302,7 @@ class Edge:
         # Client connections waiting for their next request: closed at once when stopping.
         self.between_requests: set[asyncio.Task[None]] = set()
         self.upstreams = UpstreamPool()
+        self.stopping = False  # answers in flight then close their connections
 
     async def forward(
         self, route: Route, client_reader: asyncio.StreamReader, client_writer: asyncio.StreamWriter
@@ -348,7 +375,7 @@ class Edge:
             if failure is not None:
                 await _answer(client_reader, client_writer, failure)
                 return
-            if not stays_open:
+            if not stays_open or self.stopping:
                 await _linger(client_reader)
                 return
             first = False
@@ -381,36 +408,33 @@ class Edge:
                     log("upstream_unavailable", upstream=upstream_name, error=type(exc).__name__)
                     return 503, unavailable_response(), b"", False
             kept = False
-            remaining = length - len(sent_with_head)
-            sending = None
+            watch = None
             try:
                 upstream.writer.write(outgoing)
-                if remaining:
-                    # Sent while the answer is awaited: a tier may answer (413) before reading it.
-                    sending = asyncio.ensure_future(
-                        _send_body(remaining, client_reader, upstream.writer)
-                    )
+                watch = _ClientWatch(client_reader, upstream.writer, length - len(sent_with_head))
                 try:
                     async with asyncio.timeout(RESPONSE_TIMEOUT_SECONDS):
-                        answer = await _first_answer(upstream.reader, sending)
+                        answer = await _first_answer(upstream.reader, watch)
                 except TimeoutError:
                     seconds = RESPONSE_TIMEOUT_SECONDS
                     log("upstream_timeout", upstream=upstream_name, seconds=seconds)
                     return 504, _timeout_response(), b"", False
-                except (UpstreamFramingError, ConnectionError, OSError):
+                except UpstreamFramingError as exc:
+                    log("upstream_broke_answer", upstream=upstream_name, reason=str(exc))
+                    return 502, _failed_response(), b"", False
+                except (ConnectionError, OSError):
+                    if watch.left:
+                        raise  # the client is gone: nobody to answer
                     answer = None
                 if answer is None:
-                    if reused and repeatable:
+                    if reused and repeatable and not watch.left:
                         continue  # the idle connection was closing as the request went out
                     log("upstream_closed_without_answer", upstream=upstream_name)
                     return 502, _failed_response(), b"", False
-                # Answered before the whole body arrived: where the client's next request starts
-                # is unknown now, so this is the connection's last answer.
-                whole_body = sending is None or (
-                    sending.done() and not sending.cancelled() and sending.result()
-                )
-                framed = delimited(answer, head.method)
-                client_writer.write(answer.for_client(close=not (framed and whole_body)))
+                # Answered before the whole body arrived: where a next request would start is
+                # unknown, so this is the connection's last answer (and says so).
+                last = not delimited(answer, head.method) or not watch.body_sent or self.stopping
+                client_writer.write(answer.for_client(close=last))
                 try:
                     await relay_body(answer, head.method, upstream.reader, client_writer)
                 except (UpstreamFramingError, ConnectionError, OSError) as exc:
@@ -418,14 +442,15 @@ class Edge:
                     log("upstream_broke_answer", upstream=upstream_name, reason=reason)
                     return answer.status, None, b"", False  # cut short: the client sees it close
                 await client_writer.drain()
-                if framed and whole_body and answer.upstream_keeps_alive:
+                await watch.stop()
+                stays_open = not last and not watch.left
+                if stays_open and answer.upstream_keeps_alive and upstream.quiet():
                     self.upstreams.give_back(route, upstream)
                     kept = True
-                return answer.status, None, buffered, framed and whole_body
+                return answer.status, None, buffered + watch.next, stays_open
             finally:
-                if sending is not None:
-                    sending.cancel()  # and wait: the client's reader is read next by another
-                    await asyncio.gather(sending, return_exceptions=True)
+                if watch is not None:
+                    await watch.stop()
                 if not kept:
                     upstream.close()
 
@@ -475,6 +500,7 @@ class Edge:
                 upstream=f"{route.upstream_host}:{route.upstream_port}",
             )
         await stop.wait()
+        self.stopping = True
         for server in servers:
             server.close()
         for waiting in list(self.between_requests):

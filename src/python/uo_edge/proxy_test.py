@@ -8,6 +8,7 @@ import asyncio
 import contextlib
 import json
 import socket
+import time
 import uuid
 from collections.abc import AsyncIterator
 from typing import Any
@@ -394,6 +395,10 @@ async def _tier(seen: list[tuple[str, int]], keep_alive: int = 5) -> AsyncIterat
         await serving
 
 
+# A last request that closes the connection (the one-shot path), so the test reads to the end.
+_LAST = b"GET /last HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n"
+
+
 def _answers(stream: bytes) -> list[tuple[bytes, bytes]]:
     """(head, body) of each answer in a stream of Content-Length or chunked answers."""
     answers = []
@@ -429,16 +434,18 @@ def test_every_request_on_a_kept_alive_connection_is_vouched_for_pipelined_too()
             return await _exchange(
                 port,
                 b"GET /first HTTP/1.1\r\nHost: a\r\nX-Forwarded-For: 6.6.6.6\r\n\r\n"
-                b"GET /second HTTP/1.1\r\nHost: a\r\nX-Forwarded-For: 6.6.6.6\r\n\r\n",
+                b"GET /second HTTP/1.1\r\nHost: a\r\nX-Forwarded-For: 6.6.6.6\r\n\r\n" + _LAST,
+                done_sending=False,
             )
 
     answers = _answers(asyncio.run(run()))
     assert [json.loads(body) for _, body in answers] == [
         {"client": "127.0.0.1", "path": "/first"},
         {"client": "127.0.0.1", "path": "/second"},
+        {"client": "127.0.0.1", "path": "/last"},
     ]
-    assert [client for client, _ in seen] == ["127.0.0.1", "127.0.0.1"]
-    assert len({port for _, port in seen}) == 1  # one upstream connection carried both
+    assert [client for client, _ in seen] == ["127.0.0.1"] * 3
+    assert len({port for _, port in seen[:2]}) == 1  # one upstream connection carried both
 
 
 def test_bodies_and_answers_are_framed_so_the_next_request_starts_where_it_should() -> None:
@@ -455,17 +462,20 @@ def test_bodies_and_answers_are_framed_so_the_next_request_starts_where_it_shoul
                 b"GET /chunked HTTP/1.1\r\nHost: a\r\n\r\n",
                 b"HEAD /head HTTP/1.1\r\nHost: a\r\n\r\n",
                 b"GET /last HTTP/1.1\r\nHost: a\r\n\r\n",
+                _LAST,
                 pause=0.05,
+                done_sending=False,
             )
 
     stream = asyncio.run(run())
     head_answer = stream.index(b"HTTP/1.1 200 OK", stream.index(b'"/chunked"'))
     last_answer = stream.index(b"HTTP/1.1 200 OK", head_answer + 1)
     answers = _answers(stream[:head_answer]) + _answers(stream[last_answer:])
-    assert [json.loads(body)["path"] for _, body in answers] == ["/post", "/chunked", "/last"]
+    paths = [json.loads(body)["path"] for _, body in answers]
+    assert paths == ["/post", "/chunked", "/last", "/last"]
     assert b"transfer-encoding: chunked" in answers[1][0].lower()
-    assert [client for client, _ in seen] == ["127.0.0.1"] * 4
-    assert len({port for _, port in seen}) == 1
+    assert [client for client, _ in seen] == ["127.0.0.1"] * 5
+    assert len({port for _, port in seen[:4]}) == 1
     assert b"/smuggled" not in stream
 
 
@@ -662,3 +672,75 @@ def test_a_slow_body_is_forwarded_whole_and_a_client_leaving_mid_body_frees_the_
     # "d" began a next request that never completed: answered 400 when the client stopped.
     assert whole.count(b"HTTP/1.1 ") == 2
     assert b"HTTP/1.1 400 " in whole
+
+
+def test_an_upstream_with_bytes_past_its_answer_is_never_reused_for_another_client() -> None:
+    """A 204 carrying a body, or bytes past Content-Length: they must not become the next
+    client's answer on a pooled connection."""
+
+    async def sloppy(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        with contextlib.suppress(asyncio.IncompleteReadError, ConnectionError):
+            while True:
+                head = await reader.readuntil(b"\r\n\r\n")
+                path = head.split(b" ")[1]
+                if path == b"/sloppy":
+                    writer.write(b"HTTP/1.1 204 No Content\r\n\r\nA's secret")
+                else:
+                    answer = b"for " + path
+                    writer.write(b"HTTP/1.1 200 OK\r\nContent-Length: %d\r\n\r\n" % len(answer))
+                    writer.write(answer)
+                await writer.drain()
+
+    async def run() -> list[bytes]:
+        server = await asyncio.start_server(sloppy, "127.0.0.1", 0)
+        answers = []
+        async with _edge(server.sockets[0].getsockname()[1]) as port:
+            for path in (b"/sloppy", b"/b", b"/c"):
+                answers.append(await _exchange(port, b"GET %s HTTP/1.1\r\nHost: a\r\n\r\n" % path))
+        server.close()
+        return answers
+
+    sloppy_answer, b_answer, c_answer = asyncio.run(run())
+    assert sloppy_answer.startswith(b"HTTP/1.1 204 ")
+    assert _split(b_answer)[1] == b"for /b"
+    assert _split(c_answer)[1] == b"for /c"
+
+
+def test_a_client_that_leaves_is_passed_on_so_the_tier_stops_working_for_it() -> None:
+    disconnected: list[float] = []
+
+    async def app(scope: dict[str, Any], receive: Any, send: Any) -> None:
+        if scope["type"] != "http":
+            return
+        started = time.monotonic()
+        while (await receive())["type"] != "http.disconnect":
+            pass
+        disconnected.append(time.monotonic() - started)
+
+    async def run() -> None:
+        import uvicorn
+
+        upstream_port = _free_port()
+        config = uvicorn.Config(
+            app, host="127.0.0.1", port=upstream_port, log_config=None, lifespan="off"
+        )
+        server = uvicorn.Server(config)
+        serving = asyncio.create_task(server.serve())
+        for _ in range(500):  # uvicorn has no awaitable "started"; give it up to 5 s
+            if server.started:
+                break
+            await asyncio.sleep(0.01)
+        async with _edge(upstream_port) as port:
+            _, writer = await asyncio.open_connection("127.0.0.1", port)
+            writer.write(b"GET /slow HTTP/1.1\r\nHost: a\r\n\r\n")
+            await asyncio.sleep(0.3)
+            writer.close()  # gone before the answer
+            for _ in range(100):
+                if disconnected:
+                    break
+                await asyncio.sleep(0.05)
+        server.should_exit = True
+        await serving
+
+    asyncio.run(run())
+    assert disconnected, "the tier never learnt that its caller left"

@@ -3,9 +3,10 @@
 An upstream connection is given back only after an answer whose end the edge framed itself and
 whose upstream did not ask to close. It is reused for at most UPSTREAM_IDLE_SECONDS, less than the
 tiers' keep-alive timeout (5 s, unifyops_core.service_cli), so the tier never closes one just as
-a request is written to it; and only when a poll finds nothing to read on it (an idle connection
-has nothing to say: readable means closed). A name is still resolved afresh for every new
-connection, so a rolling update moves traffic as the old connections age out.
+a request is written to it; and only when nothing waits to be read on it, buffered or in the
+socket (an idle connection has nothing to say: anything there means closed or out of step). A
+name is still resolved afresh for every new connection, so a rolling update moves traffic as the
+old connections age out.
 """
 
 from __future__ import annotations
@@ -29,6 +30,12 @@ class Upstream:
         self.writer.close()
 
     def quiet(self) -> bool:
+        """Nothing to read, in the reader's buffer or the socket: an idle upstream has nothing to
+        say, so anything there (bytes past an answer's end, a close) means it is out of step."""
+        # StreamReader has no public way to ask for its buffered bytes; this is the one place the
+        # edge reads a private attribute, and it fails safe (None: not reused).
+        if getattr(self.reader, "_buffer", None) != b"":
+            return False
         if self.reader.at_eof() or self.writer.is_closing():
             return False
         sock = self.writer.get_extra_info("socket")
