@@ -283,6 +283,10 @@ async def _first_answer(upstream: asyncio.StreamReader, watch: _ClientWatch) -> 
             answer = await read_response_head(upstream)
         return answer
 
+    if watch.body_sent:
+        # Nothing left to send: a client leaving now half-closes the upstream, which ends this
+        # read by itself; no race (and no task) needed.
+        return await final_head()
     reading = asyncio.ensure_future(final_head())
     try:
         racing: set[asyncio.Future[Any]] = {reading, watch.task}
