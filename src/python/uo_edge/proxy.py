@@ -273,13 +273,17 @@ class _ClientWatch:
         await asyncio.gather(self.task, return_exceptions=True)
 
 
-async def _first_answer(upstream: asyncio.StreamReader, watch: _ClientWatch) -> ResponseHead | None:
-    """The upstream's final answer head (interim 1xx answers are dropped: 103 is advisory);
-    raises ConnectionError when the client left in the middle of its body."""
+async def _first_answer(
+    upstream: asyncio.StreamReader, client: asyncio.StreamWriter, watch: _ClientWatch
+) -> ResponseHead | None:
+    """The upstream's final answer head; interim 1xx answers (103 Early Hints) go on to the client
+    as they come, as the one-shot path relays them. Raises ConnectionError when the client left in
+    the middle of its body."""
 
     async def final_head() -> ResponseHead | None:
         answer = await read_response_head(upstream)
         while answer is not None and 100 <= answer.status < 200:
+            client.write(answer.for_client(close=False))
             answer = await read_response_head(upstream)
         return answer
 
@@ -418,7 +422,7 @@ class Edge:
                 watch = _ClientWatch(client_reader, upstream.writer, length - len(sent_with_head))
                 try:
                     async with asyncio.timeout(RESPONSE_TIMEOUT_SECONDS):
-                        answer = await _first_answer(upstream.reader, watch)
+                        answer = await _first_answer(upstream.reader, client_writer, watch)
                 except TimeoutError:
                     seconds = RESPONSE_TIMEOUT_SECONDS
                     log("upstream_timeout", upstream=upstream_name, seconds=seconds)

@@ -744,3 +744,27 @@ def test_a_client_that_leaves_is_passed_on_so_the_tier_stops_working_for_it() ->
 
     asyncio.run(run())
     assert disconnected, "the tier never learnt that its caller left"
+
+
+def test_interim_answers_reach_the_client_before_the_final_one() -> None:
+    async def hints(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await reader.readuntil(b"\r\n\r\n")
+        writer.write(b"HTTP/1.1 103 Early Hints\r\nLink: </app.css>; rel=preload\r\n\r\n")
+        await writer.drain()
+        await asyncio.sleep(0.05)
+        writer.write(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")
+        await writer.drain()
+        writer.close()
+
+    async def run() -> bytes:
+        server = await asyncio.start_server(hints, "127.0.0.1", 0)
+        async with _edge(server.sockets[0].getsockname()[1]) as port:
+            answer = await _exchange(port, b"GET / HTTP/1.1\r\nHost: a\r\n\r\n")
+        server.close()
+        return answer
+
+    answer = asyncio.run(run())
+    interim, _, final = answer.partition(b"\r\n\r\n")
+    assert interim == b"HTTP/1.1 103 Early Hints\r\nLink: </app.css>; rel=preload"
+    assert final.startswith(b"HTTP/1.1 200 OK\r\n")
+    assert final.endswith(b"\r\n\r\nok")
