@@ -46,6 +46,7 @@ from unifyops_core.logs import writes_debug
 from unifyops_core.middleware import REQUEST_ID_HEADER
 from unifyops_core.redaction import redact_text
 from unifyops_core.service_tokens import ServiceTokenProvider
+from unifyops_core.shared_http import SharedAsyncClient
 
 IDEMPOTENT_METHODS = frozenset({"GET", "HEAD", "OPTIONS", "PUT", "DELETE"})
 RETRY_STATUSES = frozenset({502, 503, 504})
@@ -87,7 +88,7 @@ class ServiceClient:
         self._backoff = backoff
         self._token_provider = token_provider
         self._audience = audience
-        self._http = httpx.AsyncClient(
+        self._http = SharedAsyncClient(
             base_url=base_url,
             timeout=httpx.Timeout(timeout, connect=min(timeout, CONNECT_TIMEOUT_SECONDS)),
             transport=transport or KeepAliveTransport(POOL_LIMITS),

@@ -18,6 +18,7 @@ from loguru import logger
 
 from unifyops_core import tracing
 from unifyops_core.exceptions import DependencyUnavailableError
+from unifyops_core.shared_http import SharedAsyncClient
 
 
 class KeySource(Protocol):
@@ -64,7 +65,7 @@ class JwksKeys:
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self._url = url
-        self._http = http or httpx.AsyncClient(timeout=5.0)
+        self._http = http or SharedAsyncClient(timeout=5.0)
         self._ttl = ttl
         self._min_refresh_interval = min_refresh_interval
         self._max_staleness = max_staleness

@@ -15,9 +15,10 @@ import json
 import logging
 import socket
 import sys
+import threading
 import traceback
 from dataclasses import dataclass
-from datetime import UTC
+from datetime import UTC, datetime
 from typing import IO, Any
 
 from loguru import logger
@@ -93,23 +94,42 @@ def _format_exception(record: dict[str, Any]) -> dict[str, Any] | None:
 
 
 def render_record(record: dict[str, Any], identity: _Identity) -> str:
-    """The JSON line for one loguru record (redacted).
+    """The JSON line for one loguru record (redacted)."""
+    return _render(
+        when=record["time"],
+        level=record["level"].name,
+        message=record["message"],
+        logger_name=record["name"],
+        extra=dict(record["extra"]),
+        exception=_format_exception(record),
+        identity=identity,
+    )
 
-    Only what varies from line to line is redacted here (the message, the logger's name, the
-    ids, extra fields, the exception): the identity is redacted once, when logging is configured,
-    and the timestamp and level are ours. A full walk of the line cost ~40 % of an access line.
-    """
-    extra = dict(record["extra"])
+
+def _render(
+    *,
+    when: datetime,
+    level: str,
+    message: str,
+    logger_name: str | None,
+    extra: dict[str, Any],
+    exception: dict[str, Any] | None,
+    identity: _Identity,
+) -> str:
+    """One JSON line. Only what varies from line to line is redacted here (the message, the
+    logger's name, the ids, extra fields, the exception): the identity is redacted once, when
+    logging is configured, and the timestamp and level are ours. A full walk of the line cost
+    ~40 % of an access line."""
     request_id = extra.pop("request_id", None) or current_request_id()
     error_id = extra.pop("error_id", None)
     trace_id, span_id = extra.pop("trace_id", None), extra.pop("span_id", None)
     if trace_id is None and (ids := current_ids()) is not None:
         trace_id, span_id = ids
-    logger_name = extra.pop(_STDLIB_LOGGER_KEY, None) or record["name"]
+    logger_name = extra.pop(_STDLIB_LOGGER_KEY, None) or logger_name
     payload: dict[str, Any] = {
-        "timestamp": record["time"].astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ"),
-        "level": record["level"].name,
-        "message": redact_text(record["message"]),
+        "timestamp": when.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ"),
+        "level": level,
+        "message": redact_text(message),
         "logger": redact(logger_name),
         **identity.fields,
         "request_id": redact(request_id),
@@ -119,20 +139,26 @@ def render_record(record: dict[str, Any], identity: _Identity) -> str:
     }
     if extra:
         payload["extra"] = redact(extra)
-    exception = _format_exception(record)
     if exception:
         payload["exception"] = redact(exception)
     return json.dumps(payload, default=str, ensure_ascii=False)
 
 
 class _JsonSink:
+    # No ``write`` method: loguru would take the sink for a text stream and format lines itself.
     def __init__(self, identity: _Identity, stream: IO[str]) -> None:
-        self._identity = identity
+        self.identity = identity
         self._stream = stream
+        # loguru serialises its own calls; lines written around it (access_line) take this too.
+        self._lock = threading.Lock()
 
     def __call__(self, message: Any) -> None:
-        self._stream.write(render_record(message.record, self._identity) + "\n")
-        self._stream.flush()
+        self.write_line(render_record(message.record, self.identity))
+
+    def write_line(self, line: str) -> None:
+        with self._lock:
+            self._stream.write(line + "\n")
+            self._stream.flush()
 
 
 class InterceptHandler(logging.Handler):
@@ -169,12 +195,42 @@ def stdlib_level(level: str) -> int:
 
 # What configure_logging last let through; loguru's own default sink, before it, writes DEBUG.
 _lowest_level = logging.DEBUG
+# The sink configure_logging installed (None before it, when loguru's default sink writes).
+_sink: _JsonSink | None = None
+ACCESS_LOGGER = "unifyops_core.middleware"
 
 
 def writes_debug() -> bool:
     """Whether a DEBUG record would be written: lets a hot path skip building one that would not
     (loguru drops it only after its arguments were computed)."""
     return _lowest_level <= logging.DEBUG
+
+
+def access_line(method: str, path: str, status: int, duration_ms: float) -> None:
+    """The request's access line: the same JSON line ``logger.bind(...).info(...)`` would write,
+    straight to the sink. loguru's record (a frame walk, a bound logger, its handler's checks) was
+    ~6 % of a tier's CPU for this one line on every request."""
+    message = f"{method} {path} {status}"
+    fields = {"method": method, "path": path, "status": status, "duration_ms": duration_ms}
+    sink = _sink
+    if sink is None:
+        logger.bind(**fields).info(message)
+        return
+    if _lowest_level > logging.INFO:
+        return
+    try:
+        line = _render(
+            when=datetime.now(UTC),
+            level="INFO",
+            message=message,
+            logger_name=ACCESS_LOGGER,
+            extra=fields,
+            exception=None,
+            identity=sink.identity,
+        )
+        sink.write_line(line)
+    except Exception as exc:  # as loguru's catch=True: a log line never fails a request
+        print(f"access line not written: {exc!r}", file=sys.stderr)
 
 
 def configure_logging(
@@ -189,12 +245,13 @@ def configure_logging(
 
     Calling it again replaces the previous configuration (tests rely on that).
     """
-    global _lowest_level
+    global _lowest_level, _sink
     identity = _Identity(service, version, environment, socket.gethostname())
     _lowest_level = stdlib_level(level)
+    _sink = _JsonSink(identity, stream or sys.stdout)
     logger.remove()
     logger.add(
-        _JsonSink(identity, stream or sys.stdout),
+        _sink,
         level=level.upper(),
         diagnose=False,
         backtrace=False,
@@ -218,4 +275,12 @@ def configure_logging(
     logging.getLogger("uvicorn.access").disabled = True
 
 
-__all__ = ["InterceptHandler", "configure_logging", "render_record", "stdlib_level", "writes_debug"]
+__all__ = [
+    "ACCESS_LOGGER",
+    "InterceptHandler",
+    "access_line",
+    "configure_logging",
+    "render_record",
+    "stdlib_level",
+    "writes_debug",
+]

@@ -1,3 +1,4 @@
+import io
 import json
 import logging
 import re
@@ -11,8 +12,9 @@ from sqlalchemy.exc import DBAPIError
 from uvicorn.middleware.message_logger import MessageLoggerMiddleware
 
 from unifyops_core._version import __version__
+from unifyops_core.context import set_request_id
 from unifyops_core.db import Database
-from unifyops_core.logs import stdlib_level
+from unifyops_core.logs import ACCESS_LOGGER, access_line, configure_logging, stdlib_level
 from unifyops_core.testing import capture_logs
 from unifyops_core.testing_db import fresh_database
 
@@ -172,3 +174,46 @@ def test_writes_debug_follows_the_configured_level() -> None:
         assert not writes_debug()
     with capture_logs(level="DEBUG"):
         assert writes_debug()
+
+
+def test_the_access_line_is_the_line_loguru_would_write() -> None:
+    fields = {"method": "GET", "path": "/v1/profile", "status": 200, "duration_ms": 1.25}
+    set_request_id("req-access")
+    try:
+        with capture_logs(service="user-api") as logs:
+            logger.bind(**fields).info("GET /v1/profile 200")
+            access_line("GET", "/v1/profile", 200, 1.25)
+    finally:
+        set_request_id(None)
+    through_loguru, direct = logs.records
+    assert direct["logger"] == ACCESS_LOGGER
+    assert direct["request_id"] == "req-access"
+    for record in (through_loguru, direct):
+        del record["timestamp"], record["logger"]
+    assert direct == through_loguru
+    assert direct["extra"] == fields
+
+
+def test_the_access_line_is_redacted_and_follows_the_level() -> None:
+    with capture_logs() as logs:
+        access_line("GET", "/reset?token=eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiJ4In0.c2lnbmF0dXJl", 200, 1)
+    (record,) = logs.records
+    assert "eyJzdWIiOiJ4In0" not in json.dumps(record)
+    with capture_logs(level="WARNING") as logs:
+        access_line("GET", "/v1/profile", 200, 1.0)
+    assert logs.lines == []
+
+
+def test_an_access_line_that_cannot_be_written_does_not_fail_the_request(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    class Broken(io.StringIO):
+        def write(self, text: str) -> int:
+            raise OSError("disk full")
+
+    configure_logging(service="s", version="0", environment="test", stream=Broken())
+    try:
+        access_line("GET", "/", 200, 1.0)
+    finally:
+        configure_logging(service="s", version="0", environment="test")
+    assert "access line not written" in capsys.readouterr().err

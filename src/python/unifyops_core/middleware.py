@@ -11,7 +11,6 @@ import re
 import time
 import uuid
 
-from loguru import logger
 from starlette.datastructures import Headers, MutableHeaders
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -23,6 +22,7 @@ from unifyops_core.context import (
     set_request_id,
 )
 from unifyops_core.error_responses import unexpected_error_response
+from unifyops_core.logs import access_line
 
 REQUEST_ID_HEADER = "X-Request-ID"
 # An incoming id is trusted only in a plain shape, so it cannot smuggle text into logs or headers.
@@ -58,23 +58,20 @@ class RequestContextMiddleware:
             await send(message)
 
         try:
-            with logger.contextualize(request_id=request_id):
-                try:
-                    await self.app(scope, receive, send_with_request_id)
-                except Exception as exc:
-                    if response_started:
-                        raise
-                    await unexpected_error_response(None, exc)(scope, receive, send_with_request_id)
-                finally:
-                    logger.bind(
-                        method=scope.get("method"),
-                        path=scope.get("path"),
-                        status=status,
-                        duration_ms=round((time.perf_counter() - started) * 1000, 2),
-                    ).info("{} {} {}", scope.get("method"), scope.get("path"), status)
+            await self.app(scope, receive, send_with_request_id)
+        except Exception as exc:
+            if response_started:
+                raise
+            await unexpected_error_response(None, exc)(scope, receive, send_with_request_id)
         finally:
-            reset_client_address(client_token)
-            reset_request_id(token)
+            # Written while the request id is still the context's: every line takes it from
+            # there (logs reads it), so no loguru contextualize is needed.
+            try:
+                duration_ms = round((time.perf_counter() - started) * 1000, 2)
+                access_line(scope.get("method", ""), scope.get("path", ""), status, duration_ms)
+            finally:
+                reset_client_address(client_token)
+                reset_request_id(token)
 
 
 __all__ = ["REQUEST_ID_HEADER", "RequestContextMiddleware", "incoming_request_id"]

@@ -23,6 +23,7 @@ from loguru import logger
 
 from unifyops_core import tracing
 from unifyops_core.exceptions import DependencyUnavailableError, ServerError
+from unifyops_core.shared_http import SharedAsyncClient
 
 
 @dataclass(frozen=True)
@@ -48,7 +49,7 @@ class ServiceTokenProvider:
         self._token_url = token_url
         self._client_id = client_id
         self._client_secret = client_secret
-        self._http = http or httpx.AsyncClient(timeout=5.0)
+        self._http = http or SharedAsyncClient(timeout=5.0)
         self._refresh_margin = refresh_margin
         self._renew_at = renew_at
         self._renewal_retry_interval = renewal_retry_interval

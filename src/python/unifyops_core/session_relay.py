@@ -17,6 +17,7 @@ from unifyops_core.client import POOL_LIMITS
 from unifyops_core.context import current_request_id
 from unifyops_core.exceptions import DependencyUnavailableError, ValidationError
 from unifyops_core.middleware import REQUEST_ID_HEADER
+from unifyops_core.shared_http import SharedAsyncClient
 
 SESSION_ACTIONS = ("register", "login", "refresh", "logout")
 MAX_BODY_BYTES = 16 * 1024  # credentials and a refresh token; anything larger is not a session call
@@ -25,7 +26,7 @@ PASSED_HEADERS = ("content-type", "x-error-id", "cache-control")
 
 class SessionRelay:
     def __init__(self, auth_url: str, *, transport: httpx.AsyncBaseTransport | None = None) -> None:
-        self._http = httpx.AsyncClient(
+        self._http = SharedAsyncClient(
             base_url=auth_url, timeout=15.0, transport=transport, limits=POOL_LIMITS
         )
         self.router = APIRouter(prefix="/v1/auth", tags=["session"])

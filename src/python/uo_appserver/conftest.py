@@ -123,6 +123,9 @@ class FakeGateway:
             )
         if path == "/v1/html-404":
             return Response("<html>nginx</html>", 404, media_type="text/html")
+        if path == "/v1/sets-cookie":
+            # What a misbehaving gateway might answer one user with; no other user may carry it.
+            return JSONResponse({"set": True}, headers={"Set-Cookie": "gw_session=alice; Path=/"})
         if path == "/v1/slow":
             await asyncio.sleep(3)
         response = JSONResponse({"method": request.method, "length": len(body)})

@@ -19,6 +19,7 @@ from unifyops_core import tracing
 from unifyops_core.client_address import client_address_of
 from unifyops_core.error_shape import ERROR_ID_HEADER, is_error_body
 from unifyops_core.middleware import incoming_request_id
+from unifyops_core.shared_http import SharedAsyncClient
 from uo_appserver import bounded_json, headers, session
 from uo_appserver.errors import error_bytes, error_response, error_type_for, log
 
@@ -95,7 +96,7 @@ class Relay:
     ) -> None:
         self._base = httpx.URL(api_url)
         self._secure = secure
-        self._client = httpx.AsyncClient(
+        self._client = SharedAsyncClient(
             timeout=httpx.Timeout(
                 timeout, connect=min(timeout, CONNECT_TIMEOUT), pool=CONNECT_TIMEOUT
             ),

@@ -60,6 +60,15 @@ def test_forwards_method_path_query_body_and_headers_but_not_cookies(
     assert _header(call, "x-forwarded-proto") == ["http"]
 
 
+def test_a_cookie_the_gateway_set_for_one_browser_never_reaches_it_with_another(
+    app: str, gateway: tuple[FakeGateway, str]
+) -> None:
+    fake, _ = gateway
+    assert httpx.get(f"{app}/api/v1/sets-cookie").status_code == 200
+    httpx.get(f"{app}/api/v1/profile")  # another browser, no cookie of its own
+    assert _header(fake.seen[-1], "cookie") == []
+
+
 def test_the_client_address_is_replaced_never_passed_on(
     app: str, gateway: tuple[FakeGateway, str]
 ) -> None:
