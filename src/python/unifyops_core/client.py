@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import asyncio
 import random
+import re
 import time
 from collections.abc import Callable, Mapping
 from functools import cached_property
@@ -51,6 +52,10 @@ from unifyops_core.shared_http import SharedAsyncClient
 IDEMPOTENT_METHODS = frozenset({"GET", "HEAD", "OPTIONS", "PUT", "DELETE"})
 RETRY_STATUSES = frozenset({502, 503, 504})
 IDEMPOTENCY_KEY_HEADER = "Idempotency-Key"
+# A path (and query) of characters URL parsing keeps as they are: joined to the base URL as text,
+# it makes the URL httpx's own merge would (client_test proves it against build_request).
+_PLAIN_CHARS = r"[A-Za-z0-9\-._~!$&'()*+,;=:@%/]"
+_PLAIN_PATH = re.compile(rf"/(?!/){_PLAIN_CHARS}*(\?(?:{_PLAIN_CHARS}|\?)*)?\Z")
 
 # One client per app, shared by every request: keep as many idle connections as a tier has
 # requests in flight, so a burst reuses them instead of opening new TCP connections (and a DNS
@@ -93,6 +98,8 @@ class ServiceClient:
             timeout=httpx.Timeout(timeout, connect=min(timeout, CONNECT_TIMEOUT_SECONDS)),
             transport=transport or KeepAliveTransport(POOL_LIMITS),
         )
+        # httpx keeps the base URL's path ending in "/", yet prints "http://host:port" for "/".
+        self._base_url = str(self._http.base_url).rstrip("/") + "/"
         # Told of every attempt (the app's metrics, when it serves them): retries and the breaker
         # at work become visible as calls per request.
         self.on_attempt: AttemptObserver | None = None
@@ -206,11 +213,12 @@ class ServiceClient:
     async def _send(
         self, method: str, path: str, left: float | None, **kwargs: Any
     ) -> httpx.Response:
+        http = tracing.traced(self._http)
         if left is None:
-            return await tracing.traced(self._http).request(method, path, **kwargs)
+            return await http.send(self._build(method, path, http.timeout, **kwargs))
         # min(configured timeout, what is left of the request's deadline), for every phase and
         # for the call as a whole.
-        configured = self._http.timeout
+        configured = http.timeout
         bounded = httpx.Timeout(
             connect=_at_most(configured.connect, left),
             read=_at_most(configured.read, left),
@@ -218,7 +226,34 @@ class ServiceClient:
             pool=_at_most(configured.pool, left),
         )
         async with asyncio.timeout(left):
-            return await tracing.traced(self._http).request(method, path, timeout=bounded, **kwargs)
+            return await http.send(self._build(method, path, bounded, **kwargs))
+
+    def _build(
+        self,
+        method: str,
+        path: str,
+        timeout: httpx.Timeout,
+        *,
+        json: Any,
+        data: Mapping[str, Any] | None,
+        params: Mapping[str, Any] | None,
+        headers: dict[str, str],
+    ) -> httpx.Request:
+        """The request ``self._http.build_request`` would build. A call without a body or params
+        to a plain path (the common read) is built directly: httpx's own merge parses the base URL
+        and the path apart and joins them again, ~9 % of a gateway's CPU."""
+        if json is None and data is None and not params and _PLAIN_PATH.match(path):
+            merged = httpx.Headers(self._http.headers)
+            merged.update(headers)
+            return httpx.Request(
+                method,
+                httpx.URL(self._base_url + path[1:]),
+                headers=merged,
+                extensions={"timeout": timeout.as_dict()},
+            )
+        return self._http.build_request(
+            method, path, json=json, data=data, params=params, headers=headers, timeout=timeout
+        )
 
     async def _headers(
         self, extra: Mapping[str, str] | None, *, authenticate: bool
