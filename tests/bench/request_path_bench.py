@@ -24,7 +24,12 @@ this process for as long, latency counted from when each request was due ("n/a" 
 process cannot keep the rate). CPU-ms per request is the servers' own user+system time
 (``/proc/<pid>/stat``) over the closed-loop window divided by the requests served (every tier's
 process for the chain and the edge); PostgreSQL's and the load generator's CPU are not included.
-The last lines compare the rows with issue 16's targets.
+A second table splits it per tier, with each tier's involuntary context switches per request (on
+two shared cores every tier is preempted about once a request) and the rate the row would reach
+if each tier had a core of its own (1 000 / the costliest tier's CPU-ms): service direct is bound
+by one process on one core, the chain by every tier's CPU summed on two, so the target ratio
+between them also depends on how the tiers share the machine. The last lines compare the rows
+with issue 16's targets.
 
 ``--observability`` also runs user-service and user-api with Prometheus metrics on
 (``UO_METRICS_PORT``), then metrics and traces written to the log (``UO_TRACES=log``), then
@@ -55,7 +60,7 @@ import sys
 import tempfile
 import threading
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any, ClassVar
@@ -81,6 +86,12 @@ NAMES = {
     "service": "user-service direct (service token)",
     "chain": "user-api -> user-service -> PostgreSQL",
     "edge": "edge -> user-api -> user-service -> PostgreSQL",
+}
+# The process each kind of row starts, as the per-tier table names it.
+TIER_NAMES = {kind: kind for kind in PEERS} | {
+    "service": "user-service",
+    "chain": "user-api",
+    "edge": "edge",
 }
 # The fixed-rate phase's figures count only if no request was sent later than this after it was
 # due; past it they measure the Python generator, not the servers.
@@ -228,6 +239,8 @@ class Result:
     fixed_latencies_ms: list[float] | None = None
     fixed_errors: int = 0
     generator_behind_ms: float = 0.0  # how late the fixed-rate generator sent at worst
+    usage_by_pid: dict[int, tuple[float, int]] = field(default_factory=dict)  # see _usage
+    tiers: dict[int, str] = field(default_factory=dict)  # pid -> the tier it serves
 
     @property
     def rate(self) -> float:
@@ -241,6 +254,25 @@ class Result:
     @property
     def cpu_per_request(self) -> float:
         return self.cpu_ms / max(self.requests, 1)
+
+    def tier_row(self) -> str | None:
+        """CPU-ms and involuntary context switches per request for each tier of a multi-tier row,
+        and how fast the row could go if each tier had a core of its own."""
+        if not self.usage_by_pid or not self.requests:
+            return None
+        cells = []
+        for pid, (cpu, switches) in self.usage_by_pid.items():
+            per_request = cpu / self.requests
+            cells.append(
+                f"{self.tiers.get(pid, pid)} {per_request:.2f} ms,"
+                f" {switches / self.requests:.1f} preempted"
+            )
+        return f"| {self.name} | {' / '.join(cells)} | {self.core_per_tier_rate:,.0f} |"
+
+    @property
+    def core_per_tier_rate(self) -> float:
+        costliest = max(cpu for cpu, _ in self.usage_by_pid.values()) / max(self.requests, 1)
+        return 1000 / costliest if costliest else 0.0
 
     def row(self) -> str:
         ordered = sorted(self.latencies_ms)
@@ -263,17 +295,27 @@ class Result:
         )
 
 
-def _cpu_ms(pids: list[int]) -> float:
-    total = 0
+def _usage(pids: list[int]) -> dict[int, tuple[float, int]]:
+    """Per process: CPU-ms used so far (user + system) and involuntary context switches (the
+    times it was preempted while it could have gone on running)."""
+    usage = {}
     for pid in pids:
         fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-        total += int(fields[11]) + int(fields[12])  # utime, stime
-    return total * 1000 / CLOCK_TICKS
+        status = Path(f"/proc/{pid}/status").read_text()
+        switches = re.search(r"^nonvoluntary_ctxt_switches:\s+(\d+)", status, re.M)
+        cpu_ms = (int(fields[11]) + int(fields[12])) * 1000 / CLOCK_TICKS  # utime, stime
+        usage[pid] = (cpu_ms, int(switches.group(1)) if switches else 0)
+    return usage
+
+
+def _usage_since(before: dict[int, tuple[float, int]]) -> dict[int, tuple[float, int]]:
+    after = _usage(list(before))
+    return {pid: (after[pid][0] - cpu, after[pid][1] - n) for pid, (cpu, n) in before.items()}
 
 
 async def _load(
     url: str, headers: dict[str, str], connections: int, seconds: float, pids: list[int]
-) -> tuple[int, int, list[float], float, float]:
+) -> tuple[int, int, list[float], float, dict[int, tuple[float, int]]]:
     limits = httpx.Limits(max_connections=connections, max_keepalive_connections=connections)
     async with httpx.AsyncClient(limits=limits, timeout=10.0) as client:
         latencies: list[float] = []
@@ -293,11 +335,11 @@ async def _load(
 
         warm = time.perf_counter() + 2.0
         await asyncio.gather(*(worker(warm, False) for _ in range(connections)))
-        cpu_before, started = _cpu_ms(pids), time.perf_counter()
+        usage_before, started = _usage(pids), time.perf_counter()
         deadline = started + seconds
         await asyncio.gather(*(worker(deadline, True) for _ in range(connections)))
-        elapsed, cpu = time.perf_counter() - started, _cpu_ms(pids) - cpu_before
-    return counts["ok"], counts["errors"], latencies, elapsed, cpu
+        elapsed, usage = time.perf_counter() - started, _usage_since(usage_before)
+    return counts["ok"], counts["errors"], latencies, elapsed, usage
 
 
 _WRK_PERCENTILE = re.compile(r"^\s*(50|99)%\s+([\d.]+)(us|ms|s)\s*$", re.M)
@@ -313,11 +355,11 @@ def _load_wrk(
     for header, value in headers.items():
         command += ["-H", f"{header}: {value}"]
     subprocess.run([*command, "-d2s", url], check=True, capture_output=True)  # warm-up
-    cpu_before, started = _cpu_ms(pids), time.perf_counter()
+    usage_before, started = _usage(pids), time.perf_counter()
     output = subprocess.run(
         [*command, f"-d{seconds:.0f}s", url], check=True, capture_output=True, text=True
     ).stdout
-    elapsed, cpu = time.perf_counter() - started, _cpu_ms(pids) - cpu_before
+    elapsed, usage = time.perf_counter() - started, _usage_since(usage_before)
     total = int(re.search(r"(\d+) requests in", output).group(1))  # type: ignore[union-attr]
     bad = re.search(r"Non-2xx or 3xx responses: (\d+)", output)
     socket = re.search(
@@ -335,8 +377,9 @@ def _load_wrk(
         errors,
         elapsed,
         [],
-        cpu,
+        sum(cpu for cpu, _ in usage.values()),
         percentiles=(found.get("50", 0.0), found.get("99", 0.0)),
+        usage_by_pid=usage,
     )
 
 
@@ -506,30 +549,33 @@ async def _bench(
                 if (kind, label) not in ports or (only and kind not in only):
                     continue
                 url = f"http://127.0.0.1:{ports[kind, label]}"
-                pids = [started[kind, label].pid]
+                tiers = [kind]
                 if kind in PEERS:
                     url, token = f"{url}/v1/profile/{SUBJECT}", service_token
                 elif kind == "service":
                     url, token = f"{url}/internal/profiles/{SUBJECT}", service_token
                 else:  # chain, or the edge in front of it: user-api's public route
                     url, token = f"{url}/v1/profile", user_token
-                    pids.append(started["service", label].pid)
+                    tiers.append("service")
                     if kind == "edge":
-                        pids.append(started["chain", label].pid)
+                        tiers.append("chain")
                 name = NAMES[kind]
                 headers = {"Authorization": f"Bearer {token}"} if token else {}
-                scenarios.append((f"{label}{name}", url, headers, pids))
+                scenarios.append((f"{label}{name}", url, headers, label, tiers))
         results = []
-        for name, url, headers, pids in scenarios:
+        for name, url, headers, label, tiers in scenarios:
+            pids = [started[tier, label].pid for tier in tiers]
             if generator == "wrk":
                 result = await asyncio.to_thread(
                     _load_wrk, name, url, headers, connections, seconds, pids
                 )
             else:
-                ok, errors, latencies, elapsed, cpu = await _load(
+                ok, errors, latencies, elapsed, usage = await _load(
                     url, headers, connections, seconds, pids
                 )
-                result = Result(name, ok, errors, elapsed, latencies, cpu)
+                cpu = sum(cpu for cpu, _ in usage.values())
+                result = Result(name, ok, errors, elapsed, latencies, cpu, usage_by_pid=usage)
+            result.tiers = {started[tier, label].pid: TIER_NAMES[tier] for tier in tiers}
             ok = result.requests
             if fixed_fraction > 0 and ok:
                 result.fixed_rate = fixed_fraction * result.rate
@@ -594,6 +640,12 @@ def _against_targets(results: dict[str, Result]) -> list[str]:
         lines.append(
             f"- full chain (edge) req/s = {100 * edge.rate / service.rate:.0f} % of service"
             " direct (target >= 60 %)"
+        )
+    if edge and service and edge.core_per_tier_rate and service.core_per_tier_rate:
+        ratio = edge.core_per_tier_rate / service.core_per_tier_rate
+        lines.append(
+            f"  (with a core per tier, {100 * ratio:.0f} %: the costliest tier of the chain against"
+            " user-service's own CPU-ms a request, apart from how the tiers share two cores)"
         )
     if edge and edge.fixed_latencies_ms and edge.fixed_rate_valid:
         p99 = _percentile(sorted(edge.fixed_latencies_ms), 0.99)
@@ -674,6 +726,18 @@ def main(argv: list[str] | None = None) -> int:
     print("|---|---|---|---|---|---|---|---|---|---|")
     for result in results:
         print(result.row())
+    tier_rows = [row for result in results if (row := result.tier_row())]
+    if tier_rows:
+        print(
+            "\nPer tier, CPU-ms a request (user + system) and involuntary context switches a"
+            " request (preempted while runnable: the tiers share the machine's cores); the last"
+            " column is 1 000 / the costliest tier's CPU-ms, the row's req/s if each tier had a"
+            " core of its own:"
+        )
+        print("| what | per tier | req/s with a core per tier |")
+        print("|---|---|---|")
+        for row in tier_rows:
+            print(row)
     for line in _against_targets({r.name: r for r in results}):
         print(line)
     if options.profile:
