@@ -44,6 +44,8 @@ REQUEST_ID = b"x-request-id"
 _VALID_REQUEST_ID = re.compile(rb"[A-Za-z0-9._\-]{1,128}")
 # Connection management is the edge's, hop by hop: a client's own header never reaches a tier.
 HOP_BY_HOP = frozenset({b"connection", b"keep-alive", b"proxy-connection"})
+# What the edge writes itself on every forwarded head, never passing the client's on.
+_REPLACED = VOUCHED | HOP_BY_HOP | {REQUEST_ID}
 
 
 class HeadError(Exception):
@@ -89,9 +91,7 @@ class RequestHead:
         """The head as the upstream gets it: vouched for by the edge; with ``close``, the upstream
         is asked to answer this one request only (the edge's one-shot path)."""
         kept = [
-            name + b": " + value
-            for name, value in self.fields
-            if name.lower() not in VOUCHED | HOP_BY_HOP | {REQUEST_ID}
+            name + b": " + value for name, value in self.fields if name.lower() not in _REPLACED
         ]
         added = [
             b"X-Forwarded-For: " + client_ip.encode("ascii"),
