@@ -82,3 +82,24 @@ def test_any_plain_path_is_built_as_httpx_builds_it(tail: str, base: str) -> Non
         return
     assert _PLAIN_PATH.match(path)
     _same(ServiceClient(base, service="svc"), path)
+
+
+async def test_what_httpx_would_build_differently_is_left_to_httpx() -> None:
+    # An empty params mapping replaces the path's query in httpx; a base URL with two slashes,
+    # a query or a fragment, and a URL object for the path are httpx's to merge.
+    for base, path, params in (
+        ("http://svc:8001", "/items?tag=a&tag=b", {}),
+        ("http://svc:8001//", "/internal/x", None),
+        ("http://svc:8001/api#v1", "/internal/x", None),
+        ("http://svc:8001/api?k=v", "/internal/x", None),
+    ):
+        async with ServiceClient(base, service="svc") as client:
+            ours = client._build(
+                "GET", path, TIMEOUT, json=None, data=None, params=params, headers={}
+            )
+            theirs = client._http.build_request("GET", path, params=params, timeout=TIMEOUT)
+            assert str(ours.url) == str(theirs.url), (base, path, params)
+    async with ServiceClient("http://svc:8001", service="svc") as client:
+        url = httpx.URL("/internal/x")
+        ours = client._build("GET", url, TIMEOUT, json=None, data=None, params=None, headers={})  # type: ignore[arg-type]
+        assert str(ours.url) == "http://svc:8001/internal/x"

@@ -157,8 +157,22 @@ class _JsonSink:
 
     def write_line(self, line: str) -> None:
         with self._lock:
-            self._stream.write(line + "\n")
-            self._stream.flush()
+            _writing.active = True
+            try:
+                self._stream.write(line + "\n")
+                self._stream.flush()
+            finally:
+                _writing.active = False
+
+
+# Set while this thread holds a sink's lock: a line logged then (a finalizer run by a collection
+# during the write, a signal handler) is dropped by the sink's filter before loguru takes its
+# own lock, as loguru drops a re-entrant line; waiting would deadlock.
+_writing = threading.local()
+
+
+def _not_reentrant(record: Any) -> bool:
+    return not getattr(_writing, "active", False)
 
 
 class InterceptHandler(logging.Handler):
@@ -214,7 +228,7 @@ def access_line(method: str, path: str, status: int, duration_ms: float) -> None
     fields = {"method": method, "path": path, "status": status, "duration_ms": duration_ms}
     sink = _sink
     if sink is None:
-        logger.bind(**fields).info(message)
+        logger.bind(**fields).opt(depth=1).info(message)  # named after the caller, as before
         return
     if _lowest_level > logging.INFO:
         return
@@ -253,6 +267,7 @@ def configure_logging(
     logger.add(
         _sink,
         level=level.upper(),
+        filter=_not_reentrant,
         diagnose=False,
         backtrace=False,
         catch=True,

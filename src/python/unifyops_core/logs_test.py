@@ -1,7 +1,10 @@
 import io
 import json
 import logging
+import os
 import re
+import subprocess
+import sys
 
 import pytest
 import uvicorn
@@ -217,3 +220,42 @@ def test_an_access_line_that_cannot_be_written_does_not_fail_the_request(
     finally:
         configure_logging(service="s", version="0", environment="test")
     assert "access line not written" in capsys.readouterr().err
+
+
+_LOGS_WHILE_WRITING = """
+import io, json, sys
+from loguru import logger
+from unifyops_core.logs import access_line, configure_logging
+
+class LogsWhileWriting(io.StringIO):
+    armed = True
+
+    def write(self, text):
+        if self.armed:
+            self.armed = False
+            logger.error("logged from inside the sink's write")
+        return super().write(text)
+
+stream = LogsWhileWriting()
+configure_logging(service="s", version="0", environment="test", stream=stream)
+access_line("GET", "/", 200, 1.0)
+stream.armed = True
+logger.info("plain")
+print(json.dumps([json.loads(line)["message"] for line in stream.getvalue().splitlines()]))
+"""
+
+
+def test_a_line_logged_while_the_access_line_is_written_cannot_deadlock() -> None:
+    # A finalizer run by a collection during the write, or a signal handler, may log on the very
+    # thread that holds the sink: that line is dropped (as loguru drops a re-entrant one) and the
+    # thread goes on. In a child process, so that a deadlock fails the test instead of hanging it.
+    child = subprocess.run(  # noqa: S603 - this interpreter, the script above
+        [sys.executable, "-c", _LOGS_WHILE_WRITING],
+        capture_output=True,
+        text=True,
+        timeout=30,
+        check=False,
+        env={**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)},
+    )
+    assert child.returncode == 0, child.stderr
+    assert json.loads(child.stdout) == ["GET / 200", "plain"]

@@ -11,6 +11,7 @@ response objects for its jar on every answer).
 
 from __future__ import annotations
 
+from http.cookiejar import Cookie, CookieJar
 from typing import Any
 
 import httpx
@@ -18,7 +19,29 @@ import httpx
 _REFUSED = "a shared client keeps no cookies: send them in the request's headers"
 
 
+class _JarNeverKept(CookieJar):
+    def set_cookie(self, cookie: Cookie) -> None:
+        return None
+
+    def set_cookie_if_ok(self, cookie: Cookie, request: Any) -> None:
+        return None
+
+    def extract_cookies(self, response: Any, request: Any) -> None:
+        return None
+
+
 class _CookiesNeverKept(httpx.Cookies):
+    def __init__(self) -> None:
+        self._jar = _JarNeverKept()
+
+    @property
+    def jar(self) -> CookieJar:
+        return self._jar
+
+    @jar.setter
+    def jar(self, jar: Any) -> None:
+        raise TypeError(_REFUSED)
+
     def extract_cookies(self, response: httpx.Response) -> None:
         return None
 

@@ -1,5 +1,7 @@
 """A shared client never remembers a cookie: against a real uvicorn server on loopback."""
 
+from http.cookiejar import CookieJar
+
 import httpx
 import pytest
 from fastapi import FastAPI, Request, Response
@@ -58,3 +60,14 @@ async def test_cookies_cannot_be_given_to_a_shared_client() -> None:
             http.cookies.set("session", "x")
         with pytest.raises(TypeError, match="keeps no cookies"):
             http.cookies.update({"session": "x"})
+
+
+async def test_cookies_put_in_the_jar_itself_are_not_kept_either() -> None:
+    with serve_on_loopback(_cookie_setting_app()) as url:
+        async with SharedAsyncClient(base_url=url) as http:
+            first = await http.get("/sets-cookie")
+            for cookie in first.cookies.jar:
+                http.cookies.jar.set_cookie(cookie)
+            assert (await http.get("/echo-cookie")).json() == {"cookie": None}
+            with pytest.raises(TypeError, match="keeps no cookies"):
+                http.cookies.jar = CookieJar()
