@@ -20,10 +20,11 @@ One load generator for all: the closed loop (``--connections``, ``--seconds`` af
 warm-up) is run by wrk when it is installed (``--generator``), else by this process's asyncio
 workers on one pooled httpx client (which cannot load the bare peer: ~2 000 req/s at most); then
 ``--fixed-rate`` (default half) of the closed loop's req/s is offered open-loop at a fixed rate by
-this process for as long, latency counted from when each request was due ("n/a" when this
-process cannot keep the rate). CPU-ms per request is the servers' own user+system time
-(``/proc/<pid>/stat``) over the closed-loop window divided by the requests served (every tier's
-process for the chain and the edge); PostgreSQL's and the load generator's CPU are not included.
+this process for as long (raw requests on as many kept-alive connections), latency counted from
+when each request was due ("n/a" when this process cannot keep the rate). CPU-ms per request is
+the servers' own user+system time (``/proc/<pid>/stat``) over the closed-loop window divided by
+the requests served (every tier's process for the chain and the edge); PostgreSQL's and the load
+generator's CPU are not included.
 A second table splits it per tier, with each tier's involuntary context switches per request (on
 two shared cores every tier is preempted about once a request) and the rate the row would reach
 if each tier had a core of its own (1 000 / the costliest tier's CPU-ms): service direct is bound
@@ -47,6 +48,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import collections
 import cProfile
 import gc
 import json
@@ -60,6 +62,7 @@ import sys
 import tempfile
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -248,7 +251,8 @@ class Result:
 
     @property
     def fixed_rate_valid(self) -> bool:
-        """Whether this process kept the fixed rate (it can offer ~1 000 req/s at most)."""
+        """Whether this process kept the fixed rate (its raw-socket generator kept 3 000 req/s
+        on time here; past GENERATOR_SLACK_MS late it measures itself)."""
         return self.generator_behind_ms <= GENERATOR_SLACK_MS
 
     @property
@@ -383,58 +387,153 @@ def _load_wrk(
     )
 
 
+class _OpenLoopConnection(asyncio.Protocol):
+    """One kept-alive HTTP/1.1 connection of the fixed-rate generator: raw bytes out, the status
+    and Content-Length of each answer read back (every tier measured answers with a length).
+    httpx cost this process ~1 ms of CPU a request, so it could not offer more than ~500 req/s
+    on time; this costs a few tens of microseconds."""
+
+    def __init__(self, done: Callable[[_OpenLoopConnection, float, bool], None]) -> None:
+        self.done = done
+        self.transport: asyncio.Transport | None = None
+        self.buffer = bytearray()
+        self.due: float | None = None  # when the request in flight was due
+        self.closed = False
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self.transport = transport  # type: ignore[assignment]
+
+    def send(self, request: bytes, due: float) -> None:
+        assert self.transport is not None
+        self.due = due
+        self.transport.write(request)
+
+    def data_received(self, data: bytes) -> None:
+        self.buffer += data
+        end = self.buffer.find(b"\r\n\r\n")
+        if end < 0 or self.due is None:
+            return
+        head = bytes(self.buffer[:end]).lower()
+        length = re.search(rb"\r\ncontent-length: *(\d+)", head)
+        if length is None:
+            self._finish(ok=False)  # not what the tiers answer: counted as an error
+            self.transport.close()  # type: ignore[union-attr]
+            return
+        total = end + 4 + int(length.group(1))
+        if len(self.buffer) < total:
+            return
+        ok = head.startswith(b"http/1.1 200 ")
+        del self.buffer[:total]
+        self._finish(ok)
+
+    def _finish(self, ok: bool) -> None:
+        due, self.due = self.due, None
+        assert due is not None
+        self.done(self, due, ok)
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self.closed = True
+        if self.due is not None:
+            self._finish(ok=False)
+
+
 async def _fixed_rate(
     url: str, headers: dict[str, str], rate: float, seconds: float, connections: int
 ) -> tuple[list[float], int, float]:
     """Open loop: a request every 1/rate s whether or not earlier ones have been answered.
 
     Latency runs from when a request was due, not from when it was sent, so a generator or a
-    server that falls behind shows up in the figures instead of quietly lowering the rate. Also
-    returns how late (ms) the generator itself was in sending the latest request: past a few
-    ms the figures measure this process, not the servers.
+    server that falls behind shows up in the figures instead of quietly lowering the rate. As
+    many kept-alive connections as the closed loop used; a request due while all are busy waits
+    for the first one free (and that wait counts). Also returns how late (ms) the generator itself
+    was in handling a due request: past a few ms the figures measure this process, not the
+    servers.
     """
-    # As many connections as the closed loop used: past them, requests wait for one (and that
-    # wait counts), rather than the generator spending its CPU opening new connections.
-    limits = httpx.Limits(max_connections=connections, max_keepalive_connections=connections)
+    target = httpx.URL(url)
+    lines = [f"GET {target.raw_path.decode()} HTTP/1.1", f"Host: {target.netloc.decode()}"]
+    lines += [f"{name}: {value}" for name, value in headers.items()]
+    request = ("\r\n".join(lines) + "\r\n\r\n").encode()
+    loop = asyncio.get_running_loop()
     latencies: list[float] = []
     errors = 0
     behind = 0.0
-    async with httpx.AsyncClient(limits=limits, timeout=10.0) as client:
+    # Taken in turn (oldest idle first), so none idles into the server's keep-alive timeout.
+    idle: collections.deque[_OpenLoopConnection] = collections.deque()
+    waiting: collections.deque[float] = collections.deque()  # due times of requests not yet sent
+    total = int(rate * seconds)
+    finished = loop.create_future()
+    answered = 0
 
-        async def one(due: float) -> None:
-            nonlocal errors
-            try:
-                response = await client.get(url, headers=headers)
-                ok = response.status_code == 200
-            except httpx.HTTPError:
-                ok = False
-            if ok:
-                latencies.append((time.perf_counter() - due) * 1000)
+    def done(connection: _OpenLoopConnection, due: float, ok: bool) -> None:
+        nonlocal errors, answered
+        answered += 1
+        if ok:
+            latencies.append((time.perf_counter() - due) * 1000)
+        else:
+            errors += 1
+        if connection.closed:
+            opening.append(asyncio.ensure_future(connect()))  # a replacement, for later requests
+        elif waiting:
+            connection.send(request, waiting.popleft())
+        else:
+            idle.append(connection)
+        if answered == total and not finished.done():
+            finished.set_result(None)
+
+    async def connect() -> None:
+        _, connection = await loop.create_connection(
+            lambda: _OpenLoopConnection(done), target.host, target.port or 80
+        )
+        opened.append(connection)
+        if waiting:
+            connection.send(request, waiting.popleft())
+        else:
+            idle.append(connection)
+
+    def free_connection() -> _OpenLoopConnection | None:
+        while idle:
+            connection = idle.popleft()
+            if not connection.closed:
+                return connection
+            opening.append(asyncio.ensure_future(connect()))  # the server closed an idle one
+        return None
+
+    opened: list[_OpenLoopConnection] = []
+    opening: list[asyncio.Future[None]] = []
+    await asyncio.gather(*(connect() for _ in range(connections)))
+    # The generator's own collector pauses would be charged to the server: none while due.
+    gc.collect()
+    gc.disable()
+    try:
+        start = time.perf_counter() + 0.1
+        for number in range(total):
+            due = start + number / rate
+            wait = due - time.perf_counter()
+            if wait > 0:
+                await asyncio.sleep(wait)
+            behind = max(behind, (time.perf_counter() - due) * 1000)
+            if len(waiting) > 8 * connections:
+                # The servers cannot keep the rate: stop offering more than a bounded queue.
+                behind = max(behind, GENERATOR_SLACK_MS + 1)
+                errors += total - number
+                break
+            connection = free_connection()
+            if connection is not None:
+                connection.send(request, due)
             else:
-                errors += 1
-
-        tasks: list[asyncio.Task[None]] = []
-        # The generator's own collector pauses would be charged to the server: none while due.
-        gc.collect()
-        gc.disable()
-        try:
-            start = time.perf_counter() + 0.1
-            for number in range(int(rate * seconds)):
-                due = start + number / rate
-                # Sleeping even when late lets the requests already due make progress.
-                await asyncio.sleep(max(0.0, due - time.perf_counter()))
-                behind = max(behind, (time.perf_counter() - due) * 1000)
-                if sum(not task.done() for task in tasks[-8 * connections :]) >= 8 * connections:
-                    # The servers (or this process) cannot keep the rate: stop offering more
-                    # than a bounded queue, or the pool's bookkeeping would stall this process.
-                    behind = max(
-                        behind, GENERATOR_SLACK_MS + 1, (time.perf_counter() - start) * 1000
-                    )
-                    break
-                tasks.append(asyncio.create_task(one(due)))
-            await asyncio.gather(*tasks)
-        finally:
-            gc.enable()
+                waiting.append(due)
+        else:
+            try:
+                await asyncio.wait_for(finished, timeout=30)
+            except TimeoutError:
+                errors += total - answered
+    finally:
+        gc.enable()
+        for pending in opening:
+            pending.cancel()
+        for connection in opened:
+            if connection.transport is not None:
+                connection.transport.close()
     return latencies, errors, behind
 
 
