@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from uo_edge.request_head import RequestHead
@@ -121,28 +122,44 @@ def delimited(head: ResponseHead, method: str) -> bool:
     return head.value(b"content-length") is not None
 
 
+# Called after each piece of a body is passed on (and drained): a relay's sign of life.
+Progress = Callable[[], None]
+
+
+def _nothing() -> None:
+    return None
+
+
 async def relay_body(
-    head: ResponseHead, method: str, upstream: asyncio.StreamReader, client: asyncio.StreamWriter
+    head: ResponseHead,
+    method: str,
+    upstream: asyncio.StreamReader,
+    client: asyncio.StreamWriter,
+    progress: Progress = _nothing,
 ) -> None:
     """Relay the answer's body as framed by ``delimited`` (until the upstream closes when it is
-    not). Raises UpstreamFramingError on bad chunks or an early close."""
+    not), calling ``progress`` after each piece. Raises UpstreamFramingError on bad chunks or an
+    early close."""
     if method == "HEAD" or head.status in (204, 304) or 100 <= head.status < 200:
         return
     if head.value(b"transfer-encoding") is not None:
         if delimited(head, method):
-            await _relay_chunked(upstream, client)
+            await _relay_chunked(upstream, client, progress)
         else:
-            await _relay_to_end(upstream, client)
+            await relay_to_end(upstream, client, progress)
         return
     length = head.value(b"content-length")
     if length is None:
-        await _relay_to_end(upstream, client)
+        await relay_to_end(upstream, client, progress)
         return
-    await relay_exactly(int(length), upstream, client)
+    await relay_exactly(int(length), upstream, client, progress)
 
 
 async def relay_exactly(
-    count: int, reader: asyncio.StreamReader, writer: asyncio.StreamWriter
+    count: int,
+    reader: asyncio.StreamReader,
+    writer: asyncio.StreamWriter,
+    progress: Progress = _nothing,
 ) -> None:
     """Copy exactly ``count`` bytes (a request body, a chunk)."""
     while count > 0:
@@ -152,9 +169,12 @@ async def relay_exactly(
         count -= len(data)
         writer.write(data)
         await writer.drain()
+        progress()
 
 
-async def _relay_chunked(upstream: asyncio.StreamReader, client: asyncio.StreamWriter) -> None:
+async def _relay_chunked(
+    upstream: asyncio.StreamReader, client: asyncio.StreamWriter, progress: Progress
+) -> None:
     try:
         while True:
             line = await upstream.readuntil(b"\r\n")
@@ -169,7 +189,7 @@ async def _relay_chunked(upstream: asyncio.StreamReader, client: asyncio.StreamW
                 client.write(trailer)
                 await client.drain()
                 return
-            await relay_exactly(count, upstream, client)
+            await relay_exactly(count, upstream, client, progress)
             if await upstream.readexactly(2) != b"\r\n":
                 raise UpstreamFramingError("a chunk does not end with CRLF")
             client.write(b"\r\n")
@@ -177,13 +197,18 @@ async def _relay_chunked(upstream: asyncio.StreamReader, client: asyncio.StreamW
         raise UpstreamFramingError("bad or cut chunked body") from None
 
 
-async def _relay_to_end(upstream: asyncio.StreamReader, client: asyncio.StreamWriter) -> None:
+async def relay_to_end(
+    upstream: asyncio.StreamReader, client: asyncio.StreamWriter, progress: Progress = _nothing
+) -> None:
+    """Copy until the upstream closes (an answer framed by its end)."""
     while data := await upstream.read(_CHUNK):
         client.write(data)
         await client.drain()
+        progress()
 
 
 __all__ = [
+    "Progress",
     "ResponseHead",
     "UpstreamFramingError",
     "body_length",
@@ -192,4 +217,5 @@ __all__ = [
     "read_response_head",
     "relay_body",
     "relay_exactly",
+    "relay_to_end",
 ]

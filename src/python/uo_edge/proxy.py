@@ -7,7 +7,9 @@ for every new connection and every address is tried, so a rolling update (new co
 alias, old one stops) moves traffic without the proxy being touched. When no upstream answers, the
 caller gets the platform's uniform error shape with status 503 instead of a reset connection; when
 the upstream accepts the request but closes (crashes) before answering, 502; when it starts no
-answer within RESPONSE_TIMEOUT_SECONDS (a hung process), 504.
+answer within RESPONSE_TIMEOUT_SECONDS (a hung process), 504. An answer that then passes nothing
+on for as long (a tier hung mid-body, or a client that stopped reading) is cut off: the client
+sees the connection close, and neither side is held forever.
 
 Being the outermost proxy, the edge vouches for the client (see ``unifyops_core.client_address``):
 it reads every request head (``request_head``), drops whatever the client said about forwarding
@@ -37,11 +39,13 @@ import signal
 import sys
 import time
 import uuid
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
 from uo_edge.framing import (
+    Progress,
     ResponseHead,
     UpstreamFramingError,
     body_length,
@@ -154,11 +158,15 @@ def log(event: str, **fields: object) -> None:
     print(json.dumps({**record, **fields}), flush=True)
 
 
-async def _pipe(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+async def _pipe(
+    reader: asyncio.StreamReader, writer: asyncio.StreamWriter, progress: Progress | None = None
+) -> None:
     try:
         while data := await reader.read(CHUNK):
             writer.write(data)
             await writer.drain()
+            if progress is not None:
+                progress()
         if writer.can_write_eof():
             writer.write_eof()  # half-close: the other direction may still carry the response
     except (ConnectionError, OSError):
@@ -185,9 +193,28 @@ async def _relay_answer(
         return 502, _failed_response()
     client_writer.write(first)
     await client_writer.drain()
-    await _pipe(up_reader, client_writer)
     status = _STATUS_LINE.match(first)
+    try:
+        async with _silence_bounded() as progress:
+            await _pipe(up_reader, client_writer, progress)
+    except TimeoutError:
+        log("upstream_stalled", upstream=upstream, seconds=RESPONSE_TIMEOUT_SECONDS)
     return (int(status.group(1)) if status else 502), None
+
+
+@contextlib.asynccontextmanager
+async def _silence_bounded() -> AsyncIterator[Progress]:
+    """Bounds the relay of an answer's body by silence, as the first byte is bounded: nothing
+    passed on for RESPONSE_TIMEOUT_SECONDS (an upstream stalled mid-body, or a client that stopped
+    reading) raises TimeoutError, and the connection is cut, instead of holding it forever. The
+    relay calls the progress callback yielded after each piece it passes on."""
+    loop = asyncio.get_running_loop()
+    async with asyncio.timeout(RESPONSE_TIMEOUT_SECONDS) as silence:
+
+        def progress() -> None:
+            silence.reschedule(loop.time() + RESPONSE_TIMEOUT_SECONDS)
+
+        yield progress
 
 
 async def _linger(reader: asyncio.StreamReader) -> None:
@@ -444,7 +471,14 @@ class Edge:
                 last = not delimited(answer, head.method) or not watch.body_sent or self.stopping
                 client_writer.write(answer.for_client(close=last))
                 try:
-                    await relay_body(answer, head.method, upstream.reader, client_writer)
+                    async with _silence_bounded() as progress:
+                        await relay_body(
+                            answer, head.method, upstream.reader, client_writer, progress
+                        )
+                except TimeoutError:
+                    seconds = RESPONSE_TIMEOUT_SECONDS
+                    log("upstream_stalled", upstream=upstream_name, seconds=seconds)
+                    return answer.status, None, b"", False  # cut short: the client sees it close
                 except (UpstreamFramingError, ConnectionError, OSError) as exc:
                     reason = str(exc) or type(exc).__name__
                     log("upstream_broke_answer", upstream=upstream_name, reason=reason)

@@ -768,3 +768,66 @@ def test_interim_answers_reach_the_client_before_the_final_one() -> None:
     assert interim == b"HTTP/1.1 103 Early Hints\r\nLink: </app.css>; rel=preload"
     assert final.startswith(b"HTTP/1.1 200 OK\r\n")
     assert final.endswith(b"\r\n\r\nok")
+
+
+class _Trickle:
+    """A tier that sends its answer in ``parts``, ``gap`` seconds apart, then holds the
+    connection open without a word (a tier hung in the middle of its body)."""
+
+    def __init__(self, parts: list[bytes], gap: float) -> None:
+        self.parts, self.gap = parts, gap
+
+    async def handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await reader.readuntil(b"\r\n\r\n")
+        for part in self.parts:
+            writer.write(part)
+            await writer.drain()
+            await asyncio.sleep(self.gap)
+        await asyncio.sleep(30)  # hung: deaf to the edge's half-close too
+
+
+async def _through_edge(tier: _Trickle, request: bytes) -> tuple[bytes, float]:
+    server = await asyncio.start_server(tier.handle, "127.0.0.1", 0)
+    async with _edge(server.sockets[0].getsockname()[1]) as port:
+        started = time.monotonic()
+        answer = await _exchange(port, request)
+        elapsed = time.monotonic() - started
+    server.close()
+    return answer, elapsed
+
+
+STALLED = [b"HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\n", b"0123456789"]
+
+
+@pytest.mark.parametrize(
+    "request_head",
+    [
+        b"GET / HTTP/1.1\r\nHost: a\r\n\r\n",  # kept alive: the edge frames the answer
+        b"GET / HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n",  # the one-shot relay
+    ],
+)
+def test_a_tier_stalled_mid_body_is_cut_off_after_the_response_timeout(
+    monkeypatch: pytest.MonkeyPatch, request_head: bytes
+) -> None:
+    monkeypatch.setattr(proxy, "RESPONSE_TIMEOUT_SECONDS", 0.5)
+    answer, elapsed = asyncio.run(_through_edge(_Trickle(STALLED, gap=0.05), request_head))
+    head, body = _split(answer)
+    assert head.startswith(b"HTTP/1.1 200 OK")
+    assert body == b"0123456789"  # what came, and then the connection closed
+    assert elapsed < 3  # not held until the tier gives up (it never does)
+
+
+def test_an_answer_that_keeps_coming_is_not_cut_however_long_it_takes(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # The timeout is on silence, not on the whole answer: five pieces 0.3 s apart take 1.5 s.
+    monkeypatch.setattr(proxy, "RESPONSE_TIMEOUT_SECONDS", 0.5)
+    parts = [b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n"]
+    parts += [b"2\r\nok\r\n"] * 4 + [b"0\r\n\r\n"]
+    answer, elapsed = asyncio.run(
+        _through_edge(_Trickle(parts, gap=0.3), b"GET / HTTP/1.1\r\nHost: a\r\n\r\n")
+    )
+    head, body = _split(answer)
+    assert head.startswith(b"HTTP/1.1 200 OK")
+    assert body == b"2\r\nok\r\n" * 4 + b"0\r\n\r\n"
+    assert elapsed > 1.2
