@@ -182,10 +182,12 @@ async def _relay_chunked(
             if size is None:
                 raise UpstreamFramingError("bad chunk size line")
             client.write(line)
+            progress()
             count = int(size.group(1), 16)
             if count == 0:
                 while (trailer := await upstream.readuntil(b"\r\n")) != b"\r\n":
                     client.write(trailer)
+                    progress()
                 client.write(trailer)
                 await client.drain()
                 return

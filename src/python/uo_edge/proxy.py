@@ -8,8 +8,9 @@ alias, old one stops) moves traffic without the proxy being touched. When no ups
 caller gets the platform's uniform error shape with status 503 instead of a reset connection; when
 the upstream accepts the request but closes (crashes) before answering, 502; when it starts no
 answer within RESPONSE_TIMEOUT_SECONDS (a hung process), 504. An answer that then passes nothing
-on for as long (a tier hung mid-body, or a client that stopped reading) is cut off: the client
-sees the connection close, and neither side is held forever.
+on for as long (a tier hung mid-body, or a client that stopped reading) is cut off: both
+connections are dropped, and neither side is held forever (after a 1xx, bytes flow from the
+client and the tier's silence is not bounded).
 
 Being the outermost proxy, the edge vouches for the client (see ``unifyops_core.client_address``):
 it reads every request head (``request_head``), drops whatever the client said about forwarding
@@ -178,41 +179,59 @@ _STATUS_LINE = re.compile(rb"HTTP/1\.[01] (\d{3}) ")
 
 async def _relay_answer(
     up_reader: asyncio.StreamReader, client_writer: asyncio.StreamWriter, upstream: str
-) -> tuple[int, bytes | None]:
+) -> tuple[int, bytes | None, bool]:
     """Relay the upstream's answer and return its status; when it starts none (it hung, or it
-    closed or crashed before a byte), the status and uniform error to send instead."""
+    closed or crashed before a byte), the status and uniform error to send instead; and whether
+    the answer was cut off for silence (then the connections are aborted, not closed)."""
     try:
         first = await asyncio.wait_for(up_reader.read(CHUNK), RESPONSE_TIMEOUT_SECONDS)
     except TimeoutError:
         log("upstream_timeout", upstream=upstream, seconds=RESPONSE_TIMEOUT_SECONDS)
-        return 504, _timeout_response()
+        return 504, _timeout_response(), False
     except (ConnectionError, OSError):
         first = b""
     if not first:
         log("upstream_closed_without_answer", upstream=upstream)
-        return 502, _failed_response()
+        return 502, _failed_response(), False
     client_writer.write(first)
     await client_writer.drain()
     status = _STATUS_LINE.match(first)
+    code = int(status.group(1)) if status else 502
+    if 100 <= code < 200:
+        # 100 Continue (an upload follows) or 101 (an upgraded connection): bytes flow the other
+        # way too, and the upstream's silence meanwhile is no stall. Unbounded, as before.
+        await _pipe(up_reader, client_writer)
+        return code, None, False
     try:
         async with _silence_bounded() as progress:
-            await _pipe(up_reader, client_writer, progress)
+            await _pipe(up_reader, client_writer, progress)  # it drains after each piece
     except TimeoutError:
         log("upstream_stalled", upstream=upstream, seconds=RESPONSE_TIMEOUT_SECONDS)
-    return (int(status.group(1)) if status else 502), None
+        _cut(client_writer)
+        return code, None, True
+    return code, None, False
+
+
+def _cut(writer: asyncio.StreamWriter) -> None:
+    """Drop a connection now: ``close`` would first wait for a peer that stopped reading to take
+    what is still buffered for it, i.e. keep its socket forever."""
+    writer.transport.abort()
 
 
 @contextlib.asynccontextmanager
 async def _silence_bounded() -> AsyncIterator[Progress]:
     """Bounds the relay of an answer's body by silence, as the first byte is bounded: nothing
     passed on for RESPONSE_TIMEOUT_SECONDS (an upstream stalled mid-body, or a client that stopped
-    reading) raises TimeoutError, and the connection is cut, instead of holding it forever. The
-    relay calls the progress callback yielded after each piece it passes on."""
+    reading) raises TimeoutError, and the connections are cut, instead of holding them forever.
+    The relay calls the progress callback yielded after each piece it passes on (and drains: a
+    client reading slower than the write buffer's low-water mark, 16 KiB, in that time — a few
+    KB/s — counts as stopped, as a proxy's send timeout would have it)."""
     loop = asyncio.get_running_loop()
     async with asyncio.timeout(RESPONSE_TIMEOUT_SECONDS) as silence:
 
         def progress() -> None:
-            silence.reschedule(loop.time() + RESPONSE_TIMEOUT_SECONDS)
+            if not silence.expired():
+                silence.reschedule(loop.time() + RESPONSE_TIMEOUT_SECONDS)
 
         yield progress
 
@@ -470,20 +489,27 @@ class Edge:
                 # unknown, so this is the connection's last answer (and says so).
                 last = not delimited(answer, head.method) or not watch.body_sent or self.stopping
                 client_writer.write(answer.for_client(close=last))
+                broke: Exception | None = None
                 try:
                     async with _silence_bounded() as progress:
-                        await relay_body(
-                            answer, head.method, upstream.reader, client_writer, progress
-                        )
+                        try:
+                            await relay_body(
+                                answer, head.method, upstream.reader, client_writer, progress
+                            )
+                        except (UpstreamFramingError, ConnectionError, OSError) as exc:
+                            broke = exc
+                        else:
+                            await client_writer.drain()  # a client gone now: as ever, no line
                 except TimeoutError:
                     seconds = RESPONSE_TIMEOUT_SECONDS
                     log("upstream_stalled", upstream=upstream_name, seconds=seconds)
+                    _cut(client_writer)
+                    _cut(upstream.writer)
                     return answer.status, None, b"", False  # cut short: the client sees it close
-                except (UpstreamFramingError, ConnectionError, OSError) as exc:
-                    reason = str(exc) or type(exc).__name__
+                if broke is not None:
+                    reason = str(broke) or type(broke).__name__
                     log("upstream_broke_answer", upstream=upstream_name, reason=reason)
                     return answer.status, None, b"", False  # cut short: the client sees it close
-                await client_writer.drain()
                 await watch.stop()
                 stays_open = not last and not watch.left
                 if stays_open and answer.upstream_keeps_alive and upstream.quiet():
@@ -517,7 +543,9 @@ class Edge:
             up_writer.write(head.forwarded(peer, request_id) + head.rest)
             to_upstream = asyncio.create_task(_pipe(client_reader, up_writer))
             try:
-                status, failure = await _relay_answer(up_reader, client_writer, upstream)
+                status, failure, cut = await _relay_answer(up_reader, client_writer, upstream)
+                if cut:
+                    _cut(up_writer)  # nor is a tier that stopped reading waited for
             finally:
                 # The upstream has answered its one request: nothing more goes to it.
                 to_upstream.cancel()
