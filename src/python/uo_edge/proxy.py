@@ -81,7 +81,10 @@ LINGER_BYTES = 1024 * 1024
 # browser opens another when it needs one).
 CLIENT_IDLE_SECONDS = 15.0
 # Only these are sent again on a new connection when a reused one closed before a byte of the
-# answer: safe methods without a body (nginx's proxy_next_upstream default, less POST).
+# answer: safe methods without a body (nginx's proxy_next_upstream default, less POST). Whether
+# the tier closed it as the request went out (its keep-alive timeout) or after holding the
+# request (killed mid-request: the new connection finds its restarted process, or nothing and a
+# 503), all within the one response timeout.
 _SAFE_TO_REPEAT = frozenset({"GET", "HEAD", "OPTIONS"})
 
 
@@ -452,6 +455,9 @@ class Edge:
         sent_with_head, buffered = head.rest[:length], head.rest[length:]
         outgoing = head.forwarded(peer, request_id, close=False) + sent_with_head
         repeatable = head.method in _SAFE_TO_REPEAT and length == 0
+        # One bound for the first byte of the answer, however often the request is sent again:
+        # a request the tier held until it died is not given a second full wait on top.
+        answer_due = asyncio.get_running_loop().time() + RESPONSE_TIMEOUT_SECONDS
         while True:
             upstream = self.upstreams.take(route)
             reused = upstream is not None
@@ -467,7 +473,7 @@ class Edge:
                 upstream.writer.write(outgoing)
                 watch = _ClientWatch(client_reader, upstream.writer, length - len(sent_with_head))
                 try:
-                    async with asyncio.timeout(RESPONSE_TIMEOUT_SECONDS):
+                    async with asyncio.timeout_at(answer_due):
                         answer = await _first_answer(upstream.reader, client_writer, watch)
                 except TimeoutError:
                     seconds = RESPONSE_TIMEOUT_SECONDS

@@ -579,6 +579,79 @@ def test_an_upstream_that_crashes_before_answering_gets_a_uniform_502() -> None:
     assert b"127.0.0.1" not in answer
 
 
+class _DiesHolding:
+    """A tier whose first connection answers one request, then holds the next for ``hold``
+    seconds and dies (a process frozen, then killed by its liveness probe); a later connection
+    finds the restarted process, which answers, or one that hangs."""
+
+    def __init__(self, hold: float, restarted_answers: bool) -> None:
+        self.hold = hold
+        self.restarted_answers = restarted_answers
+        self.connections = 0
+        self.server: asyncio.Server | None = None
+
+    async def handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        self.connections += 1
+        first = self.connections == 1
+        await reader.readuntil(b"\r\n\r\n")
+        if first:
+            writer.write(b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nfirst")
+            await reader.readuntil(b"\r\n\r\n")
+            await asyncio.sleep(self.hold)
+            writer.transport.abort()
+        elif self.restarted_answers:
+            writer.write(b"HTTP/1.1 200 OK\r\nContent-Length: 9\r\n\r\nrestarted")
+            await writer.drain()
+        else:
+            await asyncio.sleep(30)
+
+    async def start(self) -> int:
+        self.server = await asyncio.start_server(self.handle, "127.0.0.1", 0)
+        return int(self.server.sockets[0].getsockname()[1])
+
+
+async def _two_reads(tier: _DiesHolding) -> tuple[bytes, float]:
+    """A kept-alive client's second read (the one the dying tier held) and how long it took."""
+    async with _edge(await tier.start()) as port:
+        reader, writer = await asyncio.open_connection("127.0.0.1", port)
+        writer.write(b"GET /one HTTP/1.1\r\nHost: a\r\n\r\n")
+        await asyncio.wait_for(reader.readuntil(b"first"), 5)
+        started = time.monotonic()
+        writer.write(b"GET /two HTTP/1.1\r\nHost: a\r\n\r\n")  # kept alive: not one-shot
+        head = await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), 5)
+        length = int(head.lower().split(b"content-length: ")[1].split(b"\r\n")[0])
+        answer = head + await asyncio.wait_for(reader.readexactly(length), 5)
+        took = time.monotonic() - started
+        writer.close()
+    assert tier.server
+    tier.server.close()
+    return answer, took
+
+
+def test_a_read_held_by_a_tier_that_died_is_answered_by_its_restarted_process(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(proxy, "RESPONSE_TIMEOUT_SECONDS", 2.0)
+    tier = _DiesHolding(hold=0.5, restarted_answers=True)
+    answer, _ = asyncio.run(_two_reads(tier))
+    assert answer.startswith(b"HTTP/1.1 200 "), answer
+    assert answer.endswith(b"restarted"), answer
+    assert tier.connections == 2
+
+
+def test_a_read_sent_again_shares_the_one_response_timeout(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Held 0.7 s by the tier that died, then sent to one that hangs: a 504 at the response
+    timeout (1 s) from the start, not a second full timeout after the retry."""
+    monkeypatch.setattr(proxy, "RESPONSE_TIMEOUT_SECONDS", 1.0)
+    tier = _DiesHolding(hold=0.7, restarted_answers=False)
+    answer, took = asyncio.run(_two_reads(tier))
+    _assert_uniform(answer, 504, "deadline_exceeded")
+    assert tier.connections == 2
+    assert took < 1.5, took
+
+
 def test_stopping_closes_kept_alive_connections_waiting_for_a_next_request() -> None:
     seen: list[tuple[str, int]] = []
 
