@@ -40,7 +40,6 @@ import signal
 import sys
 import time
 import uuid
-from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -57,6 +56,7 @@ from uo_edge.framing import (
     relay_exactly,
 )
 from uo_edge.request_head import HeadError, RequestHead, client_ip, read_head
+from uo_edge.silence import silence_bounded
 from uo_edge.upstreams import Upstream, UpstreamPool
 
 CONNECT_TIMEOUT_SECONDS = 4.0
@@ -206,7 +206,7 @@ async def _relay_answer(
         await _pipe(up_reader, client_writer)
         return code, None, False
     try:
-        async with _silence_bounded() as progress:
+        async with silence_bounded(client_writer, RESPONSE_TIMEOUT_SECONDS) as progress:
             await _pipe(up_reader, client_writer, progress)  # it drains after each piece
     except TimeoutError:
         log("upstream_stalled", upstream=upstream, seconds=RESPONSE_TIMEOUT_SECONDS)
@@ -219,24 +219,6 @@ def _cut(writer: asyncio.StreamWriter) -> None:
     """Drop a connection now: ``close`` would first wait for a peer that stopped reading to take
     what is still buffered for it, i.e. keep its socket forever."""
     writer.transport.abort()
-
-
-@contextlib.asynccontextmanager
-async def _silence_bounded() -> AsyncIterator[Progress]:
-    """Bounds the relay of an answer's body by silence, as the first byte is bounded: nothing
-    passed on for RESPONSE_TIMEOUT_SECONDS (an upstream stalled mid-body, or a client that stopped
-    reading) raises TimeoutError, and the connections are cut, instead of holding them forever.
-    The relay calls the progress callback yielded after each piece it passes on (and drains: a
-    client reading slower than the write buffer's low-water mark, 16 KiB, in that time — a few
-    KB/s — counts as stopped, as a proxy's send timeout would have it)."""
-    loop = asyncio.get_running_loop()
-    async with asyncio.timeout(RESPONSE_TIMEOUT_SECONDS) as silence:
-
-        def progress() -> None:
-            if not silence.expired():
-                silence.reschedule(loop.time() + RESPONSE_TIMEOUT_SECONDS)
-
-        yield progress
 
 
 async def _linger(reader: asyncio.StreamReader) -> None:
@@ -497,7 +479,7 @@ class Edge:
                 client_writer.write(answer.for_client(close=last))
                 broke: Exception | None = None
                 try:
-                    async with _silence_bounded() as progress:
+                    async with silence_bounded(client_writer, RESPONSE_TIMEOUT_SECONDS) as progress:
                         try:
                             await relay_body(
                                 answer, head.method, upstream.reader, client_writer, progress

@@ -1036,3 +1036,32 @@ def test_a_chunked_answer_whose_lines_come_apart_is_not_cut(
         _through_edge(_Trickle(parts, gap=0.2), b"GET / HTTP/1.1\r\nHost: a\r\n\r\n")
     )
     assert answer.endswith(b"2\r\nok\r\n" * 3 + b"0\r\nX-Trailer: 1\r\n\r\n")
+
+
+def test_a_client_reading_slowly_gets_the_whole_answer(monkeypatch: pytest.MonkeyPatch) -> None:
+    # A client taking ~100 KB/s: no write of the edge completes within the timeout, yet bytes
+    # keep leaving for it, so it is slow, not gone (a mobile link, a big download).
+    monkeypatch.setattr(proxy, "RESPONSE_TIMEOUT_SECONDS", 1.0)
+
+    async def run() -> bytes:
+        server = await asyncio.start_server(_big_answer, "127.0.0.1", 0)
+        async with _edge(server.sockets[0].getsockname()[1]) as port:
+            sock = socket.socket()
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+            sock.setblocking(False)
+            await asyncio.get_running_loop().sock_connect(sock, ("127.0.0.1", port))
+            reader, writer = await asyncio.open_connection(sock=sock, limit=4096)
+            writer.write(b"GET / HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n")
+            received = b""
+            slow_until = time.monotonic() + 2.5  # past two timeouts
+            while time.monotonic() < slow_until and (data := await reader.read(4096)):
+                received += data
+                await asyncio.sleep(0.04)
+            received += await asyncio.wait_for(reader.read(), 10)  # the rest, at full speed
+            writer.close()
+        server.close()
+        return received
+
+    head, body = _split(asyncio.run(run()))
+    assert head.startswith(b"HTTP/1.1 200 OK")
+    assert len(body) == 4 * 1024 * 1024
