@@ -3,10 +3,9 @@ upstream stalled mid-body, or a client that stopped reading, is cut off instead 
 connections forever; an answer that keeps coming, to a client that keeps taking it, never is.
 
 One timer per answer, looked at only when it is due: the relay's progress callback just notes
-the time (rescheduling a timer for every piece was ~7 % of the edge's CPU). When it is due and
-nothing was passed on for the whole bound, bytes the client took meanwhile count too: a client
-reading slowly takes what is queued for it without ever letting a write complete, and is slow,
-not gone.
+the time instead of rescheduling a timer for every piece. When it is due and nothing was passed
+on for the whole bound, bytes the client took meanwhile count too: a client reading slowly takes
+what is queued for it without ever letting a write complete, and is slow, not gone.
 """
 
 from __future__ import annotations
