@@ -1,7 +1,10 @@
 """What a change does to the cluster: every (environment, stack) rendered at a base commit and in
 the working tree, compared object by object — what Argo CD would apply, for a reviewer.
 
-Each side renders with its own infra/ and chart (as `uo render` does for one tree). Objects are
+Each side renders with its own infra/ and the chart each environment pins there, found in the
+repository's history (uo.pinned_chart), as `uo render` does for one tree: a promotion that moves
+an environment's pin shows what the newer chart changes, and a chart change no pin names yet
+shows nothing (``chart=TREE``: each side's own chart, to preview it). Objects are
 matched by kind, namespace and name; a changed one is shown as a unified diff of its YAML. The
 values of Secrets are never shown, on either side: only which keys were added, removed or
 changed.
@@ -22,7 +25,8 @@ from typing import Any
 
 import yaml
 
-from uo.errors import GitRefError, RenderError
+from uo.errors import GitRefError, InfraError
+from uo.pinned_chart import PINNED, PinnedCharts
 from uo.render import Manifest, Target, render_target, targets
 from uo.repo import CHART_PATH, ENVIRONMENTS_PATH
 
@@ -107,19 +111,22 @@ def _text(manifest: Any) -> list[str]:
     return yaml.safe_dump(manifest, sort_keys=False).splitlines(keepends=True)
 
 
-def _render(repo: Path, target: Target) -> list[Manifest]:
+def _render(repo: Path, target: Target, charts: PinnedCharts, chart: str) -> list[Manifest]:
     if not (repo / ENVIRONMENTS_PATH / target.environment / f"{target.stack}.yaml").exists():
         return []  # the stack is not in this environment on this side
-    return render_target(repo, target)
+    source = charts.chart_for(repo, target.environment, chart)
+    return render_target(repo, target, chart_dir=source.path)
 
 
-def compare(base: Path, head: Path, target: Target) -> TargetDiff:
+def compare(
+    base: Path, head: Path, target: Target, charts: PinnedCharts, chart: str = PINNED
+) -> TargetDiff:
     found = TargetDiff(target)
     sides: list[list[Manifest]] = []
     for side, tree in (("base", base), ("head", head)):
         try:
-            sides.append(_render(tree, target))
-        except RenderError as exc:
+            sides.append(_render(tree, target, charts, chart))
+        except InfraError as exc:  # RenderError, or a chart pin that does not read
             found.errors.append(f"{side} does not render: {exc}")
             sides.append([])
     if found.errors:
@@ -158,15 +165,16 @@ def manifest_diff(
     since: str,
     environments: list[str] | None = None,
     stacks: list[str] | None = None,
+    chart: str = PINNED,
 ) -> list[TargetDiff]:
     """The differing (environment, stack) pairs between ``since`` and the working tree."""
-    with tree_at(repo, since) as base:
+    with tree_at(repo, since) as base, PinnedCharts(repo) as charts:
         chosen = {
             (t.environment, t.stack): t
             for tree in (base, repo)
             for t in targets(tree, environments, stacks)
         }
-        found = [compare(base, repo, target) for _, target in sorted(chosen.items())]
+        found = [compare(base, repo, target, charts, chart) for _, target in sorted(chosen.items())]
     return [diff for diff in found if diff.hunks or diff.errors]
 
 

@@ -11,6 +11,8 @@ from pathlib import Path
 import pytest
 import yaml
 
+from unifyops_core.naming import ENVIRONMENTS
+from uo.charts import ChartPin, package, read_pin, write_pin
 from uo.cli import main
 from uo.repo import CHART_PATH, ENVIRONMENTS_PATH, find_repo_root
 
@@ -37,11 +39,25 @@ def checkout(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     shutil.copytree(source / ENVIRONMENTS_PATH, repo / ENVIRONMENTS_PATH)
     shutil.copytree(source / CHART_PATH, repo / CHART_PATH)
     (repo / CHART_PATH / "templates/diff-test-secret.yaml").write_text(SECRET_TEMPLATE)
+    for environment in ENVIRONMENTS:
+        pin_to_tree(repo, environment)  # every environment runs this (test) chart
     git(tmp_path, "init", "-q", "-b", "main", str(repo))
     git(repo, "add", "-A")
     git(repo, "-c", "user.email=t@example.com", "-c", "user.name=t", "commit", "-qm", "base")
     monkeypatch.setenv("UO_REPO_ROOT", str(repo))
     return repo
+
+
+def pin_to_tree(repo: Path, environment: str) -> None:
+    """What `uo chart bump --env <environment>` records: the tree's chart, version and digest."""
+    chart = package(repo / CHART_PATH)
+    pin = read_pin(repo, environment)
+    write_pin(repo, environment, ChartPin(pin.repository, pin.name, chart.version, chart.digest))
+
+
+def commit(repo: Path, message: str) -> None:
+    git(repo, "add", "-A")
+    git(repo, "-c", "user.email=t@example.com", "-c", "user.name=t", "commit", "-qm", message)
 
 
 def run(argv: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, str, str]:
@@ -90,6 +106,7 @@ def test_secret_values_are_never_printed(
 ) -> None:
     template = checkout / CHART_PATH / "templates/diff-test-secret.yaml"
     template.write_text(template.read_text().replace("first-secret", "second-secret"))
+    pin_to_tree(checkout, "dev")
     code, out, _ = run(["diff", "--since", "HEAD", "--env", "dev"], capsys)
     assert code == 0
     assert "--- a/dev/auth/Secret/auth-diff-test" in out
@@ -132,3 +149,72 @@ def test_a_ref_that_names_no_commit_is_one_line(
     assert err.splitlines()[-1].startswith(
         "uo diff: cannot read infra/ and the chart at 'no-such-ref': "
     )
+
+
+def set_chart_version(repo: Path, version: str) -> None:
+    path = repo / CHART_PATH / "Chart.yaml"
+    path.write_text(
+        "\n".join(
+            f"version: {version}" if line.startswith("version:") else line
+            for line in path.read_text().splitlines()
+        )
+        + "\n"
+    )
+
+
+def change_the_chart(repo: Path) -> None:
+    """A new chart version whose every Deployment gets a label."""
+    helpers = repo / CHART_PATH / "templates/diff-test-secret.yaml"
+    helpers.write_text(
+        helpers.read_text().replace(
+            "name: {{ .Release.Name }}-diff-test",
+            ('name: {{ .Release.Name }}-diff-test\n  labels:\n    chart-change: "yes"'),
+        )
+    )
+    set_chart_version(repo, "9.9.9")
+
+
+def test_a_chart_change_shows_only_where_an_environment_pins_it(
+    checkout: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    change_the_chart(checkout)
+    pin_to_tree(checkout, "dev")  # dev takes the new chart; staging and prod still pin the old
+    code, out, _ = run(["diff", "--since", "HEAD"], capsys)
+    assert code == 0, out
+    changed = [line[6:] for line in out.splitlines() if line.startswith("# --- ")]
+    assert changed == ["dev/auth", "dev/environment", "dev/user"]
+    assert "+    chart-change: 'yes'" in out.splitlines()
+    # The tree's chart for every environment, as a preview of promoting it.
+    code, out, _ = run(["diff", "--since", "HEAD", "--chart", "tree"], capsys)
+    assert code == 0, out
+    assert sum(line.startswith("# --- prod/") for line in out.splitlines()) == 3
+
+
+def test_a_promotion_shows_what_the_newer_chart_changes(
+    checkout: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    change_the_chart(checkout)
+    pin_to_tree(checkout, "dev")
+    commit(checkout, "chart 9.9.9, deployed to dev")
+    pin_to_tree(checkout, "staging")  # uo promote carries dev's pin to staging
+    code, out, _ = run(["diff", "--since", "HEAD"], capsys)
+    assert code == 0, out
+    changed = [line[6:] for line in out.splitlines() if line.startswith("# --- ")]
+    assert changed == ["staging/auth", "staging/environment", "staging/user"]
+    assert "+    chart-change: 'yes'" in out.splitlines()
+
+
+def test_a_pin_no_commit_packages_to_fails_with_the_reason(
+    checkout: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    pin = read_pin(checkout, "prod")
+    unknown = ChartPin(pin.repository, pin.name, pin.version, "sha256:" + "0" * 64)
+    write_pin(checkout, "prod", unknown)
+    code, out, _ = run(["diff", "--since", "HEAD", "--env", "prod", "--stack", "user"], capsys)
+    assert code == 1
+    assert out.startswith(
+        f"# --- prod/user\nerror: head does not render: prod pins chart {pin.version} "
+        "(sha256:000000000000…), and no commit of this repository packages to it "
+        "(commits with that version: "
+    )
+    assert "--chart tree renders with the working tree's chart instead" in out

@@ -1,5 +1,6 @@
 """Render the chart for an (environment, stack) exactly as Argo CD would: the chart plus the
-environment's env.yaml and the stack's file, in that order, released as <stack> in uo-<env>.
+environment's env.yaml and the stack's file, in that order, released as <stack> in uo-<env>
+(which chart an environment runs: uo.pinned_chart).
 
 Uses the real Helm template engine (helm-python-sdk bundles Helm's Go SDK); no helm CLI needed.
 """
@@ -63,10 +64,16 @@ def load_values(files: list[Path]) -> dict[str, Any]:
 
 
 def render_values(
-    repo: Path, values: Mapping[str, Any], *, release: str, namespace: str
+    repo: Path,
+    values: Mapping[str, Any],
+    *,
+    release: str,
+    namespace: str,
+    chart_dir: Path | None = None,
 ) -> list[Manifest]:
-    """Render the chart with explicit values; returns the objects in template order."""
-    chart = Chart.load(repo / CHART_PATH)
+    """Render the chart (``repo``'s, or the one in ``chart_dir``) with explicit values; returns
+    the objects in template order."""
+    chart = Chart.load(chart_dir or repo / CHART_PATH)
     try:
         chart.validate_schema(dict(values))
         rendered = chart.render(dict(values), name=release, namespace=namespace, is_install=True)
@@ -93,14 +100,19 @@ def released(values: Mapping[str, Any]) -> bool:
     )
 
 
-def render_target(repo: Path, target: Target, *, before_release: bool = False) -> list[Manifest]:
-    """The target's objects; ``before_release``: a stack not released yet renders with the tag
-    ``UNRELEASED_TAG`` instead of being refused (never for deploying)."""
+def render_target(
+    repo: Path, target: Target, *, before_release: bool = False, chart_dir: Path | None = None
+) -> list[Manifest]:
+    """The target's objects, rendered with ``chart_dir`` (default: ``repo``'s own chart; what an
+    environment pins is uo.pinned_chart's); ``before_release``: a stack not released yet renders
+    with the tag ``UNRELEASED_TAG`` instead of being refused (never for deploying)."""
     values = load_values(target.value_files(repo))
     if before_release and not released(values):
         unreleased = {tier: {"image": {"tag": UNRELEASED_TAG}} for tier in IMAGE_TIERS}
         values = deep_merge(values, {"tiers": unreleased})
-    return render_values(repo, values, release=target.stack, namespace=target.namespace)
+    return render_values(
+        repo, values, release=target.stack, namespace=target.namespace, chart_dir=chart_dir
+    )
 
 
 def targets(

@@ -7,6 +7,7 @@ import argparse
 from typing import Any
 
 from unifyops_core.naming import ENVIRONMENTS, STACKS
+from uo.commands.render import add_chart_option
 from uo.errors import EXIT_FAILURE, EXIT_OK
 
 
@@ -15,7 +16,8 @@ def register(commands: Any) -> None:
         "diff",
         help="show how a change alters the rendered manifests (what Argo CD would apply)",
         description="Render every environment and stack at a base commit and in the working "
-        "tree, each with its own infra/ and chart, and print a unified diff per changed "
+        "tree, each with its own infra/ and the chart version each environment pins there (as "
+        "Argo CD would apply it), and print a unified diff per changed "
         "Kubernetes object (Secret values hidden: only which keys changed). Exits 1 when a pair "
         "does not render on either side; with --exit-code, also when anything changed.",
     )
@@ -31,6 +33,7 @@ def register(commands: Any) -> None:
     parser.add_argument(
         "--stack", action="append", choices=sorted(STACKS), help="stack (repeatable; default: all)"
     )
+    add_chart_option(parser)
     parser.add_argument(
         "--markdown",
         action="store_true",
@@ -53,7 +56,7 @@ def run(options: argparse.Namespace) -> int:
         f"uo: rendering every environment and stack at {options.since} and here ...",
         file=sys.stderr,
     )
-    diffs = manifest_diff(repo, options.since, options.env, options.stack)
+    diffs = manifest_diff(repo, options.since, options.env, options.stack, options.chart)
     render = as_markdown if options.markdown else as_text
     print(render(diffs, options.since), end="")
     if any(diff.errors for diff in diffs) or (options.exit_code and diffs):

@@ -9,14 +9,27 @@ from unifyops_core.naming import ENVIRONMENTS, STACKS
 from uo.errors import EXIT_OK, InfraError
 
 
+def add_chart_option(parser: Any) -> None:
+    """--chart, shared with `uo diff`."""
+    parser.add_argument(
+        "--chart",
+        choices=("pinned", "tree"),
+        default="pinned",
+        help="pinned (default): the chart version each environment pins, as Argo CD applies it; "
+        "tree: the working tree's chart, to preview a chart change before it is pinned",
+    )
+
+
 def register(commands: Any) -> None:
     parser = commands.add_parser(
         "render",
         help="print the Kubernetes manifests of environments and stacks as YAML",
-        description="Render src/charts/unifyops-stack with "
+        description="Render each environment's chart (the version its "
+        "infra/environments/<env>/chart.yaml pins, found in git history by its digest) with "
         "infra/environments/<env>/{env,<stack>}.yaml, as Argo CD would, and print the objects "
         "as one YAML stream.",
     )
+    add_chart_option(parser)
     parser.add_argument(
         "--env",
         action="append",
@@ -32,6 +45,7 @@ def register(commands: Any) -> None:
 def run(options: argparse.Namespace) -> int:
     import yaml
 
+    from uo.pinned_chart import PinnedCharts
     from uo.render import render_target, targets
     from uo.repo import find_repo_root
 
@@ -39,11 +53,13 @@ def run(options: argparse.Namespace) -> int:
     selected = targets(repo, options.env, options.stack)
     if not selected:
         raise InfraError("no infra file matches that selection (see infra/environments)")
-    for target in selected:
-        objects = render_target(repo, target)
-        print(
-            f"# --- {target.environment}/{target.stack}: "
-            f"{len(objects)} objects in {target.namespace}"
-        )
-        print(yaml.safe_dump_all(objects, sort_keys=False, explicit_start=True), end="")
+    with PinnedCharts(repo) as charts:
+        for target in selected:
+            chart = charts.chart_for(repo, target.environment, options.chart)
+            objects = render_target(repo, target, chart_dir=chart.path)
+            print(
+                f"# --- {target.environment}/{target.stack}: "
+                f"{len(objects)} objects in {target.namespace} ({chart.describe()})"
+            )
+            print(yaml.safe_dump_all(objects, sort_keys=False, explicit_start=True), end="")
     return EXIT_OK
