@@ -271,11 +271,15 @@ class _ClientWatch:
     caller left (uvicorn's ``http.disconnect``)."""
 
     def __init__(
-        self, client: asyncio.StreamReader, upstream: asyncio.StreamWriter, remaining: int
+        self,
+        client: asyncio.StreamReader,
+        upstream: asyncio.StreamWriter,
+        remaining: int,
+        kept: bytes = b"",
     ) -> None:
         self.body_sent = remaining == 0
         self.left = False
-        self.next = b""
+        self.next = kept  # ``kept``: read by an earlier attempt's watch
         self._client, self._upstream = client, upstream
         self.task = asyncio.ensure_future(self._watch(remaining))
 
@@ -437,23 +441,38 @@ class Edge:
         sent_with_head, buffered = head.rest[:length], head.rest[length:]
         outgoing = head.forwarded(peer, request_id, close=False) + sent_with_head
         repeatable = head.method in _SAFE_TO_REPEAT and length == 0
-        # One bound for the first byte of the answer, however often the request is sent again:
-        # a request the tier held until it died is not given a second full wait on top.
-        answer_due = asyncio.get_running_loop().time() + RESPONSE_TIMEOUT_SECONDS
+        # One bound for the first byte of the answer from the moment the request first goes
+        # out, however often it is sent again (connecting anew included): a request the tier
+        # held until it died is not given a second full wait on top.
+        answer_due: float | None = None
+        carried = b""  # what the client sent while an attempt waited: its next request
         while True:
             upstream = self.upstreams.take(route)
             reused = upstream is not None
             if upstream is None:
+                bound = asyncio.timeout_at(answer_due)
                 try:
-                    upstream = Upstream(*await connect(route))
+                    async with bound:
+                        upstream = Upstream(*await connect(route))
                 except (OSError, TimeoutError) as exc:
+                    if bound.expired():
+                        log(
+                            "upstream_timeout",
+                            upstream=upstream_name,
+                            seconds=RESPONSE_TIMEOUT_SECONDS,
+                        )
+                        return 504, _timeout_response(), b"", False
                     log("upstream_unavailable", upstream=upstream_name, error=type(exc).__name__)
                     return 503, unavailable_response(), b"", False
+            if answer_due is None:
+                answer_due = asyncio.get_running_loop().time() + RESPONSE_TIMEOUT_SECONDS
             kept = False
             watch = None
             try:
                 upstream.writer.write(outgoing)
-                watch = _ClientWatch(client_reader, upstream.writer, length - len(sent_with_head))
+                watch = _ClientWatch(
+                    client_reader, upstream.writer, length - len(sent_with_head), carried
+                )
                 try:
                     async with asyncio.timeout_at(answer_due):
                         answer = await _first_answer(upstream.reader, client_writer, watch)
@@ -470,7 +489,12 @@ class Edge:
                     answer = None
                 if answer is None:
                     if reused and repeatable and not watch.left:
-                        continue  # the idle connection was closing as the request went out
+                        # The idle connection was closing as the request went out, or the tier
+                        # died holding it: again on a new connection, with what the client sent
+                        # meanwhile kept for after it.
+                        await watch.stop()
+                        carried = watch.next
+                        continue
                     log("upstream_closed_without_answer", upstream=upstream_name)
                     return 502, _failed_response(), b"", False
                 # Answered before the whole body arrived: where a next request would start is

@@ -1065,3 +1065,160 @@ def test_a_client_reading_slowly_gets_the_whole_answer(monkeypatch: pytest.Monke
     head, body = _split(asyncio.run(run()))
     assert head.startswith(b"HTTP/1.1 200 OK")
     assert len(body) == 4 * 1024 * 1024
+
+
+def test_a_tier_stalled_mid_body_is_cut_one_bound_after_its_last_byte(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # The tier's last byte leaves at ~0.05 s; with a 1 s bound the cut is due at ~1.05 s.
+    monkeypatch.setattr(proxy, "RESPONSE_TIMEOUT_SECONDS", 1.0)
+    answer, elapsed = asyncio.run(
+        _through_edge(_Trickle(STALLED, gap=0.05), b"GET / HTTP/1.1\r\nHost: a\r\n\r\n")
+    )
+    assert answer.endswith(b"\r\n\r\n0123456789")
+    assert elapsed < 1.5, f"cut after {elapsed:.2f} s of a 1 s bound"
+
+
+def test_a_client_taking_a_trickle_is_cut(monkeypatch: pytest.MonkeyPatch) -> None:
+    """~1 KB per bound (20-40 B/s at the real 30 s) would hold both connections and the tier's
+    answer for ever: a slow-read attack, cut as a client that stopped reading is."""
+    monkeypatch.setattr(proxy, "RESPONSE_TIMEOUT_SECONDS", 0.5)
+    held: list[asyncio.WriteTransport] = []
+    forward = Edge.forward
+
+    async def noting(
+        self: Edge, route: Route, r: asyncio.StreamReader, w: asyncio.StreamWriter
+    ) -> None:
+        held.append(w.transport)
+        await forward(self, route, r, w)
+
+    monkeypatch.setattr(Edge, "forward", noting)
+
+    async def run() -> tuple[bool, int]:
+        server = await asyncio.start_server(_big_answer, "127.0.0.1", 0)
+        async with _edge(server.sockets[0].getsockname()[1]) as port:
+            sock = socket.socket()
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 1)  # the kernel's minimum
+            sock.setblocking(False)
+            await asyncio.get_running_loop().sock_connect(sock, ("127.0.0.1", port))
+            sock.send(b"GET / HTTP/1.1\r\nHost: a\r\n\r\n")
+            taken, until = 0, time.monotonic() + 5.0  # ten bounds
+            while time.monotonic() < until and not (held and held[0].is_closing()):
+                await asyncio.sleep(0.45)
+                with contextlib.suppress(BlockingIOError):
+                    taken += len(sock.recv(1024))
+            cut = bool(held) and held[0].is_closing()
+            sock.close()
+        server.close()
+        return cut, taken
+
+    cut, taken = asyncio.run(run())
+    assert cut, f"not cut after 10 bounds, having taken {taken} bytes of 4 MiB"
+
+
+class _Restarting:
+    """First connection: answers one request, holds the next, dies. Later connections: answer
+    every request with its path, kept alive (the restarted process)."""
+
+    def __init__(self, hold: float, restarted_listens: bool = True) -> None:
+        self.hold, self.restarted_listens = hold, restarted_listens
+        self.connections = 0
+        self.seen: list[tuple[float, bytes]] = []
+        self.server: asyncio.Server | None = None
+        self.port = 0
+        self.blackhole: list[socket.socket] = []
+
+    async def handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        self.connections += 1
+        first = self.connections == 1
+        while True:
+            try:
+                head = await reader.readuntil(b"\r\n\r\n")
+            except asyncio.IncompleteReadError:
+                return
+            path = head.split(b" ")[1]
+            self.seen.append((time.monotonic(), path))
+            if first and path != b"/one":
+                await asyncio.sleep(self.hold)
+                if not self.restarted_listens:
+                    self._blackhole()
+                writer.transport.abort()
+                return
+            writer.write(b"HTTP/1.1 200 OK\r\nContent-Length: %d\r\n\r\n%s" % (len(path), path))
+            await writer.drain()
+
+    def _blackhole(self) -> None:
+        """The restarted process is not accepting: the listener's queue is full, SYNs dropped."""
+        assert self.server
+        self.server.close()
+        listener = socket.socket()
+        listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        listener.bind(("127.0.0.1", self.port))
+        listener.listen(0)
+        filler = socket.create_connection(("127.0.0.1", self.port))
+        self.blackhole += [listener, filler]
+
+    async def start(self) -> int:
+        self.server = await asyncio.start_server(self.handle, "127.0.0.1", 0)
+        self.port = int(self.server.sockets[0].getsockname()[1])
+        return self.port
+
+    def close(self) -> None:
+        if self.server:
+            self.server.close()
+        for sock in self.blackhole:
+            sock.close()
+
+
+async def _answer(reader: asyncio.StreamReader) -> bytes:
+    head = await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), 3)
+    length = int(head.lower().split(b"content-length: ")[1].split(b"\r\n")[0])
+    return head + await asyncio.wait_for(reader.readexactly(length), 3)
+
+
+def test_a_request_sent_while_a_read_is_held_is_not_lost_when_the_read_is_sent_again() -> None:
+    async def run() -> list[bytes]:
+        tier = _Restarting(hold=0.6)
+        async with _edge(await tier.start()) as port:
+            reader, writer = await asyncio.open_connection("127.0.0.1", port)
+            writer.write(b"GET /one HTTP/1.1\r\nHost: a\r\n\r\n")
+            answers = [await _answer(reader)]
+            writer.write(b"GET /two HTTP/1.1\r\nHost: a\r\n\r\n")
+            await asyncio.sleep(0.2)  # /two is held by the dying tier
+            writer.write(b"GET /three HTTP/1.1\r\nHost: a\r\n\r\n")  # pipelined behind it
+            answers.append(await _answer(reader))
+            try:
+                answers.append(await _answer(reader))
+            except TimeoutError:
+                answers.append(b"<no answer to /three within 3 s>")
+            writer.close()
+        tier.close()
+        return answers
+
+    answers = asyncio.run(run())
+    assert [a.rsplit(b"\r\n\r\n", 1)[-1] for a in answers] == [b"/one", b"/two", b"/three"]
+
+
+def test_a_read_sent_again_is_answered_within_the_one_response_timeout(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(proxy, "RESPONSE_TIMEOUT_SECONDS", 1.0)
+    monkeypatch.setattr(proxy, "CONNECT_TIMEOUT_SECONDS", 1.0)
+
+    async def run() -> tuple[bytes, float]:
+        tier = _Restarting(hold=0.8, restarted_listens=False)
+        async with _edge(await tier.start()) as port:
+            reader, writer = await asyncio.open_connection("127.0.0.1", port)
+            writer.write(b"GET /one HTTP/1.1\r\nHost: a\r\n\r\n")
+            await _answer(reader)
+            started = time.monotonic()
+            writer.write(b"GET /two HTTP/1.1\r\nHost: a\r\n\r\n")
+            answer = await asyncio.wait_for(reader.read(), 10)
+            took = time.monotonic() - started
+            writer.close()
+        tier.close()
+        return answer, took
+
+    answer, took = asyncio.run(run())
+    status = answer.split(b"\r\n")[0]
+    assert took < 1.3, f"{status!r} after {took:.2f} s of a 1 s response timeout"

@@ -1,11 +1,14 @@
-"""How long the relay of an answer's body may pass nothing on, as its first byte is bounded: an
+"""How long the relay of an answer's body may stand still, as its first byte is bounded: an
 upstream stalled mid-body, or a client that stopped reading, is cut off instead of holding both
 connections forever; an answer that keeps coming, to a client that keeps taking it, never is.
 
-One timer per answer, looked at only when it is due: the relay's progress callback just notes
-the time instead of rescheduling a timer for every piece. When it is due and nothing was passed
-on for the whole bound, bytes the client took meanwhile count too: a client reading slowly takes
-what is queued for it without ever letting a write complete, and is slow, not gone.
+Standing still for the bound means: the relay passed nothing on (its progress callback, called
+after each piece, just notes the time), and, if it is waiting for the client to take what it
+wrote, the client took less than MIN_TAKEN_BYTES in that time (the bytes its TCP stack
+acknowledged). So a client reading slowly — without ever letting a write complete — is slow, not
+gone, while one taking a trickle to hold the connections (a slow-read attack) is cut. The bound
+is looked at a few times per bound while an answer lasts, never for a quick one: a cut comes at
+most a quarter of the bound late.
 """
 
 from __future__ import annotations
@@ -14,6 +17,7 @@ import asyncio
 import contextlib
 import socket
 import struct
+from collections import deque
 from collections.abc import AsyncIterator
 
 from uo_edge.framing import Progress
@@ -41,6 +45,12 @@ def taken_by_peer(transport: asyncio.WriteTransport) -> int:
     return int(_TCP_INFO_BYTES_ACKED.unpack_from(info, _BYTES_ACKED_AT)[0])
 
 
+# A client the relay waits for must take this much within a bound (30 s: ~550 bytes/s) to count
+# as reading; the write buffer's low-water mark, what a completed drain meant before.
+MIN_TAKEN_BYTES = 16 * 1024
+LOOKS_PER_BOUND = 4
+
+
 class _Watch:
     __slots__ = ("handle", "last", "loop", "seconds", "taken", "timeout", "transport")
 
@@ -50,22 +60,37 @@ class _Watch:
         self.loop = asyncio.get_running_loop()
         self.seconds, self.transport, self.timeout = seconds, transport, timeout
         self.last = self.loop.time()
-        self.taken = taken_by_peer(transport)
-        self.handle = self.loop.call_at(self.last + seconds, self.due)
+        # (when, bytes taken by then), one per look, back to the one before the bound's start
+        self.taken: deque[tuple[float, int]] = deque([(self.last, taken_by_peer(transport))])
+        self.handle = self.loop.call_at(self.last + self.step, self.due)
+
+    @property
+    def step(self) -> float:
+        return self.seconds / LOOKS_PER_BOUND
 
     def progress(self) -> None:
         self.last = self.loop.time()
 
     def due(self) -> None:
         now = self.loop.time()
-        taken = taken_by_peer(self.transport)
-        if taken > self.taken:
-            self.last = now  # the client took bytes since the last look: slow, not stopped
-        self.taken = taken
-        if self.last > now - self.seconds:
-            self.handle = self.loop.call_at(self.last + self.seconds, self.due)
+        self.taken.append((now, taken_by_peer(self.transport)))
+        while len(self.taken) > 1 and self.taken[1][0] <= now - self.seconds:
+            self.taken.popleft()
+        if now < self.last + self.seconds:  # the relay passed something on within the bound
+            self.handle = self.loop.call_at(
+                min(self.last + self.seconds, now + self.step), self.due
+            )
+        elif self._client_reading(now):
+            self.handle = self.loop.call_at(now + self.step, self.due)
         else:
             self.timeout.reschedule(now)  # expires now: the relay's task gets TimeoutError
+
+    def _client_reading(self, now: float) -> bool:
+        """The relay waits for the client, which took MIN_TAKEN_BYTES within the last bound."""
+        if self.transport.get_write_buffer_size() == 0:
+            return False  # nothing waits for the client: the silence is the upstream's
+        (since, before), (_, latest) = self.taken[0], self.taken[-1]
+        return since <= now - self.seconds and latest - before >= MIN_TAKEN_BYTES
 
 
 @contextlib.asynccontextmanager
@@ -80,4 +105,4 @@ async def silence_bounded(client: asyncio.StreamWriter, seconds: float) -> Async
             watch.handle.cancel()
 
 
-__all__ = ["silence_bounded", "taken_by_peer"]
+__all__ = ["MIN_TAKEN_BYTES", "silence_bounded", "taken_by_peer"]
