@@ -33,7 +33,7 @@ def register(commands: Any) -> None:
     parser.add_argument(
         "--stack", action="append", choices=sorted(STACKS), help="stack (repeatable; default: all)"
     )
-    add_chart_option(parser)
+    add_chart_option(parser, tree="each side's own chart (the base's at --since)")
     parser.add_argument(
         "--markdown",
         action="store_true",

@@ -9,14 +9,14 @@ from unifyops_core.naming import ENVIRONMENTS, STACKS
 from uo.errors import EXIT_OK, InfraError
 
 
-def add_chart_option(parser: Any) -> None:
-    """--chart, shared with `uo diff`."""
+def add_chart_option(parser: Any, tree: str = "the working tree's chart") -> None:
+    """--chart, shared with `uo diff` (whose ``tree`` is each side's own chart)."""
     parser.add_argument(
         "--chart",
         choices=("pinned", "tree"),
         default="pinned",
         help="pinned (default): the chart version each environment pins, as Argo CD applies it; "
-        "tree: the working tree's chart, to preview a chart change before it is pinned",
+        f"tree: {tree}, to preview a chart change before it is pinned",
     )
 
 
