@@ -105,7 +105,7 @@ def _set(path: str, value: Any) -> Any:
             {"UO_TOKEN": {"value": "inline"}},
             "secretEnv",
         ),  # secrets by reference only
-        ("stack", "billing", "stack"),
+        ("stack", "Billing-Stack", "stack"),  # any name of the naming contract, no other
     ],
 )
 def test_schema_rejects_bad_values_naming_the_key(

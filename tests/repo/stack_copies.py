@@ -31,8 +31,6 @@ CHECKED_COPIES: dict[str, str] = {
     # npm and tsc read JSON only.
     "src/web/package.json": "tests/repo/stack_registry_test.py",
     "src/web/tsconfig.json": "tests/repo/stack_registry_test.py",
-    # Helm validates values against a JSON schema; the stack name is an enum there.
-    "src/charts/unifyops-stack/values.schema.json": "tests/repo/stack_registry_test.py",
     # Module imports (Pants infers dependencies from them); the harness compares them at import.
     "tests/integration/platform_harness.py": "tests/integration/platform_harness.py",
     # One read endpoint per stack; Traffic.targets compares its keys with the registry.

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 from pathlib import Path
 
 import pytest
@@ -12,6 +13,7 @@ import pytest
 from repo.hygiene import committable_files
 from repo.stack_copies import CHECKED_COPIES, REGISTRY, Finder, scan_files
 from unifyops_core.naming import STACKS
+from uo.new_stack import MAX_STACK_LENGTH
 
 EDIT = f"edit it to list the stacks of {REGISTRY}, in order"
 
@@ -51,10 +53,17 @@ def test_web_workspaces_are_one_app_per_stack(root: Path) -> None:
     assert sorted(p.parent.name for p in web.glob("*_app/package.json")) == sorted(apps)
 
 
-def test_the_chart_accepts_exactly_the_registry_s_stacks(root: Path) -> None:
+def test_the_chart_accepts_any_stack_name_of_the_naming_contract(root: Path) -> None:
+    # No list of stacks in the chart: a new stack deploys with the chart as it is.
     path = "src/charts/unifyops-stack/values.schema.json"
-    schema = json.loads((root / path).read_text())
-    assert schema["properties"]["stack"]["enum"] == list(STACKS), f"{path} stack enum: {EDIT}"
+    stack = json.loads((root / path).read_text())["properties"]["stack"]
+    assert "enum" not in stack, f"{path}: a stack enum makes every new stack a chart release"
+    pattern = re.compile(stack["pattern"])
+    assert all(pattern.fullmatch(name) for name in STACKS)
+    longest = "w" * MAX_STACK_LENGTH
+    assert pattern.fullmatch(longest)
+    for refused in (longest + "w", "Widget", "9widget", "wid-get", ""):
+        assert not pattern.fullmatch(refused), refused
 
 
 def test_every_stack_folder_is_in_the_registry(root: Path) -> None:

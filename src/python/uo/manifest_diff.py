@@ -26,7 +26,7 @@ from typing import Any
 import yaml
 
 from uo.errors import GitRefError, InfraError
-from uo.pinned_chart import PINNED, PinnedCharts
+from uo.pinned_chart import PINNED, PinnedCharts, require_stack
 from uo.render import Manifest, Target, render_target, targets
 from uo.repo import CHART_PATH, ENVIRONMENTS_PATH
 
@@ -115,6 +115,7 @@ def _render(repo: Path, target: Target, charts: PinnedCharts, chart: str) -> lis
     if not (repo / ENVIRONMENTS_PATH / target.environment / f"{target.stack}.yaml").exists():
         return []  # the stack is not in this environment on this side
     source = charts.chart_for(repo, target.environment, chart)
+    require_stack(source, target.environment, target.stack)
     return render_target(repo, target, chart_dir=source.path)
 
 

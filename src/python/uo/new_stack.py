@@ -224,12 +224,6 @@ def _edit_auth_clients(text: str, new: NewStack) -> str:
     return edited
 
 
-def _edit_chart_schema(text: str, new: NewStack) -> str:
-    schema = json.loads(text)
-    schema["properties"]["stack"]["enum"].append(new.stack)
-    return json.dumps(schema, indent=2) + "\n"
-
-
 def _edit_workspaces(text: str, new: NewStack) -> str:
     package = json.loads(text)
     package["workspaces"].append(f"{new.stack}_app")
@@ -349,7 +343,6 @@ ENVIRONMENT_SCHEMAS = "src/python/unifyops/platform/environment/environment_serv
 WIRING: tuple[tuple[str, str, Edit], ...] = (
     ("registry", REGISTRY, _edit_registry),
     *(("auth", f"infra/environments/{env}/auth.yaml", _edit_auth_clients) for env in ENVIRONMENTS),
-    ("chart", "src/charts/unifyops-stack/values.schema.json", _edit_chart_schema),
     ("app", "src/web/package.json", _edit_workspaces),
     ("app", "src/web/package-lock.json", _edit_lockfile),
     ("app", "src/web/tsconfig.json", _edit_tsconfig),

@@ -10,10 +10,12 @@ import os
 import shutil
 import subprocess
 import sys
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
 
+from uo.charts import read_pin, write_pin
 from uo.cli import main
 from uo.new_stack import child_path
 from uo.repo import find_repo_root
@@ -169,14 +171,25 @@ def test_the_registry_guards_pass(clone: Path) -> None:
 def test_the_chart_refuses_it_until_its_first_release(clone: Path, env: str) -> None:
     """No image of the stack exists before the release loop: `uo render` (and so `uo up --env`
     and Argo CD, which render the same chart) refuses the file, saying so; once `uo bump` records
-    the images, it renders."""
+    the images, it renders. The chart takes any stack name, so dev (which runs main's chart)
+    needs no chart release; staging and prod pin a chart from before that, which they are told
+    to promote."""
     render = (sys.executable, "-c", UO, "render", "--env", env, "--stack", STACK)
     refused = _run(clone, *render)
     assert refused.returncode != 0
-    assert (
-        f"stack {STACK} has no released images in {env} yet: run the release loop "
-        f"(uo publish, then uo bump --env {env})"
-    ) in refused.stderr
+    if env == "dev":
+        assert (
+            f"stack {STACK} has no released images in {env} yet: run the release loop "
+            f"(uo publish, then uo bump --env {env})"
+        ) in refused.stderr
+    else:
+        assert f"uo render: {env} runs chart 0.2.0 from commit " in refused.stderr
+        assert (
+            f"which predates stack {STACK} (it accepts only auth, user, environment): promote "
+            f"a newer chart to {env} (uo promote) before the stack can deploy there"
+        ) in refused.stderr
+        dev = read_pin(clone, "dev")  # what `uo promote` carries, the chart's pin among it
+        write_pin(clone, env, replace(read_pin(clone, env), version=dev.version, digest=dev.digest))
 
     if _status(clone):
         subprocess.run([*GIT, "commit", "-qam", f"new stack {STACK}"], cwd=clone, check=True)

@@ -2,7 +2,7 @@
 
 Argo CD renders an environment with the chart its infra/environments/<env>/chart.yaml pins (a
 version and the digest of its contents, pulled from the registry), not with the chart in the
-tree: prod may run 0.2.0 while main holds 0.2.7. Packaging is reproducible (uo.charts), so the
+tree: prod may run 0.2.0 while main holds 0.2.8. Packaging is reproducible (uo.charts), so the
 pinned chart's sources are found without a registry: the tree's chart when it packages to the
 pinned digest, else the newest commit of the whole history (every ref, merged-away sides
 included) whose chart does. A pin no commit packages to is an error naming the candidates, never
@@ -15,6 +15,7 @@ each distinct chart folder (by git tree id) of the pinned version is archived an
 from __future__ import annotations
 
 import io
+import json
 import subprocess
 import tarfile
 import tempfile
@@ -240,4 +241,20 @@ class PinnedCharts:
         )
 
 
-__all__ = ["PINNED", "TREE", "ChartSource", "PinnedCharts"]
+def require_stack(chart: ChartSource, environment: str, stack: str) -> None:
+    """Charts before 0.2.8 list the stacks they accept (an enum in values.schema.json): for a
+    stack such a chart predates, say what to do instead of Helm's schema error."""
+    try:
+        schema = json.loads((chart.path / "values.schema.json").read_text())
+        allowed = schema["properties"]["stack"].get("enum")
+    except (OSError, ValueError, KeyError, TypeError, AttributeError):
+        return  # no such list: the chart itself judges the values
+    if isinstance(allowed, list) and stack not in allowed:
+        raise RenderError(
+            f"{environment} runs {chart.describe()}, which predates stack {stack} (it accepts "
+            f"only {', '.join(map(str, allowed))}): promote a newer chart to {environment} "
+            "(uo promote) before the stack can deploy there"
+        )
+
+
+__all__ = ["PINNED", "TREE", "ChartSource", "PinnedCharts", "require_stack"]

@@ -15,6 +15,8 @@ import pytest
 from unifyops_core.naming import ENVIRONMENTS
 from uo.charts import ChartPin, package, read_pin, write_pin
 from uo.cli import main
+from uo.errors import RenderError
+from uo.pinned_chart import ChartSource, require_stack
 from uo.repo import CHART_PATH, ENVIRONMENTS_PATH, find_repo_root
 
 MARK = "pinned-chart-test"
@@ -312,3 +314,23 @@ def test_each_command_says_what_its_tree_chart_is(capsys: pytest.CaptureFixture[
         with pytest.raises(SystemExit):
             main([command, "--help"])
         assert f"tree: {tree}" in " ".join(capsys.readouterr().out.split())
+
+
+def test_a_chart_that_predates_a_stack_says_to_promote_one(tmp_path: Path) -> None:
+    # Charts before 0.2.8 list their stacks; a stack added later cannot deploy with them.
+    (tmp_path / "values.schema.json").write_text(
+        '{"properties": {"stack": {"type": "string", "enum": ["auth", "user"]}}}'
+    )
+    old = ChartSource(tmp_path, "0.2.0", "commit d742bee8e921")
+    require_stack(old, "prod", "user")
+    with pytest.raises(RenderError) as refused:
+        require_stack(old, "prod", "widget")
+    assert str(refused.value) == (
+        "prod runs chart 0.2.0 from commit d742bee8e921, which predates stack widget (it "
+        "accepts only auth, user): promote a newer chart to prod (uo promote) before the stack "
+        "can deploy there"
+    )
+    (tmp_path / "values.schema.json").write_text(
+        '{"properties": {"stack": {"type": "string", "pattern": "^[a-z]+$"}}}'
+    )
+    require_stack(old, "prod", "widget")  # the chart itself judges the name

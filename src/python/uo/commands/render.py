@@ -45,7 +45,7 @@ def register(commands: Any) -> None:
 def run(options: argparse.Namespace) -> int:
     import yaml
 
-    from uo.pinned_chart import PinnedCharts
+    from uo.pinned_chart import PinnedCharts, require_stack
     from uo.render import render_target, targets
     from uo.repo import find_repo_root
 
@@ -56,6 +56,7 @@ def run(options: argparse.Namespace) -> int:
     with PinnedCharts(repo) as charts:
         for target in selected:
             chart = charts.chart_for(repo, target.environment, options.chart)
+            require_stack(chart, target.environment, target.stack)
             objects = render_target(repo, target, chart_dir=chart.path)
             print(
                 f"# --- {target.environment}/{target.stack}: "
