@@ -1,3 +1,3 @@
 """The one version source of unifyops_core (semver); packaging, logs and images read it here."""
 
-__version__ = "0.1.14"
+__version__ = "0.1.15"

@@ -20,7 +20,7 @@ at more requests in flight than connections left some of them waiting for most o
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncGenerator, AsyncIterator, Mapping
 from contextlib import asynccontextmanager
 from typing import Any
 
@@ -139,12 +139,12 @@ class Database:
         async with self.engine.connect() as connection:
             await connection.execute(text("SELECT 1"))
 
-    async def session(self) -> AsyncIterator[AsyncSession]:
+    async def session(self) -> AsyncGenerator[AsyncSession, None]:
         """A session per request; committed by the route, rolled back if the request fails."""
         async with self.admitted(), self.sessions() as session:
             yield session
 
-    async def read_session(self) -> AsyncIterator[AsyncSession]:
+    async def read_session(self) -> AsyncGenerator[AsyncSession, None]:
         """A session for a request that only reads: every statement autocommits.
 
         For single-statement reads (or reads that need no consistent snapshot); anything that
@@ -167,7 +167,7 @@ class Database:
         async with self.admitted(), self.read_engine.connect() as connection:
             yield connection
 
-    async def read_connection(self) -> AsyncIterator[AsyncConnection]:
+    async def read_connection(self) -> AsyncGenerator[AsyncConnection, None]:
         """``reading`` as a FastAPI dependency with ``yield`` (``stack.ReadConnectionDep``)."""
         async with self.reading() as connection:
             yield connection

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
-from contextlib import asynccontextmanager
+from contextlib import aclosing, asynccontextmanager
 from typing import Annotated
 
 import httpx
@@ -192,16 +192,23 @@ async def _service_client(request: Request) -> ServiceClient:
     return client
 
 
+# Each dependency closes the generator it iterates: ``async for`` does not when the route's
+# error is thrown in at ``yield``, and the garbage collector then closed the session later in a
+# task of its own (no request context; a failed close logged as an unretrieved task error).
+
+
 async def _db_session(request: Request) -> AsyncIterator[AsyncSession]:
     database: Database = request.app.state.db
-    async for session in database.session():
-        yield session
+    async with aclosing(database.session()) as sessions:
+        async for session in sessions:
+            yield session
 
 
 async def _db_read_session(request: Request) -> AsyncIterator[AsyncSession]:
     database: Database = request.app.state.db
-    async for session in database.read_session():
-        yield session
+    async with aclosing(database.read_session()) as sessions:
+        async for session in sessions:
+            yield session
 
 
 def database_of(request: Request) -> Database:
@@ -212,7 +219,7 @@ def database_of(request: Request) -> Database:
 
 async def _db_read_connection(request: Request) -> AsyncIterator[AsyncConnection]:
     database: Database = request.app.state.db
-    async for connection in database.read_connection():
+    async with database.reading() as connection:
         yield connection
 
 
