@@ -25,6 +25,7 @@ from contextlib import asynccontextmanager
 from typing import Any
 
 import asyncpg
+from loguru import logger
 from pydantic import BaseModel, SecretStr
 from sqlalchemy import URL, Select, text
 from sqlalchemy.exc import DBAPIError
@@ -107,6 +108,7 @@ class Database:
         self.read_sessions = async_sessionmaker(self.read_engine, expire_on_commit=False)
         self._admission: tuple[asyncio.AbstractEventLoop, asyncio.Semaphore] | None = None
         self._compiled_statements: dict[Select[Any], tuple[Any, str, list[str]]] = {}
+        self._closing: set[asyncio.Task[None]] = set()
 
     def _admission_here(self) -> asyncio.Semaphore:
         # asyncio's semaphore is first come, first served: no newcomer overtakes a waiter. One
@@ -143,6 +145,27 @@ class Database:
         """A session per request; committed by the route, rolled back if the request fails."""
         async with self.admitted(), self.sessions() as session:
             yield session
+
+    def close_behind(self, sessions: AsyncGenerator[Any, None]) -> None:
+        """Close a failed request's ``session()`` in a task of its own, which keeps the
+        request's context: the request answers at once. Closing rolls the transaction back,
+        and SQLAlchemy waits for that ROLLBACK even through a cancellation, so on a connection
+        gone silent (a cut network) an inline close would hold the answer past any deadline.
+        The pool place is returned when the close is done; a close that fails (the connection is
+        then discarded) is logged with the request's id."""
+
+        async def close() -> None:
+            try:
+                await sessions.aclose()
+            except Exception:
+                logger.opt(exception=True).warning(
+                    "the failed request's database session did not close cleanly; its "
+                    "connection is discarded"
+                )
+
+        task = asyncio.get_running_loop().create_task(close())
+        self._closing.add(task)  # a task nothing references may be collected mid-way
+        task.add_done_callback(self._closing.discard)
 
     async def read_session(self) -> AsyncGenerator[AsyncSession, None]:
         """A session for a request that only reads: every statement autocommits.

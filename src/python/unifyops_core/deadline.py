@@ -119,7 +119,10 @@ class DeadlineMiddleware:
             nonlocal started
             if message["type"] == "http.response.start":
                 started = True
-                budget.reschedule(None)
+                # A handler that waited through the budget's cancellation (a cleanup that runs to
+                # completion) and answers anyway: its answer goes out; the budget is spent.
+                if not budget.expired():
+                    budget.reschedule(None)
             await send(message)
 
         try:

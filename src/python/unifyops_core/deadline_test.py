@@ -150,3 +150,25 @@ async def test_a_response_that_started_in_time_is_not_cut_off() -> None:
             response = await http.get("/stream")
     assert response.status_code == 200
     assert response.text == "first second"
+
+
+async def test_a_route_that_outlives_its_budget_still_gets_its_own_answer_out() -> None:
+    # Code that waits through the budget's cancellation (SQLAlchemy's close waits for its
+    # ROLLBACK) and answers afterwards: its answer goes out, not a 500 from the middleware
+    # rescheduling a budget that has expired already (found in review).
+    app = create_service_app(_settings(request_budget_ms=200), version="1")
+
+    @app.get("/stubborn")
+    async def stubborn() -> dict[str, str]:
+        try:
+            await asyncio.sleep(0.5)
+        except asyncio.CancelledError:
+            await asyncio.sleep(0.1)  # cleanup that runs to completion
+            asyncio.current_task().uncancel()  # type: ignore[union-attr]  # as SQLAlchemy's drops it
+        return {"done": "late"}
+
+    with serve_on_loopback(app) as url:
+        async with httpx.AsyncClient(base_url=url) as http:
+            response = await http.get("/stubborn")
+    assert response.status_code == 200, response.text
+    assert response.json() == {"done": "late"}

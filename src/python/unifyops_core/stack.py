@@ -192,16 +192,22 @@ async def _service_client(request: Request) -> ServiceClient:
     return client
 
 
-# Each dependency closes the generator it iterates: ``async for`` does not when the route's
-# error is thrown in at ``yield``, and the garbage collector then closed the session later in a
-# task of its own (no request context; a failed close logged as an unretrieved task error).
+# Each dependency closes the generator it takes its session from: ``async for`` does not when
+# the route's error is thrown in at ``yield``, and the garbage collector then closed the session
+# later in a task of its own (no request context; a failed close was asyncio's "Task exception
+# was never retrieved").
 
 
 async def _db_session(request: Request) -> AsyncIterator[AsyncSession]:
     database: Database = request.app.state.db
-    async with aclosing(database.session()) as sessions:
-        async for session in sessions:
-            yield session
+    sessions = database.session()
+    session = await anext(sessions)
+    try:
+        yield session
+    except BaseException:
+        database.close_behind(sessions)  # its ROLLBACK must not hold the answer (close_behind)
+        raise
+    await sessions.aclose()
 
 
 async def _db_read_session(request: Request) -> AsyncIterator[AsyncSession]:
