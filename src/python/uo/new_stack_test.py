@@ -185,8 +185,9 @@ def test_the_chart_refuses_it_until_its_first_release(clone: Path, env: str) -> 
     else:
         assert f"uo render: {env} runs chart 0.2.0 from commit " in refused.stderr
         assert (
-            f"which predates stack {STACK} (it accepts only auth, user, environment): promote "
-            f"a newer chart to {env} (uo promote) before the stack can deploy there"
+            f"which predates stack {STACK} (it accepts only auth, user, environment): pin a "
+            f"newer chart there first (uo chart bump --env {env} pins the tree's, once "
+            "published; uo promote carries another environment's with its images)"
         ) in refused.stderr
         dev = read_pin(clone, "dev")  # what `uo promote` carries, the chart's pin among it
         write_pin(clone, env, replace(read_pin(clone, env), version=dev.version, digest=dev.digest))

@@ -252,8 +252,9 @@ def require_stack(chart: ChartSource, environment: str, stack: str) -> None:
     if isinstance(allowed, list) and stack not in allowed:
         raise RenderError(
             f"{environment} runs {chart.describe()}, which predates stack {stack} (it accepts "
-            f"only {', '.join(map(str, allowed))}): promote a newer chart to {environment} "
-            "(uo promote) before the stack can deploy there"
+            f"only {', '.join(map(str, allowed))}): pin a newer chart there first (uo chart bump "
+            f"--env {environment} pins the tree's, once published; uo promote carries another "
+            "environment's with its images)"
         )
 
 

@@ -327,8 +327,8 @@ def test_a_chart_that_predates_a_stack_says_to_promote_one(tmp_path: Path) -> No
         require_stack(old, "prod", "widget")
     assert str(refused.value) == (
         "prod runs chart 0.2.0 from commit d742bee8e921, which predates stack widget (it "
-        "accepts only auth, user): promote a newer chart to prod (uo promote) before the stack "
-        "can deploy there"
+        "accepts only auth, user): pin a newer chart there first (uo chart bump --env prod pins "
+        "the tree's, once published; uo promote carries another environment's with its images)"
     )
     (tmp_path / "values.schema.json").write_text(
         '{"properties": {"stack": {"type": "string", "pattern": "^[a-z]+$"}}}'
